@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# virtio over PCIe endpoint: top-level entry points.
+#
+#   make demo      boot the rig interactively (endpoint console login)
+#   make test      run the test suite in the rig (TAP, "N passed, N failed")
+#   make bench     run the benchmarks (never part of the tests)
+#   make modules   build the modules against KDIR (default: the rig kernel)
+#   make lint      checkpatch --strict (and sparse) on the project's sources
+#
+# KVER selects the rig kernel (7.2 by default, 6.12 also supported).
+
+KVER ?= 7.2
+TOP := $(CURDIR)
+
+ifeq ($(KDIR),)
+rig_kdir = $(shell $(TOP)/scripts/deps.sh >&2 && $(TOP)/scripts/kernel.sh $(KVER))
+else
+rig_kdir = $(KDIR)
+endif
+
+SOURCES = $(shell git -C $(TOP) ls-files -- '*.c' '*.h' 2>/dev/null)
+
+.PHONY: all modules kernel test demo bench lint clean
+
+all: modules
+
+kernel:
+	@echo $(rig_kdir)
+
+modules:
+	$(MAKE) -C $(rig_kdir) M=$(TOP) W=1 modules
+
+test:
+	$(TOP)/scripts/deps.sh
+	KVER=$(KVER) $(TOP)/tests/run.sh
+
+demo:
+	$(TOP)/scripts/deps.sh
+	KVER=$(KVER) $(TOP)/scripts/demo.sh
+
+bench:
+	$(TOP)/scripts/deps.sh
+	KVER=$(KVER) $(TOP)/bench/console.sh
+
+lint:
+	$(TOP)/scripts/lint.sh $(SOURCES)
+
+clean:
+	rm -rf $(TOP)/build
+	find $(TOP) \( -name '*.o' -o -name '*.ko' -o -name '*.mod' \
+		-o -name '*.mod.c' -o -name '.*.cmd' -o -name '*.order' \
+		-o -name Module.symvers \) -not -path '*/.git/*' -delete

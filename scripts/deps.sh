@@ -1,0 +1,58 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install everything the project needs on a Debian 12 (bookworm) machine.
+#
+#   scripts/deps.sh [-n]
+#
+# Checks each package with dpkg-query and installs only the missing ones with
+# apt-get (non-interactive, no recommends); "apt-get update" runs only when
+# something is missing.  Prints nothing when all packages are present, so it
+# is cheap to call at the start of every build or CI run.  Must run as root
+# (or through sudo when it is available).  -n only lists the missing packages
+# and exits 1 if there are any.
+
+set -euo pipefail
+
+pkgs=(
+	# kernel and out-of-tree module build
+	gcc make flex bison bc libelf-dev libssl-dev cpio xz-utils kmod
+	perl python3 sparse
+	# fetching the kernel source (scripts/kernel.sh)
+	apt dpkg tar
+	# the rig: QEMU and what goes into the initramfs
+	qemu-system-x86 busybox-static util-linux bsdutils login libpam-modules
+	libpam-runtime iperf3
+	# host-side tools used by the scripts and tests
+	coreutils findutils gzip grep sed gawk procps socat
+)
+
+dry=0
+[ "${1:-}" = "-n" ] && dry=1
+
+missing=()
+for p in "${pkgs[@]}"; do
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$st" = installed ] || missing+=("$p")
+done
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ $dry -eq 1 ]; then
+	echo "missing: ${missing[*]}"
+	exit 1
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || {
+		echo "deps.sh: need root to install: ${missing[*]}" >&2
+		exit 1
+	}
+	sudo=(sudo)
+fi
+
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get -qq update >&2
+"${sudo[@]}" apt-get -y -qq --no-install-recommends install "${missing[@]}" >&2
