@@ -33,7 +33,7 @@ modules:
 
 test:
 	$(TOP)/scripts/deps.sh
-	KVER=$(KVER) $(TOP)/tests/run.sh
+	KVER=$(KVER) $(TOP)/scripts/test.sh
 
 demo:
 	$(TOP)/scripts/deps.sh

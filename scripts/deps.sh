@@ -24,7 +24,7 @@ pkgs=(
 	qemu-system-x86 busybox-static util-linux bsdutils login libpam-modules
 	libpam-runtime iperf3
 	# host-side tools used by the scripts and tests
-	coreutils findutils gzip grep sed gawk procps socat
+	coreutils findutils gzip grep sed mawk procps socat
 )
 
 dry=0
@@ -53,6 +53,14 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 echo "deps.sh: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get -qq update >&2
-"${sudo[@]}" apt-get -y -qq --no-install-recommends install "${missing[@]}" >&2
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+run() {
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive "$@" >>"$log" 2>&1 || {
+		cat "$log" >&2
+		echo "deps.sh: failed: $*" >&2
+		exit 1
+	}
+}
+run apt-get -q update
+run apt-get -y -q -o Dpkg::Use-Pty=0 --no-install-recommends install "${missing[@]}"

@@ -3,7 +3,8 @@
 #
 # Fetch, configure and build the rig kernel, cached outside the repository.
 #
-#   scripts/kernel.sh [KVER]     prints the build directory on stdout
+#   scripts/kernel.sh [KVER]        prints the build directory on stdout
+#   scripts/kernel.sh --src [KVER]  prints the source directory (no build)
 #
 # The kernel source comes from Debian's linux-source-$KVER package, fetched
 # with "apt-get download" and the sources list kept in scripts/apt/, so the
@@ -12,15 +13,21 @@
 # on), the newest linux-source-X.Y that the archive carries is used instead,
 # and a warning says so.
 #
-# The build is keyed by the package version and a hash of the config
-# fragment and this script: changing either gives a fresh build directory.
+# The build is keyed by the package version, a hash of the config fragment
+# and build_rev below: bump build_rev when a change here alters the kernel.
 
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+src_only=
+if [ "${1:-}" = --src ]; then
+	src_only=1
+	shift
+fi
 kver=${1:-${KVER:-7.2}}
 cache=${VEP_CACHE:-$HOME/.cache/vep}
 jobs=${JOBS:-$(nproc)}
+build_rev=1
 
 log() { echo "kernel.sh: $*" >&2; }
 
@@ -72,7 +79,13 @@ if [ ! -f "$src/.extracted" ]; then
 	touch "$src/.extracted"
 fi
 
-key=$(cat "$top/configs/rig.config" "$0" | sha256sum | cut -c1-12)
+if [ -n "$src_only" ]; then
+	echo "$src"
+	exit 0
+fi
+
+key=$( (cat "$top/configs/rig.config"; echo "$build_rev") | sha256sum |
+	cut -c1-12)
 out=$cache/build/$kver-$ver-$key
 if [ ! -f "$out/.built" ]; then
 	log "building $kver ($ver) in $out"

@@ -1,0 +1,82 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Misuse of the loopback controller through configfs: each gets a clear
+# error (or is handled as a link change), never an oops.
+
+. /tests/lib/tap.sh
+. /tests/lib/rig.sh
+
+rig_load_epc || exit 1
+epc=$(rig_epc 0)
+
+# fails_with ERRNO-TEXT CMD: CMD fails and its error message says ERRNO-TEXT
+fails_with() {
+	want=$1
+	shift
+	out=$("$@" 2>&1) && return 1
+	echo "$out" | grep -q "$want" || { echo "# got: $out"; return 1; }
+}
+
+add_test_fn() {
+	mkdir "$EPCFS/functions/pci_epf_test/$1"
+	echo 0x104c > "$EPCFS/functions/pci_epf_test/$1/vendorid"
+	echo 0xb500 > "$EPCFS/functions/pci_epf_test/$1/deviceid"
+}
+
+tap_check "bad module parameter refused" \
+	sh -c '! insmod /lib/modules/vep/pci-epc-loop.ko nr_controllers=99'
+
+# Starting twice
+add_test_fn m0
+ln -s "$EPCFS/functions/pci_epf_test/m0" "$epc/"
+echo 1 > "$epc/start"
+tap_check "host device appears" rig_wait 20 test -c /dev/pci-endpoint-test.0
+tap_check "start twice is refused (EALREADY)" \
+	fails_with "already" sh -c "echo 1 > $epc/start"
+
+# Stopping while a function is bound is a link down
+tap_check "stop with a bound function: link down" sh -c "echo 0 > $epc/start"
+tap_check "host device removed" \
+	rig_wait 20 sh -c '! test -e /dev/pci-endpoint-test.0'
+tap_check "restart: link up again" sh -c "echo 1 > $epc/start"
+tap_check "host device back" rig_wait 20 test -c /dev/pci-endpoint-test.0
+
+# Unlinking a function while the link is up removes its host device first
+tap_check "unlink a function while the link is up" rm "$epc/m0"
+tap_check "its host device is gone" \
+	rig_wait 20 sh -c '! test -e /dev/pci-endpoint-test.0'
+echo 0 > "$epc/start"
+rmdir "$EPCFS/functions/pci_epf_test/m0"
+
+# A BAR too large for the host window
+add_test_fn m1
+echo $((1024 * 1024 * 1024)) > "$EPCFS/functions/pci_epf_test/m1/bar2_size"
+rig_mark m1
+ln -s "$EPCFS/functions/pci_epf_test/m1" "$epc/" 2>/dev/null
+bar_error() {
+	rig_dmesg_since m1 | grep -E -q 'BAR2.*(outside|allocate)|space for BAR2'
+}
+tap_check "BAR of 1 GiB gets a clear error" bar_error
+rig_dmesg_since m1 | grep -i bar | sed 's/^/# /'
+rm -f "$epc/m1"
+rmdir "$EPCFS/functions/pci_epf_test/m1"
+
+# An MSI-X count beyond what a table can hold
+add_test_fn m2
+echo 4096 > "$EPCFS/functions/pci_epf_test/m2/msix_interrupts"
+rig_mark m2
+ln -s "$EPCFS/functions/pci_epf_test/m2" "$epc/" 2>/dev/null
+msix_error() {
+	rig_dmesg_since m2 | grep -q 'MSI-X'
+}
+tap_check "4096 MSI-X vectors get a clear error" msix_error
+rig_dmesg_since m2 | grep -i msi | sed 's/^/# /'
+rm -f "$epc/m2"
+rmdir "$EPCFS/functions/pci_epf_test/m2"
+
+tap_check "unload the controller" rmmod pci_epc_loop
+tap_check "reload the controller" rig_insmod pci-epc-loop
+rig_check_dmesg
+tap_end
+exit $?

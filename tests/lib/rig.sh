@@ -1,0 +1,70 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers for guest test scripts: load the loopback endpoint controller,
+# find its configfs directory, wait for conditions, check the kernel log.
+# Source it after tap.sh.
+
+EPCFS=/sys/kernel/config/pci_ep
+MODDIR=/lib/modules/vep
+
+# rig_insmod NAME [ARGS...]: load a project module once
+rig_insmod() {
+	name=$1
+	shift
+	grep -q "^$(echo "$name" | tr - _) " /proc/modules && return 0
+	insmod "$MODDIR/$name.ko" "$@"
+}
+
+# rig_load_epc [ARGS...]: load pci-epc-loop, report it as a test case
+rig_load_epc() {
+	tap_check "load pci-epc-loop" rig_insmod pci-epc-loop "$@"
+}
+
+# rig_epc N: configfs directory of loopback controller N
+rig_epc() {
+	echo "$EPCFS/controllers/pci-epc-loop.$1"
+}
+
+# rig_wait SECONDS CMD...: poll CMD every 0.1 s until it succeeds
+rig_wait() {
+	n=$(($1 * 10))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" 2>/dev/null && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	"$@"
+}
+
+KTROUBLE='BUG:|Oops|WARNING:|general protection|UBSAN:'
+
+# rig_ktrouble: kernel log lines that report trouble, but the expected
+# warnings of /tests/known-warnings
+rig_ktrouble() {
+	dmesg | grep -E "$KTROUBLE" |
+		grep -Evf "$(grep -Ev '^(#|$)' /tests/known-warnings > /tmp/kw;
+			     echo /tmp/kw)"
+}
+
+# rig_check_dmesg: one case that fails on any oops, BUG or WARNING so far
+rig_check_dmesg() {
+	if [ -n "$(rig_ktrouble)" ]; then
+		tap_fail "kernel log clean" "see below"
+		rig_ktrouble | head -n 5 | sed 's/^/# /'
+		dmesg | grep -E -A20 "$KTROUBLE" | head -n 60 | sed 's/^/# /'
+	else
+		tap_ok "kernel log clean"
+	fi
+}
+
+# rig_mark NAME: put a mark in the kernel log
+rig_mark() {
+	echo "vep-mark $1" > /dev/kmsg
+}
+
+# rig_dmesg_since NAME: kernel log after mark NAME
+rig_dmesg_since() {
+	dmesg | sed -n "/vep-mark $1\$/,\$p"
+}

@@ -1,0 +1,200 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run the guest test groups in the rig and report TAP.
+#
+#   tests/run.sh [-k KVER] [-M DIR] [-t SECONDS] [-a 'KERNEL ARGS'] [-v]
+#                [GROUP ...]
+#
+# A group is a guest script tests/guest/GROUP.sh (GROUP may also be given as
+# GROUP.sh or a path to it); by default every group in tests/guest/, sorted.
+# One initramfs is built for the run, with tests/guest/ and tests/lib/ under
+# /tests, the project modules in /lib/modules/vep/ and the extra files named
+# in $VEP_EXTRA (whitespace-separated SRC:DST pairs).  The modules are the
+# *.ko files under -M DIR, else the files listed in $VEP_MODULES, else every
+# *.ko in the repository (outside .git and build/logs).  Each group boots the
+# rig once (scripts/qemu.sh) and runs /tests/guest/GROUP.sh; its "ok ..." and
+# "not ok ..." console lines are numbered across groups and printed as TAP 13
+# ("ok 1 - GROUP: NAME"), "# ..." lines are passed through, and a run that
+# did not end cleanly (timeout, kernel oops/panic/WARNING, no VEP-EXIT, a
+# nonzero exit with no failed case, no case at all) adds a failed "GROUP:
+# guest run (REASON)" case followed by the console tail.  The output ends
+# with "1..N", "# K skipped" and "P passed, F failed" (skips count as
+# neither); the exit status is 0 only if F is 0 and P is not.
+# The kernel is $VEP_BZIMAGE if set, else the bzImage of
+# "scripts/kernel.sh KVER" (-k, default $KVER or 7.2).  The timeout per
+# group is -t, else $VEP_TIMEOUT, else 600 s; a group script may raise its
+# own with a line "# vep-timeout: SECONDS".  -a (or $VEP_APPEND) adds kernel
+# arguments; -v streams the console to stderr.  Console logs are kept in
+# $VEP_LOGDIR (default build/logs/ in the repository) as GROUP.log.
+
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+usage() {
+	sed -n '/^#   tests/,/^$/p' "$0" >&2
+	exit 2
+}
+
+kver=${KVER:-7.2}
+moddir=
+timeout=${VEP_TIMEOUT:-600}
+append=${VEP_APPEND:-}
+verbose=0
+while getopts "k:M:t:a:vh" opt; do
+	case $opt in
+	k) kver=$OPTARG ;;
+	M) moddir=$OPTARG ;;
+	t) timeout=$OPTARG ;;
+	a) append="$append $OPTARG" ;;
+	v) verbose=1 ;;
+	*) usage ;;
+	esac
+done
+shift $((OPTIND - 1))
+
+log() { echo "run.sh: $*" >&2; }
+
+# --- groups -------------------------------------------------------------
+groups=()
+if [ $# -eq 0 ]; then
+	for f in "$top"/tests/guest/*.sh; do
+		[ -e "$f" ] || continue
+		g=${f##*/}
+		groups+=("${g%.sh}")
+	done
+else
+	for a in "$@"; do
+		g=${a##*/}
+		groups+=("${g%.sh}")
+	done
+fi
+[ ${#groups[@]} -gt 0 ] || { log "no test groups"; exit 2; }
+for g in "${groups[@]}"; do
+	[ -f "$top/tests/guest/$g.sh" ] || { log "no such group: $g"; exit 2; }
+done
+
+# --- kernel ---------------------------------------------------------------
+if [ -n "${VEP_BZIMAGE:-}" ]; then
+	bzimage=$VEP_BZIMAGE
+else
+	kdir=$("$top/scripts/kernel.sh" "$kver")
+	bzimage=$kdir/arch/x86/boot/bzImage
+fi
+[ -f "$bzimage" ] || { log "no kernel image at $bzimage"; exit 2; }
+
+# --- modules --------------------------------------------------------------
+modules=()
+if [ -n "$moddir" ]; then
+	while IFS= read -r -d '' m; do modules+=("$m"); done \
+		< <(find "$moddir" -name '*.ko' -type f -print0 | sort -z)
+elif [ -n "${VEP_MODULES:-}" ]; then
+	read -r -a modules <<<"$VEP_MODULES"
+else
+	while IFS= read -r -d '' m; do modules+=("$m"); done \
+		< <(find "$top" \( -path "$top/.git" -o -path "$top/build/logs" \) \
+			-prune -o -name '*.ko' -type f -print0 | sort -z)
+fi
+
+# --- log dir and initramfs ------------------------------------------------
+logdir=${VEP_LOGDIR:-$top/build/logs}
+mkdir -p "$logdir"
+if [ -z "${VEP_LOGDIR:-}" ] && [ ! -e "$top/build/.gitignore" ]; then
+	echo '*' >"$top/build/.gitignore"
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vep-run.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+iargs=(-o "$tmp/initramfs.cpio.gz"
+       -f "$top/tests/guest:/tests/guest" -f "$top/tests/lib:/tests/lib"
+       -f "$top/tests/known-warnings:/tests/known-warnings")
+for m in "${modules[@]}"; do iargs+=(-m "$m"); done
+if [ -n "${VEP_EXTRA:-}" ]; then
+	read -r -a extra <<<"$VEP_EXTRA"
+	for e in "${extra[@]}"; do iargs+=(-f "$e"); done
+fi
+log "kernel $bzimage, ${#modules[@]} module(s), logs in $logdir"
+"$top/scripts/initramfs.sh" "${iargs[@]}"
+
+# --- run ------------------------------------------------------------------
+echo "TAP version 13"
+n=0 passed=0 failed=0 skipped=0
+
+for g in "${groups[@]}"; do
+	glog=$logdir/$g.log
+	gerr=$tmp/$g.err
+	gtimeout=$(sed -n 's/^# vep-timeout: *\([0-9][0-9]*\).*/\1/p' \
+		"$top/tests/guest/$g.sh" | head -n 1)
+	gtimeout=${gtimeout:-$timeout}
+	qargs=(-k "$bzimage" -i "$tmp/initramfs.cpio.gz" -r "/tests/guest/$g.sh"
+	       -t "$gtimeout" -l "$glog")
+	[ -z "$append" ] || qargs+=(-a "$append")
+	[ $verbose -eq 0 ] || qargs+=(-v)
+	log "group $g (timeout $gtimeout s)"
+	t0=$(date +%s)
+	rc=0
+	if [ $verbose -eq 1 ]; then
+		"$top/scripts/qemu.sh" "${qargs[@]}" 2>"$gerr" >&2 || rc=$?
+	else
+		"$top/scripts/qemu.sh" "${qargs[@]}" 2>"$gerr" >/dev/null || rc=$?
+	fi
+	log "group $g done in $(($(date +%s) - t0)) s, guest status $rc"
+
+	gfailed=0 gcases=0
+	while IFS= read -r line; do
+		case $line in
+		"ok "*|"not ok "*)
+			if [ "${line#not ok }" != "$line" ]; then
+				res="not ok"
+				rest=${line#not ok }
+			else
+				res=ok
+				rest=${line#ok }
+			fi
+			# drop a number and the dash, if the guest gave them
+			rest=$(sed -E 's/^[0-9]+ *//; s/^- *//' <<<"$rest")
+			n=$((n + 1))
+			gcases=$((gcases + 1))
+			echo "$res $n - $g: $rest"
+			if [ "$res" = "not ok" ]; then
+				failed=$((failed + 1))
+				gfailed=$((gfailed + 1))
+			elif grep -Eiq '# *SKIP' <<<"$rest"; then
+				skipped=$((skipped + 1))
+			else
+				passed=$((passed + 1))
+			fi
+			;;
+		"#"*)
+			echo "$line"
+			;;
+		esac
+	done < <(tr -d '\r' <"$glog")
+
+	reason=
+	qline=$(grep -m1 '^qemu.sh: ' "$gerr" || true)
+	if [ -n "$qline" ] && [ "${qline#qemu.sh: console log}" = "$qline" ]; then
+		reason=${qline#qemu.sh: }
+		reason=${reason% (console log: *}
+	elif [ $gcases -eq 0 ]; then
+		reason="no test cases reported, exit status $rc"
+	elif [ $rc -ne 0 ] && [ $gfailed -eq 0 ]; then
+		reason="exit status $rc with no failed case"
+	fi
+	if [ -n "$reason" ]; then
+		n=$((n + 1))
+		failed=$((failed + 1))
+		echo "not ok $n - $g: guest run ($reason)"
+		echo "# console log: $glog; its last 40 lines:"
+		tr -d '\r' <"$glog" | tail -n 40 | sed 's/^/#   /'
+		# anything else qemu.sh said (its own errors, not the tail)
+		sed -n '/^qemu.sh: /d; /^----/,$d; s/^/# stderr: /p' "$gerr"
+	fi
+done
+
+echo "1..$n"
+echo "# $skipped skipped"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ] && [ $passed -gt 0 ]
