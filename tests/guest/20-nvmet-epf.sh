@@ -9,7 +9,7 @@
 . /tests/lib/tap.sh
 . /tests/lib/rig.sh
 
-if [ ! -d /sys/module/nvmet_pci_epf ]; then
+if [ ! -d "$EPCFS/functions/nvmet_pci_epf" ]; then
 	tap_skip "nvmet-pci-epf" "this kernel has no nvmet-pci-epf"
 	tap_end; exit $?
 fi

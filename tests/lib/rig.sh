@@ -52,8 +52,7 @@ rig_ktrouble() {
 rig_check_dmesg() {
 	if [ -n "$(rig_ktrouble)" ]; then
 		tap_fail "kernel log clean" "see below"
-		rig_ktrouble | head -n 5 | sed 's/^/# /'
-		dmesg | grep -E -A20 "$KTROUBLE" | head -n 60 | sed 's/^/# /'
+		rig_ktrouble | head -n 10 | sed 's/^/# /'
 	else
 		tap_ok "kernel log clean"
 	fi
