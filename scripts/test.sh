@@ -16,10 +16,8 @@ kdir=$("$top/scripts/kernel.sh" "$kver")
 echo "test.sh: building modules against $kdir" >&2
 make -s -C "$kdir" M="$top" W=1 modules >&2
 
-tools=$top/build/tools-$kver
-"$top/scripts/tools.sh" "$kdir" "$tools" >&2
-
+VEP_EXTRA=$("$top/scripts/tools.sh" "$kdir" "$top/build/tools-$kver" |
+	    tr '\n' ' ')
 VEP_MODULES=$(find "$top/drivers" -name '*.ko' | sort | tr '\n' ' ')
-VEP_EXTRA="$tools/pci_endpoint_test:/tests/bin/pci_endpoint_test"
 export VEP_MODULES VEP_EXTRA
 exec "$top/tests/run.sh" -k "$kver" "$@"

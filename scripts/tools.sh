@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Build the host-side test tools that come with the kernel tree, statically,
-# for the guest: the pci_endpoint kselftest.
+# for the guest: the pci_endpoint kselftest where the tree has it (6.14 and
+# later), else tools/pci/pcitest.
 #
 #   scripts/tools.sh KDIR OUTDIR
 
@@ -17,10 +18,16 @@ mkdir -p "$out"
 if [ ! -f "$kdir/usr/include/linux/pcitest.h" ]; then
 	make -s -C "$src" O="$kdir" ARCH=x86_64 headers
 fi
-if [ ! -x "$out/pci_endpoint_test" ] ||
-   [ "$st/pci_endpoint_test.c" -nt "$out/pci_endpoint_test" ]; then
+if [ -f "$st/pci_endpoint_test.c" ]; then
+	[ -x "$out/pci_endpoint_test" ] ||
 	gcc -static -O2 -Wall -isystem "$kdir/usr/include" \
 		-I "$src/tools/testing/selftests" \
 		-o "$out/pci_endpoint_test" "$st/pci_endpoint_test.c" \
 		-lrt -lpthread -lm
+	echo "$out/pci_endpoint_test:/tests/bin/pci_endpoint_test"
+else
+	[ -x "$out/pcitest" ] ||
+	gcc -static -O2 -Wall -isystem "$kdir/usr/include" \
+		-o "$out/pcitest" "$src/tools/pci/pcitest.c"
+	echo "$out/pcitest:/tests/bin/pcitest"
 fi

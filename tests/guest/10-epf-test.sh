@@ -36,13 +36,44 @@ if [ -x /tests/bin/pci_endpoint_test ]; then
 		tap_skip "selftest: pci_ep_data_transfer.dma.$t" \
 			"the rig has no DMA channel"
 	done
+elif [ -x /tests/bin/pcitest ]; then
+	# Kernels before the kselftest: tools/pci/pcitest, one case each.
+	pt=/tests/bin/pcitest
+	for b in 0 1 2 3 4 5; do
+		tap_check "pcitest: BAR$b" $pt -b $b
+	done
+	tap_check "pcitest: INTx" sh -c "$pt -i 0 && $pt -l"
+	$pt -i 1 > /dev/null
+	for n in 1 2 16 32; do
+		tap_check "pcitest: MSI$n" $pt -m $n
+	done
+	$pt -i 2 > /dev/null
+	for n in 1 2 32 64; do
+		tap_check "pcitest: MSI-X$n" $pt -x $n
+	done
+	# This pci-epf-test maps host memory with pci_epc_mem_alloc_addr()
+	# and pci_epc_map_addr(), which the loopback controller cannot
+	# serve: the transfer must fail, with the controller saying why.
+	rig_mark old-api
+	tap_check "pcitest: READ with the old mapping API is refused" \
+		sh -c "! $pt -r -s 1024"
+	refused() {
+		rig_dmesg_since old-api |
+			grep -q 'only pci_epc_mem_map() is supported'
+	}
+	tap_check "pcitest: the refusal names the supported API" refused
+	for t in READ WRITE COPY; do
+		tap_skip "pcitest: $t" \
+			"this kernel's pci-epf-test uses the old mapping API"
+	done
 else
-	tap_fail "selftest binary present" "/tests/bin/pci_endpoint_test missing"
+	tap_fail "test tool present" "no /tests/bin/pci_endpoint_test or pcitest"
 fi
 
 tap_check "stop the link" sh -c "echo 0 > $epc/start"
 tap_check "host device removed on link down" \
 	rig_wait 20 sh -c '! test -e /dev/pci-endpoint-test.0'
+tap_check "link down complete" rig_link 0 down
 tap_check "unlink the function" rm "$epc/t0"
 tap_check "remove the function" rmdir "$fn"
 rig_check_dmesg

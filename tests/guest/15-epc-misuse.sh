@@ -47,6 +47,7 @@ tap_check "host device back" rig_wait 20 test -c /dev/pci-endpoint-test.0
 tap_check "stop again" sh -c "echo 0 > $epc/start"
 tap_check "stop twice is refused (EALREADY)" \
 	fails_with "already" sh -c "echo 0 > $epc/start"
+rig_link 0 down
 rm "$epc/m0"
 rmdir "$EPCFS/functions/pci_epf_test/m0"
 

@@ -63,6 +63,7 @@ tap_check "endpoint block device holds the same data" test "$want" = "$got"
 
 tap_check "stop the link" sh -c "echo 0 > $epc/start"
 tap_check "host nvme device removed" rig_wait 30 sh -c '! test -e /dev/nvme0n1'
+tap_check "link down complete" rig_link 0 down
 tap_check "unlink the function" rm "$epc/nvme0"
 rig_check_dmesg
 tap_end

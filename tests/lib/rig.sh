@@ -26,6 +26,12 @@ rig_epc() {
 	echo "$EPCFS/controllers/pci-epc-loop.$1"
 }
 
+# rig_link N STATE: wait until controller N's link change is complete and
+# the link is STATE (up or down)
+rig_link() {
+	rig_wait 30 grep -qx "$2" "/sys/devices/platform/pci-epc-loop.$1/link"
+}
+
 # rig_wait SECONDS CMD...: poll CMD every 0.1 s until it succeeds
 rig_wait() {
 	n=$(($1 * 10))

@@ -1237,6 +1237,22 @@ static void pci_epc_loop_link_work(struct work_struct *work)
  * Controller creation
  */
 
+/*
+ * "link" in sysfs: "up" or "down" once a link change is complete, functions
+ * notified and host devices added or removed; "changing" before that.
+ */
+static ssize_t link_show(struct device *dev, struct device_attribute *attr,
+			 char *buf)
+{
+	struct pci_epc_loop *loop = dev_get_drvdata(dev);
+
+	if (work_busy(&loop->link_work))
+		return sysfs_emit(buf, "changing\n");
+
+	return sysfs_emit(buf, "%s\n", loop->link_up ? "up" : "down");
+}
+static DEVICE_ATTR_RO(link);
+
 static int pci_epc_loop_create(int id)
 {
 	struct pci_epc_mem_window win[EPC_LOOP_MAX_ALIASES];
@@ -1263,6 +1279,7 @@ static int pci_epc_loop_create(int id)
 		goto err_free_loop;
 	}
 	dev = &loop->pdev->dev;
+	dev_set_drvdata(dev, loop);
 
 	loop->epc = pci_epc_create(dev, &pci_epc_loop_ops);
 	if (IS_ERR(loop->epc)) {
@@ -1292,6 +1309,10 @@ static int pci_epc_loop_create(int id)
 		goto err_mem_exit;
 	}
 
+	ret = device_create_file(dev, &dev_attr_link);
+	if (ret)
+		goto err_destroy_bus;
+
 	pci_epc_init_notify(loop->epc);
 	pci_epc_loop_ctrl[id] = loop;
 	dev_info(dev, "%s: %d outbound windows of %pa bytes, host domain %04x\n",
@@ -1300,6 +1321,8 @@ static int pci_epc_loop_create(int id)
 
 	return 0;
 
+err_destroy_bus:
+	pci_epc_loop_destroy_bus(loop);
 err_mem_exit:
 	pci_epc_mem_exit(loop->epc);
 err_destroy_epc:
@@ -1313,6 +1336,7 @@ err_free_loop:
 
 static void pci_epc_loop_destroy(struct pci_epc_loop *loop)
 {
+	device_remove_file(&loop->pdev->dev, &dev_attr_link);
 	WRITE_ONCE(loop->link_want, false);
 	cancel_work_sync(&loop->link_work);
 	pci_epc_loop_destroy_bus(loop);
