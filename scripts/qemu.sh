@@ -29,7 +29,7 @@ usage() {
 	exit 2
 }
 
-kernel= initrd= script= timeout=600 log= verbose=0 append= nalias=9
+kernel='' initrd='' script='' timeout=600 log='' verbose=0 append='' nalias=9
 mem=512M cpus=2 interactive=0
 while getopts "k:i:r:t:l:va:n:m:c:Ih" opt; do
 	case $opt in
@@ -61,7 +61,7 @@ qemu=${QEMU:-qemu-system-x86_64}
 shmdir=/dev/shm
 [ -d "$shmdir" ] && [ -w "$shmdir" ] || shmdir=${TMPDIR:-/tmp}
 ram=$(mktemp "$shmdir/vep-ram.XXXXXX")
-qpid= tpid=
+qpid='' tpid=''
 cleanup() {
 	[ -n "$tpid" ] && kill "$tpid" 2>/dev/null
 	[ -n "$qpid" ] && kill "$qpid" 2>/dev/null && wait "$qpid" 2>/dev/null
@@ -78,6 +78,7 @@ cmdline="console=ttyS0 panic=-1 oops=panic loglevel=5 printk.time=1"
 [ -n "$script" ] && cmdline="$cmdline vep.run=$script"
 cmdline="$cmdline${append}"
 
+# shellcheck disable=SC2054 # the commas are QEMU's
 args=(-M q35 -accel tcg,thread=multi -cpu max -smp "$cpus" -m "$mem"
       -no-reboot
       -object "memory-backend-file,id=ram,size=$mem,mem-path=$(qesc "$ram"),share=on"

@@ -50,14 +50,11 @@
 #include <linux/platform_device.h>
 #include <linux/slab.h>
 #include <linux/unaligned.h>
-#include <linux/version.h>
 #include <linux/workqueue.h>
 
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+/* EPC_LOOP_* feature macros come from the Makefile, which reads the tree */
+#ifdef EPC_LOOP_MSI_PARENT
 #include <linux/irqchip/irq-msi-lib.h>
-#define EPC_LOOP_MSI_PARENT	1
-#else
-#define EPC_LOOP_MSI_PARENT	0
 #endif
 
 /* PCI IDs of the QEMU ivshmem device used as a RAM alias */
@@ -143,8 +140,10 @@ struct pci_epc_loop {
 	struct irq_domain *msi_domain;
 	struct irq_domain *intx_domain;
 	DECLARE_BITMAP(msi_map, EPC_LOOP_MSI_VECTORS);
+	/* protects msi_map */
 	spinlock_t msi_lock;
 
+	/* protects func[]; taken by config accessors with interrupts off */
 	spinlock_t cfg_lock;
 	struct pci_epc_loop_func func[EPC_LOOP_MAX_FUNCS];
 
@@ -531,10 +530,10 @@ static void pci_epc_loop_unmap_addr(struct pci_epc *epc, u8 func_no,
 }
 
 /*
- * The EPC core passes the MSI and MSI-X counts as plain numbers since 6.15
- * and as encoded fields before; these helpers hide the difference.
+ * Newer EPC cores pass the MSI and MSI-X counts as plain numbers, older
+ * ones as encoded fields; these helpers hide the difference.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 15, 0)
+#ifdef EPC_LOOP_PLAIN_NR_IRQS
 #define EPC_LOOP_MSI_NR(x)	(x)
 #define EPC_LOOP_MSIX_NR(x)	(x)
 #define EPC_LOOP_MSI_RET(n)	(n)
@@ -907,7 +906,7 @@ static const struct irq_domain_ops pci_epc_loop_msi_ops = {
 	.free = pci_epc_loop_msi_free,
 };
 
-#if EPC_LOOP_MSI_PARENT
+#ifdef EPC_LOOP_MSI_PARENT
 #define EPC_LOOP_MSI_FLAGS_REQUIRED	(MSI_FLAG_USE_DEF_DOM_OPS | \
 					 MSI_FLAG_USE_DEF_CHIP_OPS | \
 					 MSI_FLAG_NO_AFFINITY)
@@ -938,8 +937,9 @@ static int pci_epc_loop_create_msi_domain(struct pci_epc_loop *loop)
 	if (!info.fwnode)
 		return -ENOMEM;
 
-	loop->msi_domain = msi_create_parent_irq_domain(&info,
-						&pci_epc_loop_msi_parent_ops);
+	loop->msi_domain =
+		msi_create_parent_irq_domain(&info,
+					     &pci_epc_loop_msi_parent_ops);
 	if (!loop->msi_domain) {
 		irq_domain_free_fwnode(info.fwnode);
 		return -ENOMEM;
@@ -1093,7 +1093,7 @@ static int pci_epc_loop_create_bus(struct pci_epc_loop *loop)
 	if (ret)
 		goto err_remove_intx;
 
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#ifdef EPC_LOOP_EMUL_DOMAIN
 	loop->sysdata.domain = pci_bus_find_emul_domain_nr(0, 0x10000,
 							   INT_MAX);
 #else
@@ -1121,7 +1121,7 @@ static int pci_epc_loop_create_bus(struct pci_epc_loop *loop)
 	return 0;
 
 err_release_domain:
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#ifdef EPC_LOOP_EMUL_DOMAIN
 	pci_bus_release_emul_domain_nr(loop->sysdata.domain);
 #endif
 err_remove_msi:
@@ -1142,7 +1142,7 @@ static void pci_epc_loop_destroy_bus(struct pci_epc_loop *loop)
 	pci_remove_root_bus(loop->bus);
 	pci_unlock_rescan_remove();
 
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#ifdef EPC_LOOP_EMUL_DOMAIN
 	pci_bus_release_emul_domain_nr(loop->sysdata.domain);
 #endif
 	pci_epc_loop_remove_msi_domain(loop);
