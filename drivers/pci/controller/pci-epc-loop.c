@@ -807,7 +807,9 @@ static const struct pci_epc_features pci_epc_loop_features = {
 	.linkup_notifier = true,
 	.msi_capable = true,
 	.msix_capable = true,
+#ifdef EPC_LOOP_INTX_FLAG
 	.intx_capable = true,
+#endif
 	.align = SZ_4K,
 };
 
