@@ -304,6 +304,20 @@ static struct pci_ops pci_epc_loop_pci_ops = {
 	.write = pci_epc_loop_config_write,
 };
 
+/* One 16-bit register of @f's configuration space, as the host left it */
+static u16 pci_epc_loop_cfg_word(struct pci_epc_loop *loop,
+				 struct pci_epc_loop_func *f, int where)
+{
+	unsigned long flags;
+	u16 val;
+
+	spin_lock_irqsave(&loop->cfg_lock, flags);
+	val = get_unaligned_le16(&f->cfg[where]);
+	spin_unlock_irqrestore(&loop->cfg_lock, flags);
+
+	return val;
+}
+
 /* Rebuild the capability list after MSI or MSI-X settings changed */
 static void pci_epc_loop_cfg_caps(struct pci_epc_loop_func *f)
 {
@@ -573,17 +587,13 @@ static int pci_epc_loop_get_msi(struct pci_epc *epc, u8 func_no, u8 vfunc_no)
 {
 	struct pci_epc_loop *loop = pci_epc_loop_from_epc(epc);
 	struct pci_epc_loop_func *f;
-	unsigned long flags;
 	u16 ctrl;
 
 	if (func_no >= EPC_LOOP_MAX_FUNCS || vfunc_no)
 		return -EINVAL;
 
-	spin_lock_irqsave(&loop->cfg_lock, flags);
 	f = &loop->func[func_no];
-	ctrl = get_unaligned_le16(&f->cfg[EPC_LOOP_MSI_CAP + PCI_MSI_FLAGS]);
-	spin_unlock_irqrestore(&loop->cfg_lock, flags);
-
+	ctrl = pci_epc_loop_cfg_word(loop, f, EPC_LOOP_MSI_CAP + PCI_MSI_FLAGS);
 	if (!f->msi_max || !(ctrl & PCI_MSI_FLAGS_ENABLE))
 		return -EINVAL;
 
@@ -645,17 +655,14 @@ static int pci_epc_loop_get_msix(struct pci_epc *epc, u8 func_no,
 {
 	struct pci_epc_loop *loop = pci_epc_loop_from_epc(epc);
 	struct pci_epc_loop_func *f;
-	unsigned long flags;
 	u16 ctrl;
 
 	if (func_no >= EPC_LOOP_MAX_FUNCS || vfunc_no)
 		return -EINVAL;
 
-	spin_lock_irqsave(&loop->cfg_lock, flags);
 	f = &loop->func[func_no];
-	ctrl = get_unaligned_le16(&f->cfg[EPC_LOOP_MSIX_CAP + PCI_MSIX_FLAGS]);
-	spin_unlock_irqrestore(&loop->cfg_lock, flags);
-
+	ctrl = pci_epc_loop_cfg_word(loop, f,
+				     EPC_LOOP_MSIX_CAP + PCI_MSIX_FLAGS);
 	if (!f->msix_max || !(ctrl & PCI_MSIX_FLAGS_ENABLE))
 		return -EINVAL;
 
