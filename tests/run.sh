@@ -25,7 +25,9 @@
 # "scripts/kernel.sh KVER" (-k, default $KVER or 7.2).  The timeout per
 # group is -t, else $VEP_TIMEOUT, else 600 s; a group script may raise its
 # own with a line "# vep-timeout: SECONDS".  -a (or $VEP_APPEND) adds kernel
-# arguments; -v streams the console to stderr.  Console logs are kept in
+# arguments to every group, a line "# vep-append: ARGS" in a group script to
+# that group only; $VEP_QEMU_ARGS adds QEMU arguments (e.g. "-s" for a gdb
+# stub); -v streams the console to stderr.  Console logs are kept in
 # $VEP_LOGDIR (default build/logs/ in the repository) as GROUP.log.
 
 set -euo pipefail
@@ -128,10 +130,17 @@ for g in "${groups[@]}"; do
 	gtimeout=$(sed -n 's/^# vep-timeout: *\([0-9][0-9]*\).*/\1/p' \
 		"$top/tests/guest/$g.sh" | head -n 1)
 	gtimeout=${gtimeout:-$timeout}
+	gappend=$(sed -n 's/^# vep-append: *//p' "$top/tests/guest/$g.sh" |
+		head -n 1)
+	gappend="$append $gappend"
 	qargs=(-k "$bzimage" -i "$tmp/initramfs.cpio.gz" -r "/tests/guest/$g.sh"
 	       -t "$gtimeout" -l "$glog")
-	[ -z "$append" ] || qargs+=(-a "$append")
+	[ -z "${gappend// /}" ] || qargs+=(-a "$gappend")
 	[ $verbose -eq 0 ] || qargs+=(-v)
+	if [ -n "${VEP_QEMU_ARGS:-}" ]; then
+		read -r -a qextra <<<"$VEP_QEMU_ARGS"
+		qargs+=(-- "${qextra[@]}")
+	fi
 	log "group $g (timeout $gtimeout s)"
 	t0=$(date +%s)
 	rc=0

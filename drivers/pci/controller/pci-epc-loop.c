@@ -26,7 +26,9 @@
  *  - Interrupts: INTx through a small linear IRQ domain, MSI and MSI-X
  *    through an MSI parent domain of the virtual bus. Raising an interrupt
  *    reads the message the host programmed (MSI capability or MSI-X table)
- *    and runs the host's handler.
+ *    and marks the host's vector pending; an irq_work then runs the host's
+ *    handler in hard interrupt context, as a real interrupt would, never
+ *    inside the caller of pci_epc_raise_irq() with its locks held.
  *
  * start() brings the link up: functions get a link_up event and the device
  * is scanned on the virtual bus, so host drivers probe it. stop() brings the
@@ -42,6 +44,7 @@
 #include <linux/io.h>
 #include <linux/irq.h>
 #include <linux/irqdomain.h>
+#include <linux/irq_work.h>
 #include <linux/module.h>
 #include <linux/msi.h>
 #include <linux/pci.h>
@@ -76,12 +79,38 @@
 /* MSI vectors of one virtual bus (hwirqs of its MSI parent domain) */
 #define EPC_LOOP_MSI_VECTORS	256
 
+/* Older kernels make per-CPU workqueues unless told WQ_UNBOUND */
+#ifndef EPC_LOOP_WQ_PERCPU
+#define WQ_PERCPU	0
+#endif
+
 /* Address part of the MSI messages composed by the MSI parent domain */
 #define EPC_LOOP_MSI_ADDR	0xfee0f000u
+
+/* Pending interrupt bits: MSI hwirqs first, then INTx of each function */
+#define EPC_LOOP_PEND_INTX	EPC_LOOP_MSI_VECTORS
+#define EPC_LOOP_PEND_BITS	(EPC_LOOP_MSI_VECTORS + EPC_LOOP_MAX_FUNCS)
+
+/* Bit of pci_epc_loop::irq_flags: the cross-CPU delivery call is queued */
+#define EPC_LOOP_IRQ_IPI	0
 
 static int nr_controllers = 2;
 module_param(nr_controllers, int, 0444);
 MODULE_PARM_DESC(nr_controllers, "Number of loopback controllers (1-8)");
+
+/*
+ * Host and endpoint share one kernel here, so host code running on the CPU
+ * where an endpoint function polls can hold that function off while the
+ * host waits for it (a host driver probing, or an interrupt handler taking
+ * a lock that a host task holds while it waits for the device). host_cpu
+ * keeps the host's side of link changes (bus scan, driver probe and
+ * removal) and the host's interrupt handlers on one CPU, as an interrupt
+ * controller routes a device's interrupts to the CPUs it was told to.
+ */
+static int host_cpu = -1;
+module_param(host_cpu, int, 0444);
+MODULE_PARM_DESC(host_cpu,
+		 "CPU for the host's link changes and interrupts (-1: any, default)");
 
 struct pci_epc_loop;
 
@@ -123,6 +152,10 @@ struct pci_epc_loop_func {
  * @cfg_lock: protects @func (configuration space and BAR state), taken from
  *	      config accessors, which may run with interrupts off
  * @func: per-function host-visible state
+ * @irq_pending: host interrupts raised and not yet delivered; atomic bitops
+ * @irq_work: delivers @irq_pending to the host's handlers on this CPU
+ * @irq_csd: delivers @irq_pending on host_cpu, from another CPU
+ * @irq_flags: EPC_LOOP_IRQ_IPI while @irq_csd is queued; atomic bitops
  * @link_work: brings the link up or down, as @link_want asks; runs on an
  *	       ordered workqueue, so link changes are serialized
  * @link_want: link state asked for by start()/stop()
@@ -146,6 +179,11 @@ struct pci_epc_loop {
 	/* protects func[]; taken by config accessors with interrupts off */
 	spinlock_t cfg_lock;
 	struct pci_epc_loop_func func[EPC_LOOP_MAX_FUNCS];
+
+	DECLARE_BITMAP(irq_pending, EPC_LOOP_PEND_BITS);
+	struct irq_work irq_work;
+	call_single_data_t irq_csd;
+	unsigned long irq_flags;
 
 	struct work_struct link_work;
 	bool link_want;
@@ -669,12 +707,78 @@ static int pci_epc_loop_get_msix(struct pci_epc *epc, u8 func_no,
 	return EPC_LOOP_MSIX_RET(f->msix_max);
 }
 
+/*
+ * Run the host handlers of the interrupts raised since the last run. A
+ * vector raised twice before this runs is delivered once, as an edge
+ * interrupt that is still pending in a real interrupt controller is.
+ */
+static void pci_epc_loop_irq_work(struct irq_work *work)
+{
+	struct pci_epc_loop *loop = container_of(work, struct pci_epc_loop,
+						 irq_work);
+	unsigned int bit, virq;
+
+	for_each_set_bit(bit, loop->irq_pending, EPC_LOOP_PEND_BITS) {
+		if (!test_and_clear_bit(bit, loop->irq_pending))
+			continue;
+		if (bit >= EPC_LOOP_PEND_INTX)
+			virq = irq_find_mapping(loop->intx_domain,
+						bit - EPC_LOOP_PEND_INTX);
+		else
+			virq = irq_find_mapping(loop->msi_domain, bit);
+		/* The host may have freed the vector since it was raised */
+		if (virq)
+			generic_handle_irq_safe(virq);
+	}
+}
+
+/* Runs on host_cpu, in its interrupt context */
+static void pci_epc_loop_irq_ipi(void *data)
+{
+	struct pci_epc_loop *loop = data;
+
+	/*
+	 * A vector raised while this runs sees the flag still set and sends
+	 * no call of its own: look again after clearing it.
+	 */
+	for (;;) {
+		pci_epc_loop_irq_work(&loop->irq_work);
+		clear_bit(EPC_LOOP_IRQ_IPI, &loop->irq_flags);
+		/* Pairs with set_bit() before the raiser's test_and_set_bit() */
+		smp_mb__after_atomic();
+		if (bitmap_empty(loop->irq_pending, EPC_LOOP_PEND_BITS) ||
+		    test_and_set_bit(EPC_LOOP_IRQ_IPI, &loop->irq_flags))
+			break;
+	}
+}
+
+/* Wait until no raised interrupt is on its way to a host handler */
+static void pci_epc_loop_irq_sync(struct pci_epc_loop *loop)
+{
+	while (test_bit(EPC_LOOP_IRQ_IPI, &loop->irq_flags))
+		cpu_relax();
+	irq_work_sync(&loop->irq_work);
+}
+
+static void pci_epc_loop_irq_queue(struct pci_epc_loop *loop,
+				   unsigned int bit)
+{
+	int cpu;
+
+	set_bit(bit, loop->irq_pending);
+
+	cpu = get_cpu();
+	if (host_cpu < 0 || host_cpu == cpu)
+		irq_work_queue(&loop->irq_work);
+	else if (!test_and_set_bit(EPC_LOOP_IRQ_IPI, &loop->irq_flags))
+		smp_call_function_single_async(host_cpu, &loop->irq_csd);
+	put_cpu();
+}
+
 /* Deliver the MSI message @addr/@data the host programmed */
 static int pci_epc_loop_deliver_msi(struct pci_epc_loop *loop, u64 addr,
 				    u32 data)
 {
-	unsigned int virq;
-
 	if (addr != EPC_LOOP_MSI_ADDR || data >= EPC_LOOP_MSI_VECTORS) {
 		dev_err_ratelimited(&loop->epc->dev,
 				    "host programmed an unknown MSI message %#llx/%#x\n",
@@ -682,11 +786,12 @@ static int pci_epc_loop_deliver_msi(struct pci_epc_loop *loop, u64 addr,
 		return -EINVAL;
 	}
 
-	virq = irq_find_mapping(loop->msi_domain, data);
-	if (!virq)
+	if (!irq_find_mapping(loop->msi_domain, data))
 		return -EINVAL;
 
-	return generic_handle_irq_safe(virq);
+	pci_epc_loop_irq_queue(loop, data);
+
+	return 0;
 }
 
 static int pci_epc_loop_raise_msi(struct pci_epc_loop *loop, u8 fn,
@@ -764,7 +869,6 @@ static int pci_epc_loop_raise_irq(struct pci_epc *epc, u8 func_no,
 {
 	struct pci_epc_loop *loop = pci_epc_loop_from_epc(epc);
 	struct pci_epc_loop_func *f;
-	unsigned int virq;
 	u16 cmd;
 
 	if (func_no >= EPC_LOOP_MAX_FUNCS || vfunc_no)
@@ -778,10 +882,10 @@ static int pci_epc_loop_raise_irq(struct pci_epc *epc, u8 func_no,
 		cmd = get_unaligned_le16(&f->cfg[PCI_COMMAND]);
 		if (!f->cfg[PCI_INTERRUPT_PIN] || cmd & PCI_COMMAND_INTX_DISABLE)
 			return -EINVAL;
-		virq = irq_find_mapping(loop->intx_domain, func_no);
-		if (!virq)
+		if (!irq_find_mapping(loop->intx_domain, func_no))
 			return -EINVAL;
-		return generic_handle_irq_safe(virq);
+		pci_epc_loop_irq_queue(loop, EPC_LOOP_PEND_INTX + func_no);
+		return 0;
 	case PCI_IRQ_MSI:
 		return pci_epc_loop_raise_msi(loop, func_no, interrupt_num);
 	case PCI_IRQ_MSIX:
@@ -792,12 +896,24 @@ static int pci_epc_loop_raise_irq(struct pci_epc *epc, u8 func_no,
 	}
 }
 
+/*
+ * Link changes are ordered: an ordered workqueue, or with host_cpu a
+ * workqueue running one item at a time on that CPU.
+ */
+static void pci_epc_loop_queue_link(struct pci_epc_loop *loop)
+{
+	if (host_cpu < 0)
+		queue_work(pci_epc_loop_wq, &loop->link_work);
+	else
+		queue_work_on(host_cpu, pci_epc_loop_wq, &loop->link_work);
+}
+
 static int pci_epc_loop_start(struct pci_epc *epc)
 {
 	struct pci_epc_loop *loop = pci_epc_loop_from_epc(epc);
 
 	WRITE_ONCE(loop->link_want, true);
-	queue_work(pci_epc_loop_wq, &loop->link_work);
+	pci_epc_loop_queue_link(loop);
 
 	return 0;
 }
@@ -807,7 +923,7 @@ static void pci_epc_loop_stop(struct pci_epc *epc)
 	struct pci_epc_loop *loop = pci_epc_loop_from_epc(epc);
 
 	WRITE_ONCE(loop->link_want, false);
-	queue_work(pci_epc_loop_wq, &loop->link_work);
+	pci_epc_loop_queue_link(loop);
 }
 
 static const struct pci_epc_features pci_epc_loop_features = {
@@ -1221,6 +1337,7 @@ static void pci_epc_loop_link_down(struct pci_epc_loop *loop)
 					 bus_list)
 		pci_stop_and_remove_bus_device(pdev);
 	pci_unlock_rescan_remove();
+	pci_epc_loop_irq_sync(loop);
 
 	spin_lock_irqsave(&loop->cfg_lock, flags);
 	loop->link_up = false;
@@ -1281,6 +1398,8 @@ static int pci_epc_loop_create(int id)
 	spin_lock_init(&loop->cfg_lock);
 	spin_lock_init(&loop->msi_lock);
 	INIT_WORK(&loop->link_work, pci_epc_loop_link_work);
+	init_irq_work(&loop->irq_work, pci_epc_loop_irq_work);
+	INIT_CSD(&loop->irq_csd, pci_epc_loop_irq_ipi, loop);
 
 	loop->pdev = platform_device_register_full(&pinfo);
 	if (IS_ERR(loop->pdev)) {
@@ -1348,6 +1467,7 @@ static void pci_epc_loop_destroy(struct pci_epc_loop *loop)
 	device_remove_file(&loop->pdev->dev, &dev_attr_link);
 	WRITE_ONCE(loop->link_want, false);
 	cancel_work_sync(&loop->link_work);
+	pci_epc_loop_irq_sync(loop);
 	pci_epc_loop_destroy_bus(loop);
 	pci_epc_mem_exit(loop->epc);
 	pci_epc_destroy(loop->epc);
@@ -1425,7 +1545,16 @@ static int __init pci_epc_loop_init(void)
 		return -EINVAL;
 	}
 
-	pci_epc_loop_wq = alloc_ordered_workqueue("pci-epc-loop", 0);
+	if (host_cpu >= (int)nr_cpu_ids ||
+	    (host_cpu >= 0 && !cpu_online(host_cpu))) {
+		pr_err("host_cpu %d is not an online CPU\n", host_cpu);
+		return -EINVAL;
+	}
+
+	if (host_cpu < 0)
+		pci_epc_loop_wq = alloc_ordered_workqueue("pci-epc-loop", 0);
+	else
+		pci_epc_loop_wq = alloc_workqueue("pci-epc-loop", WQ_PERCPU, 1);
 	if (!pci_epc_loop_wq)
 		return -ENOMEM;
 

@@ -1,0 +1,2358 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Virtio devices behind a PCIe endpoint function: core library.
+ *
+ * The endpoint presents a legacy (transitional) virtio-pci device to the PCIe
+ * host: the legacy register file sits at the start of a memory BAR0, followed
+ * by the MSI-X table.  The host's stock virtio_pci driver allocates the
+ * virtqueues in its own memory and tells the device where they are through
+ * QUEUE_PFN.  The endpoint cannot trap host accesses to its BAR memory, so a
+ * poll thread watches the register file, consumes each QUEUE_PFN as soon as
+ * it appears, maps the host rings through the controller's outbound windows
+ * once the host sets DRIVER_OK, and then serves the device driver built on
+ * this library.
+ *
+ * The rings are host memory and the host is not trusted: vringh runs on a
+ * shadow copy of the driver-owned parts (descriptor table and avail ring)
+ * kept in endpoint memory.  Every descriptor chain is copied into the shadow
+ * and checked (indexes in range, no loop, no indirect table, sane lengths)
+ * before vringh sees it; the used ring is written back to the host with I/O
+ * accessors.  Buffer addresses stay host PCI addresses: they are only ever
+ * reached through a mapping made by the byte mover below.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitmap.h>
+#include <linux/cpumask.h>
+#include <linux/io.h>
+#include <linux/kthread.h>
+#include <linux/list.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/pci-epc.h>
+#include <linux/pci-epf.h>
+#include <linux/pci-epf-virtio.h>
+#include <linux/pci_ids.h>
+#include <linux/sched.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_pci.h>
+#include <linux/virtio_ring.h>
+#include <linux/vringh.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+/* Older kernels (6.12) lack the typed allocation helpers */
+#ifndef kzalloc_obj
+#define kzalloc_obj(obj) kzalloc(sizeof(obj), GFP_KERNEL)
+#define kmalloc_obj(obj) kmalloc(sizeof(obj), GFP_KERNEL)
+#endif
+
+/*
+ * BAR0 layout: the legacy register file (20 bytes of header, 4 more with
+ * MSI-X, then the device configuration), the MSI-X table, the PBA.
+ */
+#define EPF_VIRTIO_REGS_SIZE		0x100
+#define EPF_VIRTIO_MSIX_TABLE		EPF_VIRTIO_REGS_SIZE
+
+/* ISR bit for used buffers (the config bit is VIRTIO_PCI_ISR_CONFIG) */
+#define EPF_VIRTIO_ISR_QUEUE		0x1
+
+/* Value kept in QUEUE_NOTIFY: any host write (a queue index) replaces it */
+#define EPF_VIRTIO_NOTIFY_IDLE		0xffff
+
+/*
+ * Polling policy.  The host's setup_vq() reads QUEUE_PFN back for the next
+ * queue microseconds after writing it for the previous one, so while the
+ * host may be setting the device up the thread spins without sleeping, for
+ * at most EPF_VIRTIO_SETUP_SPIN_MS after the last sign of host activity.
+ * With traffic it re-polls at once while work is found and keeps spinning
+ * EPF_VIRTIO_BUSY_SPIN_US more (a host console writer spins until its
+ * buffer is used); then it sleeps EPF_VIRTIO_HOT_POLL_US between polls for
+ * EPF_VIRTIO_HOT_MS, and EPF_VIRTIO_IDLE_POLL_US after that.  After link up,
+ * bus master enable or a host reset, the hot rate is kept for
+ * EPF_VIRTIO_ARMED_MS so that a host driver probing then is caught early.
+ */
+#define EPF_VIRTIO_SETUP_SPIN_MS	2000
+#define EPF_VIRTIO_BUSY_SPIN_US		50
+#define EPF_VIRTIO_HOT_POLL_US		50
+#define EPF_VIRTIO_HOT_MS		100
+#define EPF_VIRTIO_IDLE_POLL_US		2000
+#define EPF_VIRTIO_ARMED_MS		10000
+
+/* While the host driver is away, recheck its MSI-X state this often */
+#define EPF_VIRTIO_MSIX_CHECK_MS	10
+
+/* INTx: keep the ISR config bit set this long after a config interrupt */
+#define EPF_VIRTIO_ISR_HOLD_MS		100
+
+/* Limits on what a host may put in a ring */
+#define EPF_VIRTIO_MAX_DESC_LEN		SZ_64M
+#define EPF_VIRTIO_MAX_CHAIN_LEN	SZ_64M
+
+/* Give up on a host buffer that stays unreachable for this long */
+#define EPF_VIRTIO_XFER_TIMEOUT_MS	1000
+
+/*
+ * The MMIO byte mover keeps its last outbound mapping and maps at least
+ * this much (aligned) at a time, so that buffers close to each other (or
+ * the same buffer again) need no new mapping.
+ */
+#define EPF_VIRTIO_DATA_WINDOW		SZ_1M
+
+/*
+ * Transport feature bits the core implements: every device-specific bit,
+ * and ANY_LAYOUT (a promise of the device driver).  Indirect descriptors,
+ * event indexes and NOTIFY_ON_EMPTY are not implemented, so not offered.
+ */
+#define EPF_VIRTIO_FEATURES_OK		(GENMASK(VIRTIO_F_NOTIFY_ON_EMPTY - 1, 0) | \
+					 BIT(VIRTIO_F_ANY_LAYOUT))
+
+/* Events signalled to the poll thread (bits of epf_virtio::events) */
+enum {
+	EPF_VIRTIO_EV_LINK,	/* link up or down (see link_want/link_downs) */
+	EPF_VIRTIO_EV_BME,	/* the host enabled bus mastering */
+	EPF_VIRTIO_EV_WAKE,	/* the device driver has work */
+	EPF_VIRTIO_EV_CONFIG,	/* device configuration changed */
+};
+
+struct epf_virtio;
+
+/**
+ * struct epf_virtio_xfer_ops - how bytes move to and from host memory
+ * @name: for messages
+ * @xfer: copy @len bytes between @buf and host PCI address @pci_addr
+ *	(to the host if @to_host); 0 or a negative error code
+ * @release: drop whatever @xfer keeps between calls (the device stops)
+ *
+ * MMIO through outbound windows for now; a DMA engine can be plugged in
+ * here without touching the callers.
+ */
+struct epf_virtio_xfer_ops {
+	const char *name;
+	int (*xfer)(struct epf_virtio *evd, u64 pci_addr, void *buf,
+		    size_t len, bool to_host);
+	void (*release)(struct epf_virtio *evd);
+};
+
+/**
+ * struct epf_virtio_stale_map - an outbound mapping waiting to be undone
+ * @map: the mapping
+ * @node: in epf_virtio::stale_maps
+ */
+struct epf_virtio_stale_map {
+	struct pci_epc_map map;
+	struct list_head node;
+};
+
+/**
+ * struct epf_virtio_poller - a poll thread and the devices it serves
+ * @node: in epf_virtio_pollers
+ * @cpu: CPU the thread runs on, or -1 for any
+ * @thread: the thread
+ * @wq: the thread sleeps here
+ * @kick: a device was signalled since the thread last looked
+ * @fifo: the thread runs at real-time priority (a host is setting up)
+ * @lock: protects @devices; held while the thread polls them, so a device
+ *	taken off the list is no longer being polled
+ * @devices: the devices polled
+ *
+ * One thread per CPU serves every device that asked for that CPU (one
+ * more for the devices that asked for none), so devices setting up at the
+ * same time do not fight for a CPU with spinning threads.  Pollers live
+ * until the module is unloaded.
+ */
+struct epf_virtio_poller {
+	struct list_head node;
+	int cpu;
+	struct task_struct *thread;
+	wait_queue_head_t wq;
+	bool kick;
+	bool fifo;
+	/* The device list; held while the devices are polled */
+	struct mutex lock;
+	struct list_head devices;
+};
+
+/* All pollers; the mutex protects the list */
+static LIST_HEAD(epf_virtio_pollers);
+static DEFINE_MUTEX(epf_virtio_pollers_lock);
+
+/**
+ * struct epf_virtio_queue - one virtqueue
+ * @evd: owning device
+ * @index: queue index
+ * @pfn: QUEUE_PFN the host gave for this queue, 0 if not set up
+ * @vector: MSI-X vector the host gave for this queue
+ * @live: the host ring is mapped and the queue in use
+ * @map: outbound mapping of the whole host ring
+ * @h_desc: host descriptor table, through @map
+ * @h_avail: host avail ring, through @map
+ * @h_used: host used ring, through @map
+ * @shadow: endpoint memory holding the shadow ring
+ * @shadow_size: size of @shadow
+ * @sring: the shadow ring, as vringh sees it
+ * @vrh: vringh state, on @sring
+ * @avail_idx: host avail index mirrored into the shadow so far
+ * @used_idx: used index published to the host so far
+ * @completed: used entries were published since the last notify check
+ *
+ * Owned by the poll thread; the other fields are set at bind time.
+ */
+struct epf_virtio_queue {
+	struct epf_virtio *evd;
+	unsigned int index;
+	u32 pfn;
+	u16 vector;
+	bool live;
+	struct pci_epc_map map;
+	void __iomem *h_desc;
+	void __iomem *h_avail;
+	void __iomem *h_used;
+	void *shadow;
+	size_t shadow_size;
+	struct vring sring;
+	struct vringh vrh;
+	u16 avail_idx;
+	u16 used_idx;
+	bool completed;
+};
+
+/**
+ * struct epf_virtio - a virtio device behind an endpoint function
+ * @epf: the endpoint function
+ * @info: device description
+ * @priv: device driver data
+ * @header: PCI configuration header
+ * @epc_features: features of the controller, from bind
+ * @bar: BAR0 memory (register file, MSI-X table)
+ * @msix_nr: MSI-X table size in BAR0 (0: no MSI-X)
+ * @queue_size: size of every queue
+ * @poll_cpu: CPU for the poll thread, or -1
+ * @dev_features: features offered to the host
+ * @vqs: the queues
+ * @xfer: byte mover
+ * @stale_lock: protects @stale_maps
+ * @stale_maps: mappings to undo, off the poll thread
+ * @unmap_work: undoes @stale_maps
+ * @epc_ready: header and BAR written to the controller (epc_init done)
+ * @poller: poll thread serving the device, from epc_init to epc_deinit or
+ *	unbind
+ * @poll_node: in the poller's device list
+ * @events: EPF_VIRTIO_EV_* bits for the poll thread
+ * @link_want: link state from the last EPC event
+ * @link_downs: number of link down events
+ * @cfg_lock: protects @cfg and @cfg_dirty / @cfg_notify
+ * @cfg: device configuration as the device driver wants it
+ * @cfg_dirty: @cfg changed since it was last written to the BAR
+ * @cfg_notify: tell the host about that change
+ * @cfg_bar: device configuration as last written to the BAR
+ * @link_downs_seen: @link_downs handled so far
+ * @status: device status as last seen
+ * @active: DRIVER_OK handled and the device driver activated
+ * @broken: the device needs a reset from the host
+ * @want_reset: a helper found the host broke the protocol
+ * @drv_features: features the host driver accepted
+ * @irq_type: how to interrupt the host (PCI_IRQ_*)
+ * @msix_on: number of MSI-X vectors the host enabled (0: none)
+ * @cfg_vector: MSI-X vector for configuration changes
+ * @layout_msix: device configuration at the MSI-X offset (24, not 20)
+ * @sel_seen: QUEUE_SEL as last sampled while QUEUE_PFN was 0
+ * @setup_mask: queues given a QUEUE_PFN in this setup round
+ * @vec_queue: queue whose MSI-X vector write is awaited, or -1
+ * @spin_until: spin without sleeping until then while the host sets up
+ * @busy_until: spin without sleeping until then after work
+ * @hot_until: poll at the hot rate until then
+ * @msix_check_at: next MSI-X state check while the host driver is away
+ * @isr_clear_at: when to clear the ISR config bit (0: nothing to clear)
+ * @xfer_failing: the last transfer failed
+ * @xfer_fail_since: jiffies of the first failure in a row
+ * @dmap: the MMIO byte mover's current data mapping
+ * @dmap_valid: @dmap is mapped
+ *
+ * Fields from @link_downs_seen on belong to the poll thread, or to whoever
+ * holds the poller's lock (bind/unbind and the EPC event callbacks).
+ */
+struct epf_virtio {
+	struct pci_epf *epf;
+	const struct epf_virtio_info *info;
+	void *priv;
+	struct pci_epf_header header;
+
+	const struct pci_epc_features *epc_features;
+	void *bar;
+	unsigned int msix_nr;
+	unsigned int queue_size;
+	int poll_cpu;
+	u32 dev_features;
+	struct epf_virtio_queue *vqs;
+	const struct epf_virtio_xfer_ops *xfer;
+	/* Poll thread adds, unmap work takes */
+	spinlock_t stale_lock;
+	struct list_head stale_maps;
+	struct work_struct unmap_work;
+	bool epc_ready;
+
+	struct epf_virtio_poller *poller;
+	struct list_head poll_node;
+	unsigned long events;
+	bool link_want;
+	atomic_t link_downs;
+
+	/* Device configuration: the device driver writes, the thread reads */
+	spinlock_t cfg_lock;
+	u8 *cfg;
+	bool cfg_dirty;
+	bool cfg_notify;
+	u8 *cfg_bar;
+
+	int link_downs_seen;
+	u8 status;
+	bool active;
+	bool broken;
+	bool want_reset;
+	u32 drv_features;
+	unsigned int irq_type;
+	int msix_on;
+	u16 cfg_vector;
+	bool layout_msix;
+	u16 sel_seen;
+	unsigned long *setup_mask;
+	int vec_queue;
+	ktime_t spin_until;
+	ktime_t busy_until;
+	ktime_t hot_until;
+	ktime_t msix_check_at;
+	ktime_t isr_clear_at;
+	bool xfer_failing;
+	unsigned long xfer_fail_since;
+	struct pci_epc_map dmap;
+	bool dmap_valid;
+};
+
+static inline struct device *epf_virtio_to_dev(struct epf_virtio *evd)
+{
+	return &evd->epf->dev;
+}
+
+/* Register file accessors (BAR0 is endpoint memory the host writes into) */
+static inline u8 epf_virtio_rd8(struct epf_virtio *evd, unsigned int off)
+{
+	return READ_ONCE(*(u8 *)(evd->bar + off));
+}
+
+static inline u16 epf_virtio_rd16(struct epf_virtio *evd, unsigned int off)
+{
+	return le16_to_cpu(READ_ONCE(*(__le16 *)(evd->bar + off)));
+}
+
+static inline u32 epf_virtio_rd32(struct epf_virtio *evd, unsigned int off)
+{
+	return le32_to_cpu(READ_ONCE(*(__le32 *)(evd->bar + off)));
+}
+
+static inline void epf_virtio_wr8(struct epf_virtio *evd, unsigned int off,
+				  u8 val)
+{
+	WRITE_ONCE(*(u8 *)(evd->bar + off), val);
+}
+
+static inline void epf_virtio_wr16(struct epf_virtio *evd, unsigned int off,
+				   u16 val)
+{
+	WRITE_ONCE(*(__le16 *)(evd->bar + off), cpu_to_le16(val));
+}
+
+static inline void epf_virtio_wr32(struct epf_virtio *evd, unsigned int off,
+				   u32 val)
+{
+	WRITE_ONCE(*(__le32 *)(evd->bar + off), cpu_to_le32(val));
+}
+
+static inline unsigned int epf_virtio_cfg_base(struct epf_virtio *evd)
+{
+	return VIRTIO_PCI_CONFIG_OFF(evd->layout_msix);
+}
+
+/* The host is between reset and DRIVER_OK: it may be setting queues up */
+static inline bool epf_virtio_in_setup(struct epf_virtio *evd)
+{
+	return !evd->broken &&
+	       !(evd->status & (VIRTIO_CONFIG_S_DRIVER_OK |
+				VIRTIO_CONFIG_S_FAILED));
+}
+
+static void epf_virtio_signal(struct epf_virtio *evd, int ev)
+{
+	struct epf_virtio_poller *p = READ_ONCE(evd->poller);
+
+	set_bit(ev, &evd->events);
+	if (p) {
+		WRITE_ONCE(p->kick, true);
+		wake_up(&p->wq);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Outbound mappings and the byte mover
+ */
+
+/*
+ * Undoing a mapping frees kernel virtual space, which sooner or later
+ * means a TLB flush on every CPU.  With a loopback controller some of
+ * those CPUs may be host CPUs waiting with interrupts off for this very
+ * device, so the poll thread hands mappings over to a work item instead of
+ * waiting for that itself.  It costs nothing on real hardware.
+ */
+static void epf_virtio_unmap_work(struct work_struct *work)
+{
+	struct epf_virtio *evd = container_of(work, struct epf_virtio,
+					      unmap_work);
+	struct pci_epf *epf = evd->epf;
+	struct epf_virtio_stale_map *stale;
+	unsigned long flags;
+
+	for (;;) {
+		spin_lock_irqsave(&evd->stale_lock, flags);
+		stale = list_first_entry_or_null(&evd->stale_maps,
+						 struct epf_virtio_stale_map,
+						 node);
+		if (stale)
+			list_del(&stale->node);
+		spin_unlock_irqrestore(&evd->stale_lock, flags);
+		if (!stale)
+			return;
+
+		pci_epc_mem_unmap(epf->epc, epf->func_no, epf->vfunc_no,
+				  &stale->map);
+		kfree(stale);
+	}
+}
+
+static void epf_virtio_unmap(struct epf_virtio *evd, struct pci_epc_map *map)
+{
+	struct pci_epf *epf = evd->epf;
+	struct epf_virtio_stale_map *stale;
+	unsigned long flags;
+
+	stale = kmalloc_obj(*stale);
+	if (!stale) {
+		pci_epc_mem_unmap(epf->epc, epf->func_no, epf->vfunc_no, map);
+		return;
+	}
+
+	stale->map = *map;
+	spin_lock_irqsave(&evd->stale_lock, flags);
+	list_add_tail(&stale->node, &evd->stale_maps);
+	spin_unlock_irqrestore(&evd->stale_lock, flags);
+
+	queue_work(system_unbound_wq, &evd->unmap_work);
+}
+
+/* Map host memory at @pci_addr for data; returns how much is reachable */
+static void __iomem *epf_virtio_data_map(struct epf_virtio *evd,
+					 u64 pci_addr, size_t len,
+					 size_t *avail)
+{
+	struct pci_epf *epf = evd->epf;
+	struct pci_epc_map *m = &evd->dmap;
+	struct pci_epc_map map;
+	u64 start, end;
+	int ret;
+
+	/* The whole mapped range counts, not only what was asked for */
+	if (!evd->dmap_valid || pci_addr < m->map_pci_addr ||
+	    pci_addr - m->map_pci_addr >= m->map_size) {
+		start = ALIGN_DOWN(pci_addr, EPF_VIRTIO_DATA_WINDOW);
+		end = ALIGN(pci_addr + len, EPF_VIRTIO_DATA_WINDOW);
+		if (end <= pci_addr)
+			end = pci_addr + len;
+
+		ret = pci_epc_mem_map(epf->epc, epf->func_no, epf->vfunc_no,
+				      start, end - start, &map);
+		if (ret) {
+			/* Windows may be short: try just what is needed */
+			start = pci_addr;
+			ret = pci_epc_mem_map(epf->epc, epf->func_no,
+					      epf->vfunc_no, start, len, &map);
+		}
+		if (ret) {
+			/* Give our window back: the caller retries later */
+			if (evd->dmap_valid) {
+				epf_virtio_unmap(evd, m);
+				evd->dmap_valid = false;
+			}
+			return IOMEM_ERR_PTR(ret);
+		}
+
+		if (evd->dmap_valid)
+			epf_virtio_unmap(evd, m);
+		*m = map;
+		evd->dmap_valid = true;
+
+		if (pci_addr < m->map_pci_addr ||
+		    pci_addr - m->map_pci_addr >= m->map_size)
+			return IOMEM_ERR_PTR(-EIO);
+	}
+
+	*avail = m->map_size - (pci_addr - m->map_pci_addr);
+
+	return m->virt_base + (pci_addr - m->map_pci_addr);
+}
+
+static int epf_virtio_mmio_xfer(struct epf_virtio *evd, u64 pci_addr,
+				void *buf, size_t len, bool to_host)
+{
+	void __iomem *va;
+	size_t part;
+
+	while (len) {
+		va = epf_virtio_data_map(evd, pci_addr, len, &part);
+		if (IS_ERR((__force void *)va))
+			return PTR_ERR((__force void *)va);
+
+		/* A window may cover less than asked for: copy what it has */
+		part = min(part, len);
+		if (to_host)
+			memcpy_toio(va, buf, part);
+		else
+			memcpy_fromio(buf, va, part);
+
+		pci_addr += part;
+		buf += part;
+		len -= part;
+	}
+
+	return 0;
+}
+
+static void epf_virtio_mmio_release(struct epf_virtio *evd)
+{
+	if (!evd->dmap_valid)
+		return;
+
+	epf_virtio_unmap(evd, &evd->dmap);
+	evd->dmap_valid = false;
+}
+
+static const struct epf_virtio_xfer_ops epf_virtio_mmio_ops = {
+	.name = "MMIO",
+	.xfer = epf_virtio_mmio_xfer,
+	.release = epf_virtio_mmio_release,
+};
+
+static int epf_virtio_xfer(struct epf_virtio *evd, u64 pci_addr, void *buf,
+			   size_t len, bool to_host)
+{
+	int ret;
+
+	ret = evd->xfer->xfer(evd, pci_addr, buf, len, to_host);
+	if (!ret) {
+		evd->xfer_failing = false;
+		return 0;
+	}
+
+	/*
+	 * Out of windows is temporary, an address no window can reach is not,
+	 * and both look the same: retry for a while, then give up.
+	 */
+	if (!evd->xfer_failing) {
+		evd->xfer_failing = true;
+		evd->xfer_fail_since = jiffies;
+	} else if (time_after(jiffies, evd->xfer_fail_since +
+			      msecs_to_jiffies(EPF_VIRTIO_XFER_TIMEOUT_MS))) {
+		dev_err_ratelimited(epf_virtio_to_dev(evd),
+				    "Host buffer %#llx+%zu unreachable for %u ms (err=%d)\n",
+				    pci_addr, len, EPF_VIRTIO_XFER_TIMEOUT_MS,
+				    ret);
+		evd->want_reset = true;
+	}
+
+	return ret;
+}
+
+/* ------------------------------------------------------------------------
+ * Interrupts to the host
+ */
+
+static void epf_virtio_raise(struct epf_virtio *evd, u16 vector, u8 isr)
+{
+	struct pci_epf *epf = evd->epf;
+	unsigned int type = evd->irq_type;
+	u16 num = 0;
+	int ret;
+
+	if (type == PCI_IRQ_MSIX) {
+		if (vector == VIRTIO_MSI_NO_VECTOR)
+			return;
+		if (vector >= evd->msix_on) {
+			dev_err_ratelimited(epf_virtio_to_dev(evd),
+					    "Host gave MSI-X vector %u, only %d enabled\n",
+					    vector, evd->msix_on);
+			return;
+		}
+		/* EPC interrupt numbers start at 1 */
+		num = vector + 1;
+	} else {
+		/* The host reads ISR to find out why: set the reason first */
+		epf_virtio_wr8(evd, VIRTIO_PCI_ISR,
+			       epf_virtio_rd8(evd, VIRTIO_PCI_ISR) | isr);
+		if (type == PCI_IRQ_MSI)
+			num = 1;
+	}
+
+	ret = pci_epc_raise_irq(epf->epc, epf->func_no, epf->vfunc_no, type,
+				num);
+	if (ret)
+		dev_err_ratelimited(epf_virtio_to_dev(evd),
+				    "Failed to raise interrupt (type %u, num %u, err=%d)\n",
+				    type, num, ret);
+}
+
+static void epf_virtio_raise_config(struct epf_virtio *evd)
+{
+	epf_virtio_raise(evd, evd->cfg_vector, VIRTIO_PCI_ISR_CONFIG);
+	if (evd->irq_type != PCI_IRQ_MSIX)
+		evd->isr_clear_at = ktime_add_ms(ktime_get(),
+						 EPF_VIRTIO_ISR_HOLD_MS);
+}
+
+/* ------------------------------------------------------------------------
+ * Device configuration
+ */
+
+/* Write the device configuration to the BAR at the current layout */
+static void epf_virtio_cfg_write_bar(struct epf_virtio *evd)
+{
+	unsigned int size = evd->info->config_size;
+	unsigned long flags;
+
+	if (!size)
+		return;
+
+	spin_lock_irqsave(&evd->cfg_lock, flags);
+	memcpy(evd->cfg_bar, evd->cfg, size);
+	evd->cfg_dirty = false;
+	spin_unlock_irqrestore(&evd->cfg_lock, flags);
+
+	memcpy(evd->bar + epf_virtio_cfg_base(evd), evd->cfg_bar, size);
+}
+
+/*
+ * Move the device configuration to where the host expects it: offset 24
+ * when the host enabled MSI-X, 20 otherwise.  Only called when the host is
+ * not setting the device up, as offsets 20-23 then hold its MSI-X vectors.
+ * Returns true if the configuration moved.
+ */
+static bool epf_virtio_set_layout(struct epf_virtio *evd, bool msix)
+{
+	if (evd->layout_msix == msix || !evd->info->config_size)
+		return false;
+
+	evd->layout_msix = msix;
+	epf_virtio_cfg_write_bar(evd);
+
+	return true;
+}
+
+/* Let the device driver know about host writes to the configuration */
+static void epf_virtio_cfg_check_writes(struct epf_virtio *evd)
+{
+	const u8 *bar_cfg = evd->bar + epf_virtio_cfg_base(evd);
+	unsigned int size = evd->info->config_size;
+	unsigned int i, first = size, last = 0;
+	unsigned long flags;
+
+	for (i = 0; i < size; i++) {
+		u8 val = READ_ONCE(bar_cfg[i]);
+
+		if (val == evd->cfg_bar[i])
+			continue;
+		evd->cfg_bar[i] = val;
+		first = min(first, i);
+		last = i;
+	}
+	if (first == size)
+		return;
+
+	spin_lock_irqsave(&evd->cfg_lock, flags);
+	memcpy(evd->cfg + first, evd->cfg_bar + first, last - first + 1);
+	spin_unlock_irqrestore(&evd->cfg_lock, flags);
+
+	evd->info->ops->config_written(evd, first, last - first + 1);
+}
+
+/* ------------------------------------------------------------------------
+ * Host rings
+ */
+
+static void epf_virtio_unmap_queue(struct epf_virtio_queue *vq)
+{
+	if (!vq->live)
+		return;
+
+	epf_virtio_unmap(vq->evd, &vq->map);
+	vq->live = false;
+	vq->h_desc = NULL;
+	vq->h_avail = NULL;
+	vq->h_used = NULL;
+}
+
+static int epf_virtio_map_queue(struct epf_virtio_queue *vq)
+{
+	struct epf_virtio *evd = vq->evd;
+	struct pci_epf *epf = evd->epf;
+	unsigned int num = evd->queue_size;
+	u64 addr = (u64)vq->pfn << VIRTIO_PCI_QUEUE_ADDR_SHIFT;
+	size_t size = vring_size(num, VIRTIO_PCI_VRING_ALIGN);
+	size_t used_off;
+	int ret;
+
+	ret = pci_epc_mem_map(epf->epc, epf->func_no, epf->vfunc_no, addr,
+			      size, &vq->map);
+	if (ret) {
+		dev_err_ratelimited(epf_virtio_to_dev(evd),
+				    "Failed to map ring of queue %u at %#llx (err=%d)\n",
+				    vq->index, addr, ret);
+		return ret;
+	}
+
+	/* vringh needs the ring whole: no room to juggle windows per access */
+	if (vq->map.pci_size < size) {
+		dev_err_ratelimited(epf_virtio_to_dev(evd),
+				    "Ring of queue %u at %#llx: one window maps %zu of its %zu bytes\n",
+				    vq->index, addr, vq->map.pci_size, size);
+		epf_virtio_unmap(evd, &vq->map);
+		return -ENOSPC;
+	}
+
+	/* Legacy layout: descriptors, avail ring, used ring on a 4 KiB page */
+	used_off = ALIGN(num * sizeof(struct vring_desc) +
+			 offsetof(struct vring_avail, ring) +
+			 (num + 1) * sizeof(__virtio16), VIRTIO_PCI_VRING_ALIGN);
+	vq->h_desc = vq->map.virt_addr;
+	vq->h_avail = vq->map.virt_addr + num * sizeof(struct vring_desc);
+	vq->h_used = vq->map.virt_addr + used_off;
+
+	memset(vq->shadow, 0, vq->shadow_size);
+	vring_init(&vq->sring, num, vq->shadow, SMP_CACHE_BYTES);
+	ret = vringh_init_kern(&vq->vrh, evd->drv_features, num, true,
+			       vq->sring.desc, vq->sring.avail,
+			       vq->sring.used);
+	if (ret) {
+		epf_virtio_unmap(evd, &vq->map);
+		return ret;
+	}
+
+	vq->avail_idx = 0;
+	vq->used_idx = 0;
+	vq->completed = false;
+	vq->live = true;
+
+	return 0;
+}
+
+static inline void __iomem *epf_virtio_h_desc(struct epf_virtio_queue *vq,
+					      unsigned int i)
+{
+	return vq->h_desc + i * sizeof(struct vring_desc);
+}
+
+/* Mirror the host's avail flags, which vringh reads to decide on interrupts */
+static void epf_virtio_mirror_avail_flags(struct epf_virtio_queue *vq)
+{
+	u16 flags = readw(vq->h_avail + offsetof(struct vring_avail, flags));
+
+	WRITE_ONCE(vq->sring.avail->flags, cpu_to_vringh16(&vq->vrh, flags));
+}
+
+/*
+ * Copy the chain starting at @head from the host descriptor table into the
+ * shadow, checking every descriptor on the way.
+ */
+static int epf_virtio_mirror_chain(struct epf_virtio_queue *vq, u16 head)
+{
+	struct device *dev = epf_virtio_to_dev(vq->evd);
+	unsigned int num = vq->sring.num;
+	unsigned int count = 0;
+	u64 total = 0;
+	u16 i = head;
+
+	if (head >= num) {
+		dev_err_ratelimited(dev, "Queue %u: head %u out of a ring of %u\n",
+				    vq->index, head, num);
+		return -EPROTO;
+	}
+
+	for (;;) {
+		void __iomem *d = epf_virtio_h_desc(vq, i);
+		struct vring_desc *s = &vq->sring.desc[i];
+		u64 addr, end;
+		u16 flags, next;
+		u32 len;
+
+		addr = readl(d + offsetof(struct vring_desc, addr)) |
+		       (u64)readl(d + offsetof(struct vring_desc, addr) + 4) << 32;
+		len = readl(d + offsetof(struct vring_desc, len));
+		flags = readw(d + offsetof(struct vring_desc, flags));
+		next = readw(d + offsetof(struct vring_desc, next));
+
+		if (++count > num) {
+			dev_err_ratelimited(dev, "Queue %u: descriptor loop from head %u\n",
+					    vq->index, head);
+			return -ELOOP;
+		}
+		if (flags & ~(VRING_DESC_F_NEXT | VRING_DESC_F_WRITE)) {
+			dev_err_ratelimited(dev, "Queue %u: descriptor %u has flags %#x\n",
+					    vq->index, i, flags);
+			return -EPROTO;
+		}
+		total += len;
+		if (len > EPF_VIRTIO_MAX_DESC_LEN ||
+		    total > EPF_VIRTIO_MAX_CHAIN_LEN) {
+			dev_err_ratelimited(dev, "Queue %u: descriptor %u too long (%u, chain %llu)\n",
+					    vq->index, i, len, total);
+			return -EMSGSIZE;
+		}
+		end = addr + len - !!len;
+		if (end < addr || (u64)(uintptr_t)end != end) {
+			dev_err_ratelimited(dev, "Queue %u: descriptor %u at %#llx+%u out of range\n",
+					    vq->index, i, addr, len);
+			return -EFAULT;
+		}
+
+		s->addr = cpu_to_vringh64(&vq->vrh, addr);
+		s->len = cpu_to_vringh32(&vq->vrh, len);
+		s->flags = cpu_to_vringh16(&vq->vrh, flags);
+		s->next = cpu_to_vringh16(&vq->vrh, next);
+
+		if (!(flags & VRING_DESC_F_NEXT))
+			return 0;
+
+		if (next >= num) {
+			dev_err_ratelimited(dev, "Queue %u: descriptor %u chains to %u\n",
+					    vq->index, i, next);
+			return -EPROTO;
+		}
+		i = next;
+	}
+}
+
+/*
+ * Mirror what the host made available since the last call into the shadow.
+ * Returns 1 if there was something new, 0 if not, or a negative error code
+ * if the host broke the ring.
+ */
+static int epf_virtio_mirror_avail(struct epf_virtio_queue *vq)
+{
+	struct vringh *vrh = &vq->vrh;
+	unsigned int num = vq->sring.num;
+	u16 host_idx, pending;
+	int ret;
+
+	host_idx = readw(vq->h_avail + offsetof(struct vring_avail, idx));
+	pending = host_idx - vq->avail_idx;
+	if (!pending)
+		return 0;
+
+	if (pending > num) {
+		dev_err_ratelimited(epf_virtio_to_dev(vq->evd),
+				    "Queue %u: avail index jumped from %u to %u\n",
+				    vq->index, vq->avail_idx, host_idx);
+		return -EPROTO;
+	}
+
+	/* Read the entries only after the index that exposed them */
+	rmb();
+
+	while (vq->avail_idx != host_idx) {
+		unsigned int slot = vq->avail_idx & (num - 1);
+		u16 head;
+
+		head = readw(vq->h_avail + offsetof(struct vring_avail, ring) +
+			     slot * sizeof(__virtio16));
+		ret = epf_virtio_mirror_chain(vq, head);
+		if (ret)
+			return ret;
+
+		vq->sring.avail->ring[slot] = cpu_to_vringh16(vrh, head);
+		vq->avail_idx++;
+	}
+
+	epf_virtio_mirror_avail_flags(vq);
+	/* Shadow entries before the shadow index, as vringh expects */
+	smp_wmb();
+	WRITE_ONCE(vq->sring.avail->idx, cpu_to_vringh16(vrh, host_idx));
+
+	return 1;
+}
+
+/* Copy the used entries vringh added to the shadow out to the host ring */
+static void epf_virtio_publish_used(struct epf_virtio_queue *vq)
+{
+	struct vringh *vrh = &vq->vrh;
+	struct vring_used *su = vq->sring.used;
+	unsigned int num = vq->sring.num;
+	u16 idx = vringh16_to_cpu(vrh, READ_ONCE(su->idx));
+
+	while (vq->used_idx != idx) {
+		unsigned int slot = vq->used_idx & (num - 1);
+		void __iomem *e = vq->h_used + offsetof(struct vring_used, ring) +
+				  slot * sizeof(struct vring_used_elem);
+
+		writel(vringh32_to_cpu(vrh, su->ring[slot].id),
+		       e + offsetof(struct vring_used_elem, id));
+		writel(vringh32_to_cpu(vrh, su->ring[slot].len),
+		       e + offsetof(struct vring_used_elem, len));
+		vq->used_idx++;
+	}
+
+	/* The host must see the entries before the index that exposes them */
+	wmb();
+	writew(idx, vq->h_used + offsetof(struct vring_used, idx));
+}
+
+/* Interrupt the host for the queues that completed buffers, if it wants */
+static void epf_virtio_notify_queues(struct epf_virtio *evd)
+{
+	unsigned int i;
+
+	for (i = 0; i < evd->info->nvqs; i++) {
+		struct epf_virtio_queue *vq = &evd->vqs[i];
+		int ret;
+
+		if (!vq->live || !vq->completed)
+			continue;
+		vq->completed = false;
+
+		/* Used index out before reading the host's wishes */
+		mb();
+		epf_virtio_mirror_avail_flags(vq);
+		ret = vringh_need_notify_kern(&vq->vrh);
+		if (ret > 0)
+			epf_virtio_raise(evd, vq->vector, EPF_VIRTIO_ISR_QUEUE);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Device state
+ */
+
+/* Stop using the queues: the device driver forgets its chains first */
+static void epf_virtio_deactivate(struct epf_virtio *evd)
+{
+	unsigned int i;
+
+	if (evd->active) {
+		evd->info->ops->reset(evd);
+		evd->active = false;
+	}
+
+	for (i = 0; i < evd->info->nvqs; i++)
+		epf_virtio_unmap_queue(&evd->vqs[i]);
+	evd->xfer->release(evd);
+
+	evd->want_reset = false;
+	evd->xfer_failing = false;
+}
+
+/* The host broke the protocol: stop and ask it for a reset */
+static void epf_virtio_fail(struct epf_virtio *evd)
+{
+	u8 status;
+
+	epf_virtio_deactivate(evd);
+	evd->broken = true;
+
+	status = epf_virtio_rd8(evd, VIRTIO_PCI_STATUS);
+	if (status) {
+		status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+		epf_virtio_wr8(evd, VIRTIO_PCI_STATUS, status);
+	}
+	evd->status = status;
+
+	dev_err_ratelimited(epf_virtio_to_dev(evd),
+			    "Device stopped: it needs a reset from the host\n");
+	epf_virtio_raise_config(evd);
+}
+
+static void epf_virtio_forget_queues(struct epf_virtio *evd)
+{
+	unsigned int i;
+
+	for (i = 0; i < evd->info->nvqs; i++) {
+		evd->vqs[i].pfn = 0;
+		evd->vqs[i].vector = VIRTIO_MSI_NO_VECTOR;
+	}
+	bitmap_zero(evd->setup_mask, evd->info->nvqs);
+	evd->vec_queue = -1;
+}
+
+/*
+ * Put the register file in its power-on state: no host driver, MSI-X off.
+ * Only when the host cannot be using it (before link up, after link down).
+ */
+static void epf_virtio_arm(struct epf_virtio *evd)
+{
+	memset(evd->bar, 0, EPF_VIRTIO_REGS_SIZE);
+	epf_virtio_wr32(evd, VIRTIO_PCI_HOST_FEATURES, evd->dev_features);
+	epf_virtio_wr16(evd, VIRTIO_PCI_QUEUE_NUM, evd->queue_size);
+	epf_virtio_wr16(evd, VIRTIO_PCI_QUEUE_NOTIFY, EPF_VIRTIO_NOTIFY_IDLE);
+
+	evd->layout_msix = false;
+	epf_virtio_cfg_write_bar(evd);
+
+	evd->status = 0;
+	evd->broken = false;
+	evd->drv_features = 0;
+	evd->msix_on = 0;
+	evd->sel_seen = 0;
+	evd->isr_clear_at = 0;
+	epf_virtio_forget_queues(evd);
+}
+
+/* Start watching closely: a host driver may be about to set the device up */
+static void epf_virtio_watch(struct epf_virtio *evd, ktime_t now)
+{
+	evd->spin_until = ktime_add_ms(now, EPF_VIRTIO_SETUP_SPIN_MS);
+	if (ktime_before(evd->hot_until, ktime_add_ms(now, EPF_VIRTIO_ARMED_MS)))
+		evd->hot_until = ktime_add_ms(now, EPF_VIRTIO_ARMED_MS);
+}
+
+/* The host wrote status 0: drop everything it had set up */
+static void epf_virtio_host_reset(struct epf_virtio *evd, ktime_t now)
+{
+	dev_dbg(epf_virtio_to_dev(evd), "Host reset the device\n");
+
+	epf_virtio_deactivate(evd);
+	evd->broken = false;
+	evd->drv_features = 0;
+	evd->isr_clear_at = 0;
+	epf_virtio_forget_queues(evd);
+
+	/*
+	 * The host may still be writing QUEUE_SEL, vectors and a zero
+	 * QUEUE_PFN while it tears its queues down: leave those alone.
+	 */
+	epf_virtio_wr8(evd, VIRTIO_PCI_ISR, 0);
+	epf_virtio_wr16(evd, VIRTIO_PCI_QUEUE_NOTIFY, EPF_VIRTIO_NOTIFY_IDLE);
+	evd->msix_check_at = now;
+
+	epf_virtio_watch(evd, now);
+}
+
+/* The vector the host wrote for a queue is in QUEUE_VECTOR now */
+static void epf_virtio_take_vector(struct epf_virtio *evd)
+{
+	struct epf_virtio_queue *vq;
+
+	if (evd->vec_queue < 0)
+		return;
+
+	vq = &evd->vqs[evd->vec_queue];
+	vq->vector = epf_virtio_rd16(evd, VIRTIO_MSI_QUEUE_VECTOR);
+	evd->vec_queue = -1;
+}
+
+static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
+				      ktime_t now)
+{
+	u8 old = evd->status;
+
+	evd->status = status;
+
+	if (!status) {
+		epf_virtio_host_reset(evd, now);
+		return;
+	}
+
+	if (status & VIRTIO_CONFIG_S_DRIVER_OK)
+		epf_virtio_take_vector(evd);
+	else if (!(status & VIRTIO_CONFIG_S_FAILED))
+		epf_virtio_watch(evd, now);
+
+	if ((status & VIRTIO_CONFIG_S_FAILED) &&
+	    !(old & VIRTIO_CONFIG_S_FAILED))
+		dev_warn(epf_virtio_to_dev(evd),
+			 "Host driver failed the device (status %#x); reload it to retry\n",
+			 status);
+
+	/* DRIVER_OK withdrawn without a reset: stop using the queues */
+	if (!(status & VIRTIO_CONFIG_S_DRIVER_OK) && evd->active)
+		epf_virtio_deactivate(evd);
+}
+
+/*
+ * The host wrote QUEUE_PFN: record it for the queue it was meant for.
+ *
+ * The host writes QUEUE_SEL=q then QUEUE_PFN, and for the next queue writes
+ * QUEUE_SEL=q+1 before it reads QUEUE_PFN back, so by the time QUEUE_PFN
+ * is seen, QUEUE_SEL may already name the next queue.  If QUEUE_SEL moved
+ * since the last sample and the queue before it has not been set up in this
+ * round, the PFN is that queue's.
+ */
+static void epf_virtio_queue_pfn(struct epf_virtio *evd, u32 pfn, u16 sel)
+{
+	struct device *dev = epf_virtio_to_dev(evd);
+	unsigned int nvqs = evd->info->nvqs;
+	struct epf_virtio_queue *vq;
+	u16 q = sel;
+
+	if (sel != evd->sel_seen) {
+		u16 prev = sel - 1;
+
+		if (prev >= evd->sel_seen && prev < nvqs &&
+		    !test_bit(prev, evd->setup_mask))
+			q = prev;
+	}
+
+	/* DRIVER_OK may already be set: the last queue still counts */
+	if (evd->active) {
+		dev_warn_ratelimited(dev, "Host set queue %u address while running: ignored\n",
+				     q);
+		return;
+	}
+	if (q >= nvqs) {
+		dev_warn_ratelimited(dev, "Host set up queue %u, the device has %u\n",
+				     q, nvqs);
+		return;
+	}
+
+	vq = &evd->vqs[q];
+	vq->pfn = pfn;
+	vq->vector = VIRTIO_MSI_NO_VECTOR;
+	set_bit(q, evd->setup_mask);
+
+	/*
+	 * With MSI-X the host writes the queue's vector next, under the same
+	 * QUEUE_SEL; if it already moved on, the vector is already there.
+	 */
+	if (q == sel)
+		evd->vec_queue = q;
+	else
+		vq->vector = epf_virtio_rd16(evd, VIRTIO_MSI_QUEUE_VECTOR);
+}
+
+/*
+ * Watch the registers the host writes; true if it did something.  Nothing
+ * here may print while the host sets up: a console can take milliseconds.
+ */
+static bool epf_virtio_poll_regs(struct epf_virtio *evd, ktime_t now)
+{
+	bool activity = false;
+	unsigned long flags;
+	u8 status;
+	u16 sel;
+	u32 pfn;
+
+	status = epf_virtio_rd8(evd, VIRTIO_PCI_STATUS);
+	if (status != evd->status) {
+		epf_virtio_status_changed(evd, status, now);
+		activity = true;
+	}
+
+	/*
+	 * Consume QUEUE_PFN at once: the host reads it back as zero for the
+	 * next queue a few microseconds from now.  No interruption between
+	 * reading it, reading QUEUE_SEL and clearing it.
+	 */
+	local_irq_save(flags);
+	pfn = epf_virtio_rd32(evd, VIRTIO_PCI_QUEUE_PFN);
+	if (pfn) {
+		/* QUEUE_SEL was written before QUEUE_PFN: read it after */
+		rmb();
+		sel = epf_virtio_rd16(evd, VIRTIO_PCI_QUEUE_SEL);
+		epf_virtio_wr32(evd, VIRTIO_PCI_QUEUE_PFN, 0);
+	} else {
+		sel = epf_virtio_rd16(evd, VIRTIO_PCI_QUEUE_SEL);
+	}
+	local_irq_restore(flags);
+
+	/* The host moved off the queue whose vector was awaited */
+	if (evd->vec_queue >= 0 && (sel != evd->vec_queue || pfn))
+		epf_virtio_take_vector(evd);
+
+	if (pfn) {
+		epf_virtio_queue_pfn(evd, pfn, sel);
+		evd->spin_until = ktime_add_ms(now, EPF_VIRTIO_SETUP_SPIN_MS);
+		activity = true;
+	} else {
+		/* QUEUE_SEL going back: the host starts over */
+		if (sel < evd->sel_seen)
+			bitmap_zero(evd->setup_mask, evd->info->nvqs);
+		evd->sel_seen = sel;
+	}
+
+	/* A kick: every queue is scanned on every poll anyway */
+	if (epf_virtio_rd16(evd, VIRTIO_PCI_QUEUE_NOTIFY) !=
+	    EPF_VIRTIO_NOTIFY_IDLE) {
+		epf_virtio_wr16(evd, VIRTIO_PCI_QUEUE_NOTIFY,
+				EPF_VIRTIO_NOTIFY_IDLE);
+		activity = true;
+	}
+
+	return activity;
+}
+
+/* The host set DRIVER_OK: map its rings and start the device driver */
+static void epf_virtio_activate(struct epf_virtio *evd)
+{
+	struct device *dev = epf_virtio_to_dev(evd);
+	struct pci_epf *epf = evd->epf;
+	bool moved;
+	unsigned int i;
+	u32 guest;
+	int ret;
+
+	/* The interrupt kind the host chose, and so the configuration offset */
+	evd->msix_on = pci_epc_get_msix(epf->epc, epf->func_no, epf->vfunc_no);
+	if (evd->msix_on > 0) {
+		evd->irq_type = PCI_IRQ_MSIX;
+		evd->cfg_vector = epf_virtio_rd16(evd, VIRTIO_MSI_CONFIG_VECTOR);
+	} else {
+		evd->msix_on = 0;
+		evd->cfg_vector = VIRTIO_MSI_NO_VECTOR;
+		if (pci_epc_get_msi(epf->epc, epf->func_no, epf->vfunc_no) > 0)
+			evd->irq_type = PCI_IRQ_MSI;
+		else
+			evd->irq_type = PCI_IRQ_INTX;
+	}
+	moved = epf_virtio_set_layout(evd, evd->msix_on > 0);
+
+	/* Legacy has no FEATURES_OK: the features are final by DRIVER_OK */
+	guest = epf_virtio_rd32(evd, VIRTIO_PCI_GUEST_FEATURES);
+	if (guest & ~evd->dev_features)
+		dev_warn_ratelimited(dev, "Host accepted features %#x never offered\n",
+				     guest & ~evd->dev_features);
+	evd->drv_features = guest & evd->dev_features;
+
+	for (i = 0; i < evd->info->nvqs; i++) {
+		struct epf_virtio_queue *vq = &evd->vqs[i];
+
+		if (!vq->pfn)
+			continue;
+		dev_dbg(dev, "Queue %u at %#llx, vector %#x\n", i,
+			(u64)vq->pfn << VIRTIO_PCI_QUEUE_ADDR_SHIFT, vq->vector);
+		ret = epf_virtio_map_queue(vq);
+		if (ret)
+			goto fail;
+	}
+
+	ret = evd->info->ops->activate(evd);
+	if (ret) {
+		dev_err(dev, "Failed to activate the device (err=%d)\n", ret);
+		goto fail;
+	}
+	evd->active = true;
+
+	dev_info(dev, "Host driver ready: features %#x, %s interrupts\n",
+		 evd->drv_features,
+		 evd->irq_type == PCI_IRQ_MSIX ? "MSI-X" :
+		 evd->irq_type == PCI_IRQ_MSI ? "MSI" : "INTx");
+
+	/* The host may have read the configuration where it was not */
+	if (moved)
+		epf_virtio_raise_config(evd);
+
+	return;
+
+fail:
+	epf_virtio_fail(evd);
+}
+
+/* One pass over everything; true if anything happened */
+static bool epf_virtio_poll(struct epf_virtio *evd, ktime_t now)
+{
+	const struct epf_virtio_ops *ops = evd->info->ops;
+	struct pci_epf *epf = evd->epf;
+	bool work;
+	unsigned int i;
+	int ret;
+
+	work = epf_virtio_poll_regs(evd, now);
+
+	if ((evd->status & VIRTIO_CONFIG_S_DRIVER_OK) && !evd->active &&
+	    !evd->broken) {
+		epf_virtio_activate(evd);
+		work = true;
+	}
+
+	if (evd->active) {
+		for (i = 0; i < evd->info->nvqs; i++) {
+			struct epf_virtio_queue *vq = &evd->vqs[i];
+
+			if (!vq->live)
+				continue;
+			ret = epf_virtio_mirror_avail(vq);
+			if (ret < 0) {
+				epf_virtio_fail(evd);
+				return true;
+			}
+			if (ret)
+				work = true;
+		}
+
+		if (ops->process(evd))
+			work = true;
+
+		if (evd->want_reset) {
+			epf_virtio_fail(evd);
+			return true;
+		}
+
+		epf_virtio_notify_queues(evd);
+
+		if (ops->config_written)
+			epf_virtio_cfg_check_writes(evd);
+	}
+
+	/* Configuration updates wait while offsets 20-23 may be vectors */
+	if (READ_ONCE(evd->cfg_dirty) && !epf_virtio_in_setup(evd)) {
+		bool notify;
+		unsigned long flags;
+
+		spin_lock_irqsave(&evd->cfg_lock, flags);
+		notify = evd->cfg_notify;
+		evd->cfg_notify = false;
+		spin_unlock_irqrestore(&evd->cfg_lock, flags);
+
+		epf_virtio_cfg_write_bar(evd);
+		if (notify && evd->active)
+			epf_virtio_raise_config(evd);
+	}
+
+	/* Host driver gone with MSI-X on: move the configuration back */
+	if (!evd->status && evd->layout_msix &&
+	    !ktime_before(now, evd->msix_check_at)) {
+		evd->msix_check_at = ktime_add_ms(now, EPF_VIRTIO_MSIX_CHECK_MS);
+		if (pci_epc_get_msix(epf->epc, epf->func_no, epf->vfunc_no) <= 0)
+			epf_virtio_set_layout(evd, false);
+	}
+
+	/* INTx: the host had time to read the config reason */
+	if (evd->isr_clear_at && !ktime_before(now, evd->isr_clear_at)) {
+		epf_virtio_wr8(evd, VIRTIO_PCI_ISR,
+			       epf_virtio_rd8(evd, VIRTIO_PCI_ISR) &
+			       ~VIRTIO_PCI_ISR_CONFIG);
+		evd->isr_clear_at = 0;
+	}
+
+	return work;
+}
+
+/* ------------------------------------------------------------------------
+ * Poll thread
+ */
+
+static bool epf_virtio_handle_events(struct epf_virtio *evd, ktime_t now)
+{
+	struct device *dev = epf_virtio_to_dev(evd);
+	bool work = false;
+
+	if (!READ_ONCE(evd->events))
+		return false;
+
+	if (test_and_clear_bit(EPF_VIRTIO_EV_LINK, &evd->events)) {
+		int downs = atomic_read(&evd->link_downs);
+
+		/* The host is gone: back to power-on state for the next one */
+		if (downs != evd->link_downs_seen) {
+			evd->link_downs_seen = downs;
+			dev_dbg(dev, "Link down\n");
+			epf_virtio_deactivate(evd);
+			epf_virtio_arm(evd);
+		}
+		/* No message: the host may be probing right now */
+		if (READ_ONCE(evd->link_want))
+			epf_virtio_watch(evd, now);
+		work = true;
+	}
+
+	if (test_and_clear_bit(EPF_VIRTIO_EV_BME, &evd->events)) {
+		epf_virtio_watch(evd, now);
+		work = true;
+	}
+
+	if (test_and_clear_bit(EPF_VIRTIO_EV_WAKE, &evd->events))
+		work = true;
+	if (test_and_clear_bit(EPF_VIRTIO_EV_CONFIG, &evd->events))
+		work = true;
+
+	return work;
+}
+
+/* What the polling policy asks for, for one device */
+enum {
+	EPF_VIRTIO_PACE_IDLE,
+	EPF_VIRTIO_PACE_HOT,
+	EPF_VIRTIO_PACE_SPIN,
+	EPF_VIRTIO_PACE_SETUP,
+};
+
+static int epf_virtio_pace(struct epf_virtio *evd, bool work)
+{
+	ktime_t now = ktime_get();
+
+	if (work) {
+		evd->busy_until = ktime_add_us(now, EPF_VIRTIO_BUSY_SPIN_US);
+		if (ktime_before(evd->hot_until,
+				 ktime_add_ms(now, EPF_VIRTIO_HOT_MS)))
+			evd->hot_until = ktime_add_ms(now, EPF_VIRTIO_HOT_MS);
+	}
+
+	if (epf_virtio_in_setup(evd) && ktime_before(now, evd->spin_until))
+		return EPF_VIRTIO_PACE_SETUP;
+	if (ktime_before(now, evd->busy_until))
+		return EPF_VIRTIO_PACE_SPIN;
+	if (ktime_before(now, evd->hot_until))
+		return EPF_VIRTIO_PACE_HOT;
+
+	return EPF_VIRTIO_PACE_IDLE;
+}
+
+static bool epf_virtio_poller_wake(struct epf_virtio_poller *p)
+{
+	return READ_ONCE(p->kick) || kthread_should_stop();
+}
+
+/*
+ * A device is polled from controller initialization on, whatever the link
+ * state: a function may be bound while the link is already up, and BAR
+ * memory nobody writes costs nothing to read.  Link events only reset the
+ * device (down) and start a close watch (up).
+ */
+static int epf_virtio_poller_thread(void *data)
+{
+	struct epf_virtio_poller *p = data;
+
+	/*
+	 * Set from the thread itself, after the kthread core applied its
+	 * default affinity.  A preference, not a binding: the thread may
+	 * still move if the CPU goes offline.
+	 */
+	if (p->cpu >= 0 && set_cpus_allowed_ptr(current, cpumask_of(p->cpu)))
+		pr_warn("Cannot run the poll thread on CPU %d\n", p->cpu);
+
+	while (!kthread_should_stop()) {
+		int pace = EPF_VIRTIO_PACE_IDLE;
+		struct epf_virtio *evd;
+		bool any = false;
+		bool setup;
+		u64 us;
+
+		WRITE_ONCE(p->kick, false);
+
+		mutex_lock(&p->lock);
+		list_for_each_entry(evd, &p->devices, poll_node) {
+			ktime_t now = ktime_get();
+			bool work;
+
+			work = epf_virtio_handle_events(evd, now);
+			work |= epf_virtio_poll(evd, now);
+			pace = max(pace, epf_virtio_pace(evd, work));
+			any = true;
+		}
+		mutex_unlock(&p->lock);
+
+		/*
+		 * While a host driver sets a device up, QUEUE_PFN must be
+		 * taken within microseconds (see the polling policy): no
+		 * other task of this CPU may come first.  The spin is
+		 * bounded by EPF_VIRTIO_SETUP_SPIN_MS.
+		 */
+		setup = pace == EPF_VIRTIO_PACE_SETUP;
+		if (p->fifo != setup) {
+			p->fifo = setup;
+			if (setup)
+				sched_set_fifo_low(current);
+			else
+				sched_set_normal(current, 0);
+		}
+
+		if (pace >= EPF_VIRTIO_PACE_SPIN) {
+			cond_resched();
+			cpu_relax();
+			continue;
+		}
+
+		if (!any) {
+			wait_event_interruptible(p->wq, epf_virtio_poller_wake(p));
+			continue;
+		}
+
+		us = pace == EPF_VIRTIO_PACE_HOT ? EPF_VIRTIO_HOT_POLL_US :
+						   EPF_VIRTIO_IDLE_POLL_US;
+		wait_event_interruptible_hrtimeout(p->wq,
+						   epf_virtio_poller_wake(p),
+						   ns_to_ktime(us * NSEC_PER_USEC));
+	}
+
+	return 0;
+}
+
+/* The poller for @cpu, started if there is none yet */
+static struct epf_virtio_poller *epf_virtio_get_poller(int cpu)
+{
+	struct epf_virtio_poller *p;
+	struct task_struct *thread;
+
+	mutex_lock(&epf_virtio_pollers_lock);
+
+	list_for_each_entry(p, &epf_virtio_pollers, node)
+		if (p->cpu == cpu)
+			goto out_unlock;
+
+	p = kzalloc_obj(*p);
+	if (!p) {
+		p = ERR_PTR(-ENOMEM);
+		goto out_unlock;
+	}
+	p->cpu = cpu;
+	init_waitqueue_head(&p->wq);
+	mutex_init(&p->lock);
+	INIT_LIST_HEAD(&p->devices);
+
+	if (cpu >= 0)
+		thread = kthread_run(epf_virtio_poller_thread, p,
+				     "epf-virtio/%d", cpu);
+	else
+		thread = kthread_run(epf_virtio_poller_thread, p, "epf-virtio");
+	if (IS_ERR(thread)) {
+		kfree(p);
+		p = ERR_CAST(thread);
+		goto out_unlock;
+	}
+	p->thread = thread;
+	list_add_tail(&p->node, &epf_virtio_pollers);
+
+out_unlock:
+	mutex_unlock(&epf_virtio_pollers_lock);
+	return p;
+}
+
+static int epf_virtio_start_polling(struct epf_virtio *evd)
+{
+	struct epf_virtio_poller *p;
+
+	p = epf_virtio_get_poller(evd->poll_cpu);
+	if (IS_ERR(p))
+		return PTR_ERR(p);
+
+	mutex_lock(&p->lock);
+	evd->link_downs_seen = atomic_read(&evd->link_downs);
+	epf_virtio_watch(evd, ktime_get());
+	list_add_tail(&evd->poll_node, &p->devices);
+	WRITE_ONCE(evd->poller, p);
+	mutex_unlock(&p->lock);
+
+	epf_virtio_signal(evd, EPF_VIRTIO_EV_WAKE);
+
+	return 0;
+}
+
+/* Once this returns the device is not polled and holds no mapping */
+static void epf_virtio_stop_polling(struct epf_virtio *evd)
+{
+	struct epf_virtio_poller *p = evd->poller;
+
+	if (!p)
+		return;
+
+	mutex_lock(&p->lock);
+	list_del(&evd->poll_node);
+	epf_virtio_deactivate(evd);
+	mutex_unlock(&p->lock);
+
+	WRITE_ONCE(evd->poller, NULL);
+
+	/* Every mapping undone before the controller or BAR goes away */
+	flush_work(&evd->unmap_work);
+}
+
+static void epf_virtio_stop_pollers(void)
+{
+	struct epf_virtio_poller *p, *tmp;
+
+	list_for_each_entry_safe(p, tmp, &epf_virtio_pollers, node) {
+		WARN_ON(!list_empty(&p->devices));
+		kthread_stop(p->thread);
+		list_del(&p->node);
+		kfree(p);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Endpoint controller events
+ */
+
+static int epf_virtio_init_irq(struct epf_virtio *evd)
+{
+	const struct pci_epc_features *features = evd->epc_features;
+	struct pci_epf *epf = evd->epf;
+	int ret;
+
+	if (evd->msix_nr) {
+		ret = pci_epc_set_msix(epf->epc, epf->func_no, epf->vfunc_no,
+				       evd->msix_nr, BAR_0,
+				       EPF_VIRTIO_MSIX_TABLE);
+		if (ret) {
+			dev_err(&epf->dev, "Failed to set up MSI-X (err=%d)\n",
+				ret);
+			return ret;
+		}
+	}
+
+	if (features->msi_capable && epf->msi_interrupts) {
+		ret = pci_epc_set_msi(epf->epc, epf->func_no, epf->vfunc_no,
+				      epf->msi_interrupts);
+		if (ret) {
+			dev_err(&epf->dev, "Failed to set up MSI (err=%d)\n",
+				ret);
+			return ret;
+		}
+	}
+
+	return 0;
+}
+
+static int epf_virtio_epc_init(struct pci_epf *epf)
+{
+	struct epf_virtio *evd = epf_get_drvdata(epf);
+	int ret;
+
+	if (epf->vfunc_no > 0) {
+		dev_err(&epf->dev, "Virtual functions are not supported\n");
+		return -EINVAL;
+	}
+
+	if (!evd->bar) {
+		dev_err(&epf->dev, "Controller ready before the function is bound\n");
+		return -EINVAL;
+	}
+
+	/* Already set up, the controller only says so again */
+	if (evd->epc_ready)
+		return 0;
+
+	ret = pci_epc_write_header(epf->epc, epf->func_no, epf->vfunc_no,
+				   &evd->header);
+	if (ret) {
+		dev_err(&epf->dev, "Failed to write configuration header (err=%d)\n",
+			ret);
+		return ret;
+	}
+
+	ret = pci_epc_set_bar(epf->epc, epf->func_no, epf->vfunc_no,
+			      &epf->bar[BAR_0]);
+	if (ret) {
+		dev_err(&epf->dev, "Failed to set BAR 0 (err=%d)\n", ret);
+		return ret;
+	}
+
+	ret = epf_virtio_init_irq(evd);
+	if (ret)
+		goto err_clear_bar;
+
+	epf_virtio_arm(evd);
+
+	ret = epf_virtio_start_polling(evd);
+	if (ret) {
+		dev_err(&epf->dev, "Failed to start the poll thread (err=%d)\n",
+			ret);
+		goto err_clear_bar;
+	}
+	evd->epc_ready = true;
+
+	return 0;
+
+err_clear_bar:
+	pci_epc_clear_bar(epf->epc, epf->func_no, epf->vfunc_no,
+			  &epf->bar[BAR_0]);
+	return ret;
+}
+
+static void epf_virtio_epc_deinit(struct pci_epf *epf)
+{
+	struct epf_virtio *evd = epf_get_drvdata(epf);
+
+	if (!evd->epc_ready)
+		return;
+
+	epf_virtio_stop_polling(evd);
+	pci_epc_clear_bar(epf->epc, epf->func_no, epf->vfunc_no,
+			  &epf->bar[BAR_0]);
+	evd->epc_ready = false;
+}
+
+/*
+ * Link events may come from contexts that hold controller locks (a link
+ * up may even lead to host drivers probing this device synchronously):
+ * only tell the poll thread.
+ */
+static int epf_virtio_link_up(struct pci_epf *epf)
+{
+	struct epf_virtio *evd = epf_get_drvdata(epf);
+
+	WRITE_ONCE(evd->link_want, true);
+	epf_virtio_signal(evd, EPF_VIRTIO_EV_LINK);
+
+	return 0;
+}
+
+static int epf_virtio_link_down(struct pci_epf *epf)
+{
+	struct epf_virtio *evd = epf_get_drvdata(epf);
+
+	WRITE_ONCE(evd->link_want, false);
+	atomic_inc(&evd->link_downs);
+	epf_virtio_signal(evd, EPF_VIRTIO_EV_LINK);
+
+	return 0;
+}
+
+/* The host enabled bus mastering: its driver is about to set us up */
+static int epf_virtio_bus_master_enable(struct pci_epf *epf)
+{
+	struct epf_virtio *evd = epf_get_drvdata(epf);
+
+	epf_virtio_signal(evd, EPF_VIRTIO_EV_BME);
+
+	return 0;
+}
+
+static const struct pci_epc_event_ops epf_virtio_event_ops = {
+	.epc_init = epf_virtio_epc_init,
+	.epc_deinit = epf_virtio_epc_deinit,
+	.link_up = epf_virtio_link_up,
+	.link_down = epf_virtio_link_down,
+	.bus_master_enable = epf_virtio_bus_master_enable,
+};
+
+/* ------------------------------------------------------------------------
+ * Set-up and tear-down
+ */
+
+static void epf_virtio_free_queues(struct epf_virtio *evd)
+{
+	unsigned int i;
+
+	if (!evd->vqs)
+		return;
+
+	for (i = 0; i < evd->info->nvqs; i++)
+		kvfree(evd->vqs[i].shadow);
+	kfree(evd->vqs);
+	evd->vqs = NULL;
+}
+
+static int epf_virtio_alloc_queues(struct epf_virtio *evd)
+{
+	unsigned int nvqs = evd->info->nvqs;
+	unsigned int i;
+
+	evd->vqs = kcalloc(nvqs, sizeof(*evd->vqs), GFP_KERNEL);
+	if (!evd->vqs)
+		return -ENOMEM;
+
+	for (i = 0; i < nvqs; i++) {
+		struct epf_virtio_queue *vq = &evd->vqs[i];
+
+		vq->evd = evd;
+		vq->index = i;
+		vq->vector = VIRTIO_MSI_NO_VECTOR;
+		vq->shadow_size = vring_size(evd->queue_size, SMP_CACHE_BYTES);
+		vq->shadow = kvzalloc(vq->shadow_size, GFP_KERNEL);
+		if (!vq->shadow) {
+			epf_virtio_free_queues(evd);
+			return -ENOMEM;
+		}
+	}
+
+	return 0;
+}
+
+static int epf_virtio_alloc_bar(struct epf_virtio *evd)
+{
+	const struct pci_epc_features *features = evd->epc_features;
+	struct pci_epf *epf = evd->epf;
+	size_t size = EPF_VIRTIO_REGS_SIZE;
+
+	evd->msix_nr = 0;
+	if (features->msix_capable && epf->msix_interrupts) {
+		evd->msix_nr = epf->msix_interrupts;
+		size += evd->msix_nr * PCI_MSIX_ENTRY_SIZE;
+		size += ALIGN(DIV_ROUND_UP(evd->msix_nr, 8), 8);
+	}
+
+	if (features->bar[BAR_0].type == BAR_FIXED &&
+	    features->bar[BAR_0].fixed_size &&
+	    size > features->bar[BAR_0].fixed_size) {
+		dev_err(&epf->dev, "BAR 0 is %llu bytes, %zu needed\n",
+			features->bar[BAR_0].fixed_size, size);
+		return -ENOMEM;
+	}
+
+	evd->bar = pci_epf_alloc_space(epf, size, BAR_0, features,
+				       PRIMARY_INTERFACE);
+	if (!evd->bar) {
+		dev_err(&epf->dev, "Failed to allocate BAR 0 (%zu bytes)\n",
+			size);
+		return -ENOMEM;
+	}
+	memset(evd->bar, 0, epf->bar[BAR_0].size);
+
+	return 0;
+}
+
+static void epf_virtio_free_bar(struct epf_virtio *evd)
+{
+	if (!evd->bar)
+		return;
+
+	pci_epf_free_space(evd->epf, evd->bar, BAR_0, PRIMARY_INTERFACE);
+	evd->bar = NULL;
+}
+
+/**
+ * epf_virtio_bind() - set a virtio device up on the bound controller
+ * @evd: the device, from epf_virtio_create()
+ * @params: queue size, features to offer, poll thread CPU
+ *
+ * Call from the function driver's &pci_epf_ops.bind.  Allocates BAR0 and
+ * the queues; the controller is programmed and polling starts when the
+ * controller reports it is initialized (&pci_epc_event_ops.epc_init).
+ *
+ * Context: process context, with the function's lock held by the EPF core.
+ * Return: 0 or a negative error code.
+ */
+int epf_virtio_bind(struct epf_virtio *evd,
+		    const struct epf_virtio_params *params)
+{
+	unsigned int queue_size = params->queue_size;
+	struct pci_epf *epf = evd->epf;
+	const struct pci_epc_features *epc_features;
+	int ret;
+
+	if (WARN_ON_ONCE(!epf->epc))
+		return -EINVAL;
+
+	if (!is_power_of_2(queue_size) ||
+	    queue_size > EPF_VIRTIO_QUEUE_SIZE_MAX) {
+		dev_err(&epf->dev, "Invalid queue size %u\n", queue_size);
+		return -EINVAL;
+	}
+
+	if (params->poll_cpu >= (int)nr_cpu_ids) {
+		dev_err(&epf->dev, "Invalid poll CPU %d\n", params->poll_cpu);
+		return -EINVAL;
+	}
+
+	epc_features = pci_epc_get_features(epf->epc, epf->func_no,
+					    epf->vfunc_no);
+	if (!epc_features) {
+		dev_err(&epf->dev, "Controller features not available\n");
+		return -EOPNOTSUPP;
+	}
+
+	/* The host's legacy virtio-pci driver only looks at BAR 0 */
+	if (pci_epc_get_first_free_bar(epc_features) != BAR_0) {
+		dev_err(&epf->dev, "BAR 0 is not available\n");
+		return -ENODEV;
+	}
+
+	evd->epc_features = epc_features;
+	evd->queue_size = queue_size;
+	evd->poll_cpu = params->poll_cpu < 0 ? -1 : params->poll_cpu;
+	evd->dev_features = params->features & evd->info->features &
+			    EPF_VIRTIO_FEATURES_OK;
+	evd->xfer = &epf_virtio_mmio_ops;
+
+	ret = epf_virtio_alloc_queues(evd);
+	if (ret)
+		return ret;
+
+	ret = epf_virtio_alloc_bar(evd);
+	if (ret)
+		goto err_free_queues;
+
+	dev_dbg(&epf->dev, "Bound: %u queues of %u, features %#x, %s transfers\n",
+		evd->info->nvqs, queue_size, evd->dev_features,
+		evd->xfer->name);
+
+	return 0;
+
+err_free_queues:
+	epf_virtio_free_queues(evd);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(epf_virtio_bind);
+
+/**
+ * epf_virtio_unbind() - undo epf_virtio_bind()
+ * @evd: the device
+ *
+ * Call from the function driver's &pci_epf_ops.unbind.  Stops polling (the
+ * device driver's reset callback runs first if the device was active),
+ * unmaps the host rings, clears BAR0 on the controller and frees it.
+ *
+ * Context: process context, with the function's lock held by the EPF core.
+ */
+void epf_virtio_unbind(struct epf_virtio *evd)
+{
+	struct pci_epf *epf = evd->epf;
+
+	epf_virtio_stop_polling(evd);
+	WRITE_ONCE(evd->link_want, false);
+
+	if (evd->epc_ready) {
+		pci_epc_clear_bar(epf->epc, epf->func_no, epf->vfunc_no,
+				  &epf->bar[BAR_0]);
+		evd->epc_ready = false;
+	}
+
+	epf_virtio_free_bar(evd);
+	epf_virtio_free_queues(evd);
+	evd->epc_features = NULL;
+}
+EXPORT_SYMBOL_GPL(epf_virtio_unbind);
+
+static bool epf_virtio_info_valid(const struct epf_virtio_info *info)
+{
+	const struct epf_virtio_ops *ops = info->ops;
+
+	return ops && ops->activate && ops->reset && ops->process &&
+	       info->nvqs && info->nvqs <= U16_MAX &&
+	       info->config_size <= EPF_VIRTIO_CONFIG_SIZE_MAX &&
+	       info->pci_device_id >= 0x1000 && info->pci_device_id <= 0x103f;
+}
+
+/**
+ * epf_virtio_create() - create the virtio device of an endpoint function
+ * @epf: the endpoint function
+ * @info: device description; must outlive the device
+ * @priv: device driver data, returned by epf_virtio_priv()
+ *
+ * Call from the function driver's probe.  Sets the function's PCI header
+ * (virtio vendor, transitional device ID, subsystem = virtio type), its EPC
+ * event callbacks and its driver data (use epf_virtio_from_epf()), and
+ * defaults the MSI-X vector count to one per queue plus one for
+ * configuration changes if the user did not set one.
+ *
+ * Return: the device or an ERR_PTR().
+ */
+struct epf_virtio *epf_virtio_create(struct pci_epf *epf,
+				     const struct epf_virtio_info *info,
+				     void *priv)
+{
+	struct pci_epf_header *hdr;
+	struct epf_virtio *evd;
+
+	if (!epf_virtio_info_valid(info)) {
+		dev_err(&epf->dev, "Invalid virtio device description\n");
+		return ERR_PTR(-EINVAL);
+	}
+
+	evd = kzalloc_obj(*evd);
+	if (!evd)
+		return ERR_PTR(-ENOMEM);
+
+	evd->epf = epf;
+	evd->info = info;
+	evd->priv = priv;
+	INIT_LIST_HEAD(&evd->poll_node);
+	spin_lock_init(&evd->cfg_lock);
+	spin_lock_init(&evd->stale_lock);
+	INIT_LIST_HEAD(&evd->stale_maps);
+	INIT_WORK(&evd->unmap_work, epf_virtio_unmap_work);
+	atomic_set(&evd->link_downs, 0);
+	evd->vec_queue = -1;
+
+	evd->cfg = kzalloc(2 * EPF_VIRTIO_CONFIG_SIZE_MAX, GFP_KERNEL);
+	if (!evd->cfg)
+		goto err_free_evd;
+	evd->cfg_bar = evd->cfg + EPF_VIRTIO_CONFIG_SIZE_MAX;
+
+	evd->setup_mask = bitmap_zalloc(info->nvqs, GFP_KERNEL);
+	if (!evd->setup_mask)
+		goto err_free_cfg;
+
+	hdr = &evd->header;
+	hdr->vendorid = PCI_VENDOR_ID_REDHAT_QUMRANET;
+	hdr->deviceid = info->pci_device_id;
+	hdr->revid = VIRTIO_PCI_ABI_VERSION;
+	hdr->baseclass_code = info->pci_class >> 16;
+	hdr->subclass_code = (info->pci_class >> 8) & 0xff;
+	hdr->progif_code = info->pci_class & 0xff;
+	hdr->subsys_vendor_id = PCI_SUBVENDOR_ID_REDHAT_QUMRANET;
+	hdr->subsys_id = info->virtio_id;
+	hdr->interrupt_pin = PCI_INTERRUPT_INTA;
+
+	if (!epf->msix_interrupts)
+		epf->msix_interrupts = min(info->nvqs + 1, 2048U);
+
+	epf->header = hdr;
+	epf->event_ops = &epf_virtio_event_ops;
+	epf_set_drvdata(epf, evd);
+
+	return evd;
+
+err_free_cfg:
+	kfree(evd->cfg);
+err_free_evd:
+	kfree(evd);
+	return ERR_PTR(-ENOMEM);
+}
+EXPORT_SYMBOL_GPL(epf_virtio_create);
+
+/**
+ * epf_virtio_destroy() - free a device from epf_virtio_create()
+ * @evd: the device, unbound
+ *
+ * Call from the function driver's remove.
+ */
+void epf_virtio_destroy(struct epf_virtio *evd)
+{
+	struct pci_epf *epf = evd->epf;
+
+	if (WARN_ON_ONCE(evd->poller || evd->bar))
+		epf_virtio_unbind(evd);
+	flush_work(&evd->unmap_work);
+
+	epf->event_ops = NULL;
+	epf->header = NULL;
+	epf_set_drvdata(epf, NULL);
+
+	bitmap_free(evd->setup_mask);
+	kfree(evd->cfg);
+	kfree(evd);
+}
+EXPORT_SYMBOL_GPL(epf_virtio_destroy);
+
+/**
+ * epf_virtio_from_epf() - the virtio device of an endpoint function
+ * @epf: endpoint function given to epf_virtio_create()
+ *
+ * Return: the device.
+ */
+struct epf_virtio *epf_virtio_from_epf(struct pci_epf *epf)
+{
+	return epf_get_drvdata(epf);
+}
+EXPORT_SYMBOL_GPL(epf_virtio_from_epf);
+
+/**
+ * epf_virtio_priv() - device driver data
+ * @evd: the device
+ *
+ * Return: the @priv given to epf_virtio_create().
+ */
+void *epf_virtio_priv(struct epf_virtio *evd)
+{
+	return evd->priv;
+}
+EXPORT_SYMBOL_GPL(epf_virtio_priv);
+
+/**
+ * epf_virtio_dev() - device to use for messages
+ * @evd: the device
+ *
+ * Return: the endpoint function's struct device.
+ */
+struct device *epf_virtio_dev(struct epf_virtio *evd)
+{
+	return epf_virtio_to_dev(evd);
+}
+EXPORT_SYMBOL_GPL(epf_virtio_dev);
+
+/* ------------------------------------------------------------------------
+ * Helpers for device drivers
+ */
+
+/**
+ * epf_virtio_wake() - ask the poll thread to run soon
+ * @evd: the device
+ *
+ * For device drivers that have new work outside the poll thread (data to
+ * send, room to receive).  The thread polls at once and stays at the hot
+ * polling rate for a while.
+ *
+ * Context: any context that may wake up a task (not NMI, not with
+ * scheduler locks held; use an irq_work from there).
+ */
+void epf_virtio_wake(struct epf_virtio *evd)
+{
+	epf_virtio_signal(evd, EPF_VIRTIO_EV_WAKE);
+}
+EXPORT_SYMBOL_GPL(epf_virtio_wake);
+
+/**
+ * epf_virtio_config_set() - update the device configuration
+ * @evd: the device
+ * @offset: offset in the configuration space
+ * @buf: new bytes, in the layout the host expects
+ * @len: number of bytes
+ * @notify: raise a configuration change interrupt if the device is active
+ *
+ * The poll thread writes the change to BAR0 as soon as the host is not in
+ * the middle of setting the device up.  May be called before bind to set
+ * initial values.
+ *
+ * Context: any context that may wake up a task.
+ */
+void epf_virtio_config_set(struct epf_virtio *evd, unsigned int offset,
+			   const void *buf, unsigned int len, bool notify)
+{
+	unsigned long flags;
+
+	if (WARN_ON_ONCE(offset > evd->info->config_size ||
+			 len > evd->info->config_size - offset))
+		return;
+
+	spin_lock_irqsave(&evd->cfg_lock, flags);
+	memcpy(evd->cfg + offset, buf, len);
+	evd->cfg_dirty = true;
+	evd->cfg_notify |= notify;
+	spin_unlock_irqrestore(&evd->cfg_lock, flags);
+
+	epf_virtio_signal(evd, EPF_VIRTIO_EV_CONFIG);
+}
+EXPORT_SYMBOL_GPL(epf_virtio_config_set);
+
+/**
+ * epf_virtio_config_get() - read the device configuration
+ * @evd: the device
+ * @offset: offset in the configuration space
+ * @buf: where to copy the bytes
+ * @len: number of bytes
+ *
+ * Returns the latest value, whether set by the device driver or written by
+ * the host.
+ *
+ * Context: any context.
+ */
+void epf_virtio_config_get(struct epf_virtio *evd, unsigned int offset,
+			   void *buf, unsigned int len)
+{
+	unsigned long flags;
+
+	if (WARN_ON_ONCE(offset > evd->info->config_size ||
+			 len > evd->info->config_size - offset))
+		return;
+
+	spin_lock_irqsave(&evd->cfg_lock, flags);
+	memcpy(buf, evd->cfg + offset, len);
+	spin_unlock_irqrestore(&evd->cfg_lock, flags);
+}
+EXPORT_SYMBOL_GPL(epf_virtio_config_get);
+
+/**
+ * epf_virtio_has_feature() - whether the host accepted a feature
+ * @evd: the device
+ * @bit: feature bit number
+ *
+ * Valid from the activate callback until the reset callback.
+ *
+ * Return: true if the feature was negotiated.
+ */
+bool epf_virtio_has_feature(struct epf_virtio *evd, unsigned int bit)
+{
+	return bit < 32 && (evd->drv_features & BIT(bit));
+}
+EXPORT_SYMBOL_GPL(epf_virtio_has_feature);
+
+/**
+ * epf_virtio_get_queue() - a virtqueue of the device
+ * @evd: the device
+ * @index: queue index, below the info's nvqs
+ *
+ * Return: the queue, or NULL if @index is out of range.
+ */
+struct epf_virtio_queue *epf_virtio_get_queue(struct epf_virtio *evd,
+					      unsigned int index)
+{
+	if (!evd->vqs || index >= evd->info->nvqs)
+		return NULL;
+
+	return &evd->vqs[index];
+}
+EXPORT_SYMBOL_GPL(epf_virtio_get_queue);
+
+/**
+ * epf_virtio_buf_init() - prepare a buffer chain holder
+ * @buf: the holder; it must not move in memory afterwards
+ */
+void epf_virtio_buf_init(struct epf_virtio_buf *buf)
+{
+	vringh_kiov_init(&buf->riov, buf->rvec, ARRAY_SIZE(buf->rvec));
+	vringh_kiov_init(&buf->wiov, buf->wvec, ARRAY_SIZE(buf->wvec));
+	buf->head = 0;
+}
+EXPORT_SYMBOL_GPL(epf_virtio_buf_init);
+
+/**
+ * epf_virtio_buf_release() - free what a buffer chain holder allocated
+ * @buf: the holder
+ *
+ * The chain it held, if any, is dropped without being completed.  The
+ * holder can be used again afterwards.
+ */
+void epf_virtio_buf_release(struct epf_virtio_buf *buf)
+{
+	vringh_kiov_cleanup(&buf->riov);
+	vringh_kiov_cleanup(&buf->wiov);
+	epf_virtio_buf_init(buf);
+}
+EXPORT_SYMBOL_GPL(epf_virtio_buf_release);
+
+/**
+ * epf_virtio_getdesc() - take the next buffer chain the host made available
+ * @vq: the queue
+ * @buf: holder for the chain (from epf_virtio_buf_init())
+ *
+ * The chain has been checked against the ring limits; its segments are
+ * host PCI addresses (see struct epf_virtio_buf).  Give it back with
+ * epf_virtio_complete(), or forget it in the reset callback.
+ *
+ * Context: the device driver's process callback.
+ * Return: 1 with a chain in @buf, 0 if none is available, or a negative
+ * error code if the host broke the ring (the device is then reset once the
+ * process callback returns).
+ */
+int epf_virtio_getdesc(struct epf_virtio_queue *vq, struct epf_virtio_buf *buf)
+{
+	struct epf_virtio *evd = vq->evd;
+	int ret;
+
+	if (!vq->live || evd->want_reset)
+		return 0;
+
+	ret = vringh_getdesc_kern(&vq->vrh, &buf->riov, &buf->wiov, &buf->head,
+				  GFP_KERNEL);
+	if (ret < 0) {
+		dev_err_ratelimited(epf_virtio_to_dev(evd),
+				    "Queue %u: bad buffer chain (err=%d)\n",
+				    vq->index, ret);
+		evd->want_reset = true;
+	}
+
+	return ret;
+}
+EXPORT_SYMBOL_GPL(epf_virtio_getdesc);
+
+static ssize_t epf_virtio_copy(struct epf_virtio *evd, struct vringh_kiov *iov,
+			       void *data, size_t len, bool to_host)
+{
+	size_t done = 0;
+	int ret;
+
+	while (len && iov->i < iov->used) {
+		struct kvec *seg = &iov->iov[iov->i];
+		size_t part = min(seg->iov_len, len);
+
+		if (!part) {
+			/* Empty descriptor: step over it */
+			iov->i++;
+			iov->consumed = 0;
+			continue;
+		}
+
+		ret = epf_virtio_xfer(evd, (u64)(uintptr_t)seg->iov_base, data,
+				      part, to_host);
+		if (ret)
+			return done ? done : ret;
+
+		vringh_kiov_advance(iov, part);
+		data += part;
+		len -= part;
+		done += part;
+	}
+
+	return done;
+}
+
+/**
+ * epf_virtio_pull() - copy data from the host out of a buffer chain
+ * @evd: the device
+ * @buf: chain from epf_virtio_getdesc()
+ * @dst: endpoint buffer
+ * @len: most bytes to copy
+ *
+ * Consumes the device-readable segments of @buf.
+ *
+ * Context: the device driver's process callback.
+ * Return: number of bytes copied (0 when the readable part is used up), or a
+ * negative error code if nothing could be copied (a host buffer that cannot
+ * be reached now: try again later; it stays failed for long, the device is
+ * reset).
+ */
+ssize_t epf_virtio_pull(struct epf_virtio *evd, struct epf_virtio_buf *buf,
+			void *dst, size_t len)
+{
+	return epf_virtio_copy(evd, &buf->riov, dst, len, false);
+}
+EXPORT_SYMBOL_GPL(epf_virtio_pull);
+
+/**
+ * epf_virtio_push() - copy data to the host into a buffer chain
+ * @evd: the device
+ * @buf: chain from epf_virtio_getdesc()
+ * @src: endpoint data
+ * @len: most bytes to copy
+ *
+ * Fills the device-writable segments of @buf.
+ *
+ * Context: the device driver's process callback.
+ * Return: number of bytes copied (0 when the writable part is full), or a
+ * negative error code as for epf_virtio_pull().
+ */
+ssize_t epf_virtio_push(struct epf_virtio *evd, struct epf_virtio_buf *buf,
+			const void *src, size_t len)
+{
+	return epf_virtio_copy(evd, &buf->wiov, (void *)src, len, true);
+}
+EXPORT_SYMBOL_GPL(epf_virtio_push);
+
+/**
+ * epf_virtio_complete() - give a buffer chain back to the host
+ * @vq: the queue it came from
+ * @buf: the chain; its holder can be reused afterwards
+ * @len: number of bytes written into the chain
+ *
+ * Publishes the chain in the host's used ring at once.  Whether the host
+ * wants an interrupt is checked after the process callback returns, once
+ * for all the chains it completed.
+ *
+ * Context: the device driver's process callback.
+ * Return: 0 or a negative error code.
+ */
+int epf_virtio_complete(struct epf_virtio_queue *vq,
+			struct epf_virtio_buf *buf, u32 len)
+{
+	int ret;
+
+	if (!vq->live)
+		return -ENODEV;
+
+	ret = vringh_complete_kern(&vq->vrh, buf->head, len);
+	if (ret)
+		return ret;
+
+	epf_virtio_publish_used(vq);
+	vq->completed = true;
+
+	return 0;
+}
+EXPORT_SYMBOL_GPL(epf_virtio_complete);
+
+static void __exit epf_virtio_exit(void)
+{
+	mutex_lock(&epf_virtio_pollers_lock);
+	epf_virtio_stop_pollers();
+	mutex_unlock(&epf_virtio_pollers_lock);
+}
+module_exit(epf_virtio_exit);
+
+MODULE_DESCRIPTION("Virtio devices behind a PCIe endpoint function");
+MODULE_LICENSE("GPL");

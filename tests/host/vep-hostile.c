@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A host-side test driver for legacy virtio-pci endpoint functions.
+ *
+ * Loaded on the host side of the test rig instead of virtio_pci, it sets up
+ * the device at @dev itself, and then either breaks the virtio protocol in
+ * the way @attack names, or (attack "none") behaves, takes the device's
+ * interrupts the way @irq names and counts them, with one receive buffer
+ * posted on queue 0.  What it saw is in read-only module parameters:
+ * "status" (the device status after the attack; -1 before) and "irqs".
+ *
+ * Attacks, all on queue 1 (the device reads from it) unless said otherwise:
+ *   bad-pfn     queue 0 given a page frame beyond any memory
+ *   desc-loop   a chain whose two descriptors point at each other
+ *   bad-head    an available ring entry beyond the queue size
+ *   bad-next    a descriptor whose next index is beyond the queue size
+ *   huge-len    a 4 GiB descriptor
+ *   bad-addr    a buffer at an address no memory backs
+ *   indirect    an indirect descriptor, a feature never negotiated
+ *   bad-idx     an available index far ahead of the ring
+ *
+ * It is a test tool, not a driver to bind: it claims nothing, and it refuses
+ * a device that has a driver.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/delay.h>
+#include <linux/dma-mapping.h>
+#include <linux/interrupt.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_pci.h>
+#include <linux/virtio_ring.h>
+
+/* Ring alignment of legacy virtio-pci */
+#define VEP_HOSTILE_ALIGN	VIRTIO_PCI_VRING_ALIGN
+
+/* How long the device may take to take a queue, and to fail the device */
+#define VEP_HOSTILE_PFN_MS	2000
+#define VEP_HOSTILE_FAIL_MS	5000
+
+/* Queues of the device used here, and size of the buffer behind them */
+#define VEP_HOSTILE_NVQS	2
+#define VEP_HOSTILE_BUF		4096
+
+static char *dev;
+module_param(dev, charp, 0444);
+MODULE_PARM_DESC(dev, "Host PCI address of the device (DDDD:BB:DD.F)");
+
+static char *attack = "none";
+module_param(attack, charp, 0444);
+MODULE_PARM_DESC(attack, "How to break the protocol (see the source)");
+
+static char *irq = "intx";
+module_param(irq, charp, 0444);
+MODULE_PARM_DESC(irq, "Interrupts to use when behaving: msi or intx");
+
+static int status = -1;
+module_param(status, int, 0444);
+MODULE_PARM_DESC(status, "Device status after the attack (-1: none yet)");
+
+static unsigned int irqs;
+module_param(irqs, uint, 0444);
+MODULE_PARM_DESC(irqs, "Interrupts taken from the device");
+
+/**
+ * struct vep_hostile_vq - one queue set up by this driver
+ * @ring: the vring memory
+ * @ring_dma: its bus address
+ * @size: its size in bytes
+ * @vr: the vring within @ring
+ */
+struct vep_hostile_vq {
+	void *ring;
+	dma_addr_t ring_dma;
+	size_t size;
+	struct vring vr;
+};
+
+/**
+ * struct vep_hostile - the device under test
+ * @pdev: the PCI device
+ * @regs: BAR0, the legacy register file
+ * @num: queue size the device offers
+ * @vq: the queues
+ * @buf: one buffer the descriptors point at
+ * @buf_dma: its bus address
+ * @irq: Linux interrupt number requested, or 0
+ * @msi: @irq is an MSI vector
+ */
+struct vep_hostile {
+	struct pci_dev *pdev;
+	void __iomem *regs;
+	u16 num;
+	struct vep_hostile_vq vq[VEP_HOSTILE_NVQS];
+	void *buf;
+	dma_addr_t buf_dma;
+	int irq;
+	bool msi;
+};
+
+static struct vep_hostile *vep_hostile_dev;
+
+static irqreturn_t vep_hostile_irq(int irq, void *data)
+{
+	struct vep_hostile *h = data;
+
+	/* With INTx the ISR register says whether the device interrupted */
+	if (!h->msi && !ioread8(h->regs + VIRTIO_PCI_ISR))
+		return IRQ_NONE;
+
+	WRITE_ONCE(irqs, irqs + 1);
+
+	return IRQ_HANDLED;
+}
+
+/* Give queue @q a ring, or the page frame @pfn if it is not 0 */
+static int vep_hostile_setup_vq(struct vep_hostile *h, u16 q, u32 pfn)
+{
+	struct vep_hostile_vq *vq = &h->vq[q];
+	struct device *d = &h->pdev->dev;
+	unsigned long timeout;
+
+	iowrite16(q, h->regs + VIRTIO_PCI_QUEUE_SEL);
+	if (ioread16(h->regs + VIRTIO_PCI_QUEUE_NUM) != h->num) {
+		dev_err(d, "queue %u has another size\n", q);
+		return -EINVAL;
+	}
+
+	/* Patient, unlike setup_vq(): wait for the device to take the last */
+	timeout = jiffies + msecs_to_jiffies(VEP_HOSTILE_PFN_MS);
+	while (ioread32(h->regs + VIRTIO_PCI_QUEUE_PFN)) {
+		if (time_after(jiffies, timeout)) {
+			dev_err(d, "QUEUE_PFN never cleared\n");
+			return -ETIMEDOUT;
+		}
+		usleep_range(100, 200);
+	}
+
+	vq->size = vring_size(h->num, VEP_HOSTILE_ALIGN);
+	vq->ring = dma_alloc_coherent(d, vq->size, &vq->ring_dma, GFP_KERNEL);
+	if (!vq->ring)
+		return -ENOMEM;
+	vring_init(&vq->vr, h->num, vq->ring, VEP_HOSTILE_ALIGN);
+
+	if (!pfn)
+		pfn = vq->ring_dma >> VIRTIO_PCI_QUEUE_ADDR_SHIFT;
+	iowrite32(pfn, h->regs + VIRTIO_PCI_QUEUE_PFN);
+
+	return 0;
+}
+
+static void vep_hostile_free_vqs(struct vep_hostile *h)
+{
+	int q;
+
+	for (q = 0; q < VEP_HOSTILE_NVQS; q++)
+		if (h->vq[q].ring)
+			dma_free_coherent(&h->pdev->dev, h->vq[q].size,
+					  h->vq[q].ring, h->vq[q].ring_dma);
+}
+
+/* Make chain @head of queue @q available and tell the device */
+static void vep_hostile_post(struct vep_hostile *h, u16 q, u16 head,
+			     u16 idx_step)
+{
+	struct vring *vr = &h->vq[q].vr;
+	u16 idx = le16_to_cpu((__force __le16)vr->avail->idx);
+
+	vr->avail->ring[idx % h->num] = (__force __virtio16)cpu_to_le16(head);
+	/* The entry must be visible before the index that covers it */
+	dma_wmb();
+	vr->avail->idx = (__force __virtio16)cpu_to_le16(idx + idx_step);
+	iowrite16(q, h->regs + VIRTIO_PCI_QUEUE_NOTIFY);
+}
+
+static void vep_hostile_desc(struct vep_hostile *h, u16 q, u16 i, u64 addr,
+			     u32 len, u16 flags, u16 next)
+{
+	struct vring_desc *d = &h->vq[q].vr.desc[i];
+
+	d->addr = (__force __virtio64)cpu_to_le64(addr);
+	d->len = (__force __virtio32)cpu_to_le32(len);
+	d->flags = (__force __virtio16)cpu_to_le16(flags);
+	d->next = (__force __virtio16)cpu_to_le16(next);
+}
+
+/* Queue 1 gets what the attack names; false if the name is unknown */
+static bool vep_hostile_break_ring(struct vep_hostile *h)
+{
+	u64 buf = h->buf_dma;
+	u16 n = h->num;
+
+	if (!strcmp(attack, "desc-loop")) {
+		vep_hostile_desc(h, 1, 0, buf, 16, VRING_DESC_F_NEXT, 1);
+		vep_hostile_desc(h, 1, 1, buf, 16, VRING_DESC_F_NEXT, 0);
+		vep_hostile_post(h, 1, 0, 1);
+	} else if (!strcmp(attack, "bad-head")) {
+		vep_hostile_post(h, 1, n + 7, 1);
+	} else if (!strcmp(attack, "bad-next")) {
+		vep_hostile_desc(h, 1, 0, buf, 16, VRING_DESC_F_NEXT, n + 3);
+		vep_hostile_post(h, 1, 0, 1);
+	} else if (!strcmp(attack, "huge-len")) {
+		vep_hostile_desc(h, 1, 0, buf, 0xfffff000, 0, 0);
+		vep_hostile_post(h, 1, 0, 1);
+	} else if (!strcmp(attack, "bad-addr")) {
+		vep_hostile_desc(h, 1, 0, 1ULL << 46, 64, 0, 0);
+		vep_hostile_post(h, 1, 0, 1);
+	} else if (!strcmp(attack, "indirect")) {
+		vep_hostile_desc(h, 1, 0, buf, 16, VRING_DESC_F_INDIRECT, 0);
+		vep_hostile_post(h, 1, 0, 1);
+	} else if (!strcmp(attack, "bad-idx")) {
+		vep_hostile_desc(h, 1, 0, buf, 16, 0, 0);
+		vep_hostile_post(h, 1, 0, n + 100);
+	} else {
+		return false;
+	}
+
+	return true;
+}
+
+static int vep_hostile_request_irq(struct vep_hostile *h)
+{
+	struct pci_dev *pdev = h->pdev;
+	int ret;
+
+	if (!strcmp(irq, "msi")) {
+		ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSI);
+		if (ret < 0)
+			return ret;
+		h->msi = true;
+		h->irq = pci_irq_vector(pdev, 0);
+	} else if (!strcmp(irq, "intx")) {
+		h->irq = pdev->irq;
+	} else {
+		return -EINVAL;
+	}
+
+	ret = request_irq(h->irq, vep_hostile_irq, h->msi ? 0 : IRQF_SHARED,
+			  KBUILD_MODNAME, h);
+	if (ret) {
+		h->irq = 0;
+		if (h->msi)
+			pci_free_irq_vectors(pdev);
+	}
+
+	return ret;
+}
+
+static void vep_hostile_free_irq(struct vep_hostile *h)
+{
+	if (h->irq)
+		free_irq(h->irq, h);
+	if (h->msi)
+		pci_free_irq_vectors(h->pdev);
+}
+
+static int vep_hostile_run(struct vep_hostile *h)
+{
+	bool behave = !strcmp(attack, "none");
+	unsigned long timeout;
+	u8 s;
+	int ret;
+
+	/* Reset, then the legacy handshake */
+	iowrite8(0, h->regs + VIRTIO_PCI_STATUS);
+	iowrite8(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER,
+		 h->regs + VIRTIO_PCI_STATUS);
+	iowrite32(0, h->regs + VIRTIO_PCI_GUEST_FEATURES);
+
+	iowrite16(0, h->regs + VIRTIO_PCI_QUEUE_SEL);
+	h->num = ioread16(h->regs + VIRTIO_PCI_QUEUE_NUM);
+	if (!h->num || h->num & (h->num - 1)) {
+		dev_err(&h->pdev->dev, "bad queue size %u\n", h->num);
+		return -EINVAL;
+	}
+
+	ret = vep_hostile_setup_vq(h, 0, strcmp(attack, "bad-pfn") ?
+				   0 : 0x7ffffff0);
+	if (ret)
+		return ret;
+	ret = vep_hostile_setup_vq(h, 1, 0);
+	if (ret)
+		return ret;
+
+	if (behave) {
+		ret = vep_hostile_request_irq(h);
+		if (ret)
+			return ret;
+	}
+
+	iowrite8(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+		 VIRTIO_CONFIG_S_DRIVER_OK, h->regs + VIRTIO_PCI_STATUS);
+
+	if (behave) {
+		/* One receive buffer, so that the device can send */
+		vep_hostile_desc(h, 0, 0, h->buf_dma, VEP_HOSTILE_BUF,
+				 VRING_DESC_F_WRITE, 0);
+		vep_hostile_post(h, 0, 0, 1);
+		status = ioread8(h->regs + VIRTIO_PCI_STATUS);
+		return 0;
+	}
+
+	if (strcmp(attack, "bad-pfn") && !vep_hostile_break_ring(h)) {
+		pr_err("unknown attack \"%s\"\n", attack);
+		return -EINVAL;
+	}
+
+	/* A device that notices must say it needs a reset */
+	timeout = jiffies + msecs_to_jiffies(VEP_HOSTILE_FAIL_MS);
+	do {
+		msleep(20);
+		s = ioread8(h->regs + VIRTIO_PCI_STATUS);
+	} while (!(s & VIRTIO_CONFIG_S_NEEDS_RESET) && time_before(jiffies, timeout));
+
+	status = s;
+	pr_info("%s: device status %#x%s\n", attack, s,
+		s & VIRTIO_CONFIG_S_NEEDS_RESET ? " (needs reset)" : "");
+
+	return 0;
+}
+
+static int __init vep_hostile_init(void)
+{
+	unsigned int domain, bus, slot, fn;
+	struct vep_hostile *h;
+	struct pci_dev *pdev;
+	int ret;
+
+	if (!dev || sscanf(dev, "%x:%x:%x.%x", &domain, &bus, &slot, &fn) != 4)
+		return -EINVAL;
+
+	pdev = pci_get_domain_bus_and_slot(domain, bus, PCI_DEVFN(slot, fn));
+	if (!pdev)
+		return -ENODEV;
+	if (pdev->driver) {
+		pci_err(pdev, "has a driver; unbind it first\n");
+		ret = -EBUSY;
+		goto err_put_dev;
+	}
+
+	h = kzalloc(sizeof(*h), GFP_KERNEL);
+	if (!h) {
+		ret = -ENOMEM;
+		goto err_put_dev;
+	}
+	h->pdev = pdev;
+
+	ret = pci_enable_device(pdev);
+	if (ret)
+		goto err_free_h;
+	pci_set_master(pdev);
+
+	h->regs = pci_iomap(pdev, 0, 0);
+	if (!h->regs) {
+		ret = -ENOMEM;
+		goto err_disable_dev;
+	}
+
+	h->buf = dma_alloc_coherent(&pdev->dev, VEP_HOSTILE_BUF, &h->buf_dma,
+				    GFP_KERNEL);
+	if (!h->buf) {
+		ret = -ENOMEM;
+		goto err_unmap_regs;
+	}
+
+	ret = vep_hostile_run(h);
+	if (ret)
+		goto err_reset_dev;
+
+	vep_hostile_dev = h;
+
+	return 0;
+
+err_reset_dev:
+	iowrite8(0, h->regs + VIRTIO_PCI_STATUS);
+	/* The device notices a reset by polling: let it stop using the rings */
+	msleep(100);
+	vep_hostile_free_irq(h);
+	vep_hostile_free_vqs(h);
+	dma_free_coherent(&pdev->dev, VEP_HOSTILE_BUF, h->buf, h->buf_dma);
+err_unmap_regs:
+	pci_iounmap(pdev, h->regs);
+err_disable_dev:
+	pci_clear_master(pdev);
+	pci_disable_device(pdev);
+err_free_h:
+	kfree(h);
+err_put_dev:
+	pci_dev_put(pdev);
+	return ret;
+}
+
+static void __exit vep_hostile_exit(void)
+{
+	struct vep_hostile *h = vep_hostile_dev;
+	struct pci_dev *pdev = h->pdev;
+
+	iowrite8(0, h->regs + VIRTIO_PCI_STATUS);
+	msleep(100);
+	vep_hostile_free_irq(h);
+	vep_hostile_free_vqs(h);
+	dma_free_coherent(&pdev->dev, VEP_HOSTILE_BUF, h->buf, h->buf_dma);
+	pci_iounmap(pdev, h->regs);
+	pci_clear_master(pdev);
+	pci_disable_device(pdev);
+	kfree(h);
+	pci_dev_put(pdev);
+}
+
+module_init(vep_hostile_init);
+module_exit(vep_hostile_exit);
+
+MODULE_DESCRIPTION("Host-side test driver that breaks the legacy virtio protocol");
+MODULE_LICENSE("GPL");
