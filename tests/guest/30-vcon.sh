@@ -112,22 +112,6 @@ term_login "host hvc0 logs in through a getty on the endpoint's hvcEP0"
 term_close
 kill $getty 2>/dev/null
 
-# --- endpoint function stop/start --------------------------------------------
-bad=0
-i=0
-while [ $i -lt 20 ]; do
-	echo 0 >"$epc/start" && rig_link 0 down || { bad=1; break; }
-	echo 1 >"$epc/start" && rig_link 0 up || { bad=1; break; }
-	rig_wait 10 host_bound "$bdf" || { bad=1; break; }
-	i=$((i + 1))
-done
-tap_check "endpoint stopped and started 20 times ($i done)" test $bad -eq 0
-term_sides
-xfer_check "host to endpoint after the restarts: 256 KiB" 262144 \
-	/dev/hvc0 /dev/hvcEP0 60
-xfer_check "endpoint to host after the restarts: 256 KiB" 262144 \
-	/dev/hvcEP0 /dev/hvc0 60
-
 # --- teardown ---------------------------------------------------------------
 tap_check "stop the link" sh -c "echo 0 > $epc/start"
 tap_check "link down complete" rig_link 0 down

@@ -42,7 +42,7 @@ tap_check "host driver bound" rig_wait 30 sh -c \
 tap_check "unbind the stock host driver" sh -c "echo $bdf > $VIRTIO_PCI/unbind"
 
 # --- attacks -----------------------------------------------------------------
-for a in bad-pfn desc-loop bad-head bad-next huge-len bad-addr indirect \
+for a in desc-loop bad-head bad-next huge-len bad-addr indirect \
 	 bad-idx; do
 	rig_mark "$a"
 	if ! insmod /lib/modules/vep/vep-hostile.ko dev="$bdf" attack="$a"; then
