@@ -15,11 +15,7 @@
 . /tests/lib/rig.sh
 . /tests/lib/term.sh
 
-if ! why=$(term_kernel_ok); then
-	tap_skip "console function in the one-kernel rig" "$why"
-	tap_end
-	exit 0
-fi
+term_require_kernel
 
 VIRTIO_PCI=/sys/bus/pci/drivers/virtio-pci
 POLL_CPU=1

@@ -13,11 +13,7 @@
 . /tests/lib/rig.sh
 . /tests/lib/term.sh
 
-if ! why=$(term_kernel_ok); then
-	tap_skip "console function in the one-kernel rig" "$why"
-	tap_end
-	exit 0
-fi
+term_require_kernel
 
 VIRTIO_PCI=/sys/bus/pci/drivers/virtio-pci
 HOSTILE=/sys/module/vep_hostile/parameters

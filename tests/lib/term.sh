@@ -171,3 +171,11 @@ term_kernel_ok() {
 	echo "kernel $tk_v has no tty_port_link_wq: the one-kernel rig would deadlock"
 	return 1
 }
+
+# term_require_kernel: end the group with one SKIP unless term_kernel_ok
+term_require_kernel() {
+	term_kernel_ok >/dev/null && return 0
+	tap_skip "console function in the one-kernel rig" "$(term_kernel_ok)"
+	tap_end
+	exit 0
+}
