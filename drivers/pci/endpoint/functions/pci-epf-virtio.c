@@ -57,6 +57,13 @@
 #define EPF_VIRTIO_REGS_SIZE		0x100
 #define EPF_VIRTIO_MSIX_TABLE		EPF_VIRTIO_REGS_SIZE
 
+/* Unbound system workqueue, under its current name where it has one */
+#ifdef EPF_VIRTIO_DFL_WQ
+#define EPF_VIRTIO_UNMAP_WQ		system_dfl_wq
+#else
+#define EPF_VIRTIO_UNMAP_WQ		system_unbound_wq
+#endif
+
 /* ISR bit for used buffers (the config bit is VIRTIO_PCI_ISR_CONFIG) */
 #define EPF_VIRTIO_ISR_QUEUE		0x1
 
@@ -448,7 +455,7 @@ static void epf_virtio_unmap(struct epf_virtio *evd, struct pci_epc_map *map)
 	list_add_tail(&stale->node, &evd->stale_maps);
 	spin_unlock_irqrestore(&evd->stale_lock, flags);
 
-	queue_work(system_unbound_wq, &evd->unmap_work);
+	queue_work(EPF_VIRTIO_UNMAP_WQ, &evd->unmap_work);
 }
 
 /* Map host memory at @pci_addr for data; returns how much is reachable */
