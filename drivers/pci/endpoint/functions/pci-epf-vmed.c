@@ -1,0 +1,1366 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Mediated virtio device behind a PCIe endpoint function (baseline).
+ *
+ * The design of the original RFC, rebuilt on the core library so that it
+ * can be measured against the dedicated drivers: the function presents a
+ * virtio device to the host through pci-epf-virtio, and registers a second,
+ * local virtio device of the same type on the endpoint, which a stock
+ * driver (virtio_console, later virtio_net) binds.  The core's poll thread
+ * copies data between the host's rings and the local ones:
+ *
+ *   host queue 2k+1 (host driver to device) -> local queue 2k (to the driver)
+ *   local queue 2k+1 (local driver to device) -> host queue 2k (to the host)
+ *
+ * Each byte is copied once, straight between a host buffer (through the
+ * core's byte mover) and a local buffer.  The code knows nothing of ttys or
+ * netdevs: a small table of device types says how many queues there are,
+ * how big the configuration is, which features may be offered, and whether
+ * the data is a stream (console: a source chain may fill several
+ * destination chains and the other way round) or packets (net: one source
+ * chain, one destination chain).
+ *
+ * The local device:
+ *  - lives from bind to unbind, across host driver reloads and link
+ *    changes; data only flows while both the host driver and the local
+ *    driver have set DRIVER_OK;
+ *  - shares the device configuration the host sees (the core's copy);
+ *  - offers the same device features as the host, plus VERSION_1 (so its
+ *    rings and configuration are little-endian, as the host's are on the
+ *    wire), and never ACCESS_PLATFORM: its driver then puts physical
+ *    addresses in the rings, which the device side translates before use;
+ *  - is driven on the device side with vringh (_kern accessors: these are
+ *    endpoint rings, written by an endpoint driver);
+ *  - gets its "interrupts" as an IPI to a chosen CPU (irq_cpu), in hard
+ *    interrupt context as a real device interrupt would be, never from the
+ *    poll thread itself: virtio_console's interrupt handler takes the hvc
+ *    lock, which a writer to that hvc holds while it spins until the
+ *    device has used its buffer.
+ *
+ * Chains the mediator holds when one side goes away:
+ *  - host reset: host chains are forgotten (their queues are gone).  A
+ *    local receive chain that was partly filled is completed, so the data
+ *    that reached it is delivered; an empty one is kept for the next host.
+ *    A local transmit chain partly copied is kept as it is and the rest of
+ *    it goes to the next host driver.  Nothing is put back into a local
+ *    ring (vringh_abandon_kern() is gone in newer kernels, and keeping
+ *    the chain loses nothing).
+ *  - local reset: local chains are dropped (the local driver takes its
+ *    buffers back itself); a host transmit chain partly copied is kept and
+ *    the rest goes to the next local driver.
+ * Only the bytes that were in a host receive buffer not yet completed when
+ * the host reset are lost, as they would be with any device.
+ *
+ * Like any virtio console device, this one makes the writers of both
+ * consoles wait, spinning with interrupts off, until it has copied their
+ * data: a local writer spins while no host driver is there, a host writer
+ * while no local driver is there.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/bitops.h>
+#include <linux/cpumask.h>
+#include <linux/interrupt.h>
+#include <linux/io.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/pci-epf.h>
+#include <linux/pci-epf-virtio.h>
+#include <linux/pci_ids.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include <linux/spinlock.h>
+#include <linux/string.h>
+#include <linux/virtio.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_console.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_pci.h>
+#include <linux/virtio_ring.h>
+#include <linux/vringh.h>
+#include <linux/wait_bit.h>
+
+/* Older kernels (6.12) lack the typed allocation helpers */
+#ifndef kzalloc_obj
+#define kzalloc_obj(obj) kzalloc(sizeof(obj), GFP_KERNEL)
+#endif
+
+/* Virtqueue size (host and local): default and limits of the attribute */
+#define EPF_VMED_QUEUE_SIZE		256
+#define EPF_VMED_QUEUE_SIZE_MIN		16
+#define EPF_VMED_QUEUE_SIZE_MAX		1024
+
+/* Most virtqueues of any device type in the table */
+#define EPF_VMED_MAX_VQS		2
+
+/* Segments of a local chain held inline before vringh allocates more */
+#define EPF_VMED_LOCAL_INLINE		4
+
+/* Alignment of the local rings' used ring */
+#define EPF_VMED_VRING_ALIGN		SMP_CACHE_BYTES
+
+/* Transport features offered to the local driver, besides the device's */
+#define EPF_VMED_LOCAL_FEATURES		BIT_ULL(VIRTIO_F_VERSION_1)
+
+/**
+ * struct epf_vmed_type - a device type the mediator can present
+ * @name: name in the configfs attribute "device"
+ * @virtio_id: virtio device type (VIRTIO_ID_*)
+ * @pci_device_id: transitional PCI device ID
+ * @pci_class: 24-bit PCI class code
+ * @nvqs: number of virtqueues (even: receive/transmit pairs)
+ * @config_size: size of the device configuration space
+ * @features: device feature bits that may be offered (to both drivers);
+ *	only those whose data format does not depend on negotiation
+ * @packet: one source chain goes to one destination chain (else a stream)
+ */
+struct epf_vmed_type {
+	const char *name;
+	u32 virtio_id;
+	u16 pci_device_id;
+	u32 pci_class;
+	unsigned int nvqs;
+	unsigned int config_size;
+	u32 features;
+	bool packet;
+};
+
+static const struct epf_vmed_type epf_vmed_types[] = {
+	{
+		.name = "console",
+		.virtio_id = VIRTIO_ID_CONSOLE,
+		.pci_device_id = VIRTIO_TRANS_ID_CONSOLE,
+		.pci_class = PCI_CLASS_COMMUNICATION_OTHER << 8,
+		.nvqs = 2,
+		.config_size = sizeof(struct virtio_console_config),
+		.features = BIT(VIRTIO_CONSOLE_F_SIZE),
+		.packet = false,
+	},
+};
+
+/**
+ * struct epf_vmed_hq - the chain held on one host queue
+ * @buf: the chain
+ * @busy: @buf holds a chain
+ * @written: bytes written into it so far (host receive queues)
+ */
+struct epf_vmed_hq {
+	struct epf_virtio_buf buf;
+	bool busy;
+	u32 written;
+};
+
+/**
+ * struct epf_vmed_lvq - one virtqueue of the local device
+ * @vq: the driver's side, NULL while the local driver has no queues
+ * @vrh: the device's side, on the same ring
+ * @riov: driver-readable segments of the chain held (physical addresses)
+ * @wiov: driver-writable segments of the chain held
+ * @head: head descriptor of the chain held
+ * @busy: a chain is held
+ * @written: bytes written into it so far (local receive queues)
+ * @completed: used entries were added since the last notify check
+ * @rvec: inline storage for @riov
+ * @wvec: inline storage for @wiov
+ */
+struct epf_vmed_lvq {
+	struct virtqueue *vq;
+	struct vringh vrh;
+	struct vringh_kiov riov;
+	struct vringh_kiov wiov;
+	u16 head;
+	bool busy;
+	u32 written;
+	bool completed;
+	struct kvec rvec[EPF_VMED_LOCAL_INLINE];
+	struct kvec wvec[EPF_VMED_LOCAL_INLINE];
+};
+
+struct epf_vmed;
+
+/**
+ * struct epf_vmed_local - the local virtio device, from bind to unbind
+ * @vdev: the device; its refcount owns this structure
+ * @vmed: the function instance
+ * @offer: device features offered to the local driver
+ * @status: device status the local driver set
+ * @broken: the local driver broke a ring: no more copying until it resets
+ * @lvqs: the queues
+ * @irq_lock: protects the @lvqs' vq pointers against the interrupt handler
+ * @irq_pending: queues to interrupt (bit numbers)
+ * @irq_inflight: interrupts queued and not yet handled
+ * @irq_csd: delivers the interrupts on the chosen CPU
+ * @irq_cpu: CPU the interrupts go to, -1 for the poll thread's
+ *
+ * @status, @broken and the @lvqs' chains are protected by epf_vmed::lock.
+ */
+struct epf_vmed_local {
+	struct virtio_device vdev;
+	struct epf_vmed *vmed;
+	u32 offer;
+	u8 status;
+	bool broken;
+	struct epf_vmed_lvq lvqs[EPF_VMED_MAX_VQS];
+
+	/* Queue pointers vs the interrupt handler */
+	spinlock_t irq_lock;
+	atomic_long_t irq_pending;
+	atomic_t irq_inflight;
+	call_single_data_t irq_csd;
+	int irq_cpu;
+};
+
+/**
+ * struct epf_vmed - one mediated function instance
+ * @epf: the endpoint function
+ * @evd: the virtio device the host sees
+ * @type: the device type
+ * @info: description of @evd for the core, from @type
+ * @group: configfs group of the tunables
+ * @cfg_lock: serializes the tunables and @local's publication against bind
+ * @queue_size: virtqueue size to use at bind
+ * @features: device features to offer at bind
+ * @poll_cpu: CPU for the poll thread, -1 for any
+ * @irq_cpu: CPU for the local device's interrupts, -1 for the poll thread's
+ * @bound: bound to a controller
+ * @lock: protects @local and the local device's state against the poll
+ *	thread
+ * @local: the local device while bound
+ * @hqs: chains held on the host queues (poll thread and reset callback)
+ */
+struct epf_vmed {
+	struct pci_epf *epf;
+	struct epf_virtio *evd;
+	const struct epf_vmed_type *type;
+	struct epf_virtio_info info;
+
+	struct config_group group;
+	/* Tunables vs bind: a tunable cannot change once bound */
+	struct mutex cfg_lock;
+	unsigned int queue_size;
+	u32 features;
+	int poll_cpu;
+	int irq_cpu;
+	bool bound;
+
+	/* Local device state: its config ops vs the poll thread */
+	struct mutex lock;
+	struct epf_vmed_local *local;
+	struct epf_vmed_hq hqs[EPF_VMED_MAX_VQS];
+};
+
+static inline struct epf_vmed_local *to_epf_vmed_local(struct virtio_device *vdev)
+{
+	return container_of(vdev, struct epf_vmed_local, vdev);
+}
+
+/* ------------------------------------------------------------------------
+ * Local interrupts
+ */
+
+/* Hard interrupt context, on the interrupt CPU */
+static void epf_vmed_irq(void *data)
+{
+	struct epf_vmed_local *local = data;
+	unsigned long pending = atomic_long_xchg(&local->irq_pending, 0);
+	unsigned int i;
+
+	spin_lock(&local->irq_lock);
+	for_each_set_bit(i, &pending, EPF_VMED_MAX_VQS)
+		if (local->lvqs[i].vq)
+			vring_interrupt(0, local->lvqs[i].vq);
+	spin_unlock(&local->irq_lock);
+
+	if (atomic_dec_and_test(&local->irq_inflight))
+		wake_up_var(&local->irq_inflight);
+}
+
+/* Interrupt the local driver for the queues in @mask */
+static void epf_vmed_raise(struct epf_vmed_local *local, unsigned long mask)
+{
+	int cpu = local->irq_cpu;
+
+	atomic_long_or(mask, &local->irq_pending);
+	/*
+	 * The bits must be visible before the csd is found busy: a handler
+	 * that has not started yet then takes them (its xchg pairs with
+	 * this barrier).
+	 */
+	smp_mb__after_atomic();
+
+	if (cpu < 0 || !cpu_online(cpu))
+		cpu = raw_smp_processor_id();
+
+	/* -EBUSY: queued and not started yet, it will see @mask */
+	atomic_inc(&local->irq_inflight);
+	if (smp_call_function_single_async(cpu, &local->irq_csd))
+		atomic_dec(&local->irq_inflight);
+}
+
+/* Wait until no interrupt handler runs or is queued */
+static void epf_vmed_irq_sync(struct epf_vmed_local *local)
+{
+	wait_var_event(&local->irq_inflight,
+		       !atomic_read(&local->irq_inflight));
+}
+
+/* ------------------------------------------------------------------------
+ * Data paths (poll thread)
+ */
+
+/* Caller holds lock */
+static bool epf_vmed_local_running(struct epf_vmed_local *local)
+{
+	return local && (local->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	       !(local->status & VIRTIO_CONFIG_S_NEEDS_RESET) &&
+	       !local->broken;
+}
+
+/* The local driver broke the protocol: stop until it resets the device */
+static void epf_vmed_local_fail(struct epf_vmed_local *local,
+				unsigned int index, const char *what, int err)
+{
+	dev_err_ratelimited(epf_virtio_dev(local->vmed->evd),
+			    "Local queue %u: %s (err=%d)\n", index, what, err);
+	local->broken = true;
+	WRITE_ONCE(local->status,
+		   local->status | VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+/* Take the next chain the local driver made available; 1, 0 or error */
+static int epf_vmed_local_getdesc(struct epf_vmed_local *local,
+				  unsigned int index)
+{
+	struct epf_vmed_lvq *lvq = &local->lvqs[index];
+	int ret;
+
+	ret = vringh_getdesc_kern(&lvq->vrh, &lvq->riov, &lvq->wiov,
+				  &lvq->head, GFP_KERNEL);
+	if (ret < 0) {
+		epf_vmed_local_fail(local, index, "bad buffer chain", ret);
+		return ret;
+	}
+	if (ret) {
+		lvq->busy = true;
+		lvq->written = 0;
+	}
+
+	return ret;
+}
+
+static int epf_vmed_local_complete(struct epf_vmed_local *local,
+				   unsigned int index)
+{
+	struct epf_vmed_lvq *lvq = &local->lvqs[index];
+	int ret;
+
+	lvq->busy = false;
+	ret = vringh_complete_kern(&lvq->vrh, lvq->head, lvq->written);
+	if (ret) {
+		epf_vmed_local_fail(local, index, "cannot complete", ret);
+		return ret;
+	}
+	lvq->completed = true;
+
+	return 0;
+}
+
+/*
+ * Kernel address of the current local segment.  The local driver does not
+ * use the DMA API, so it gave a physical address of memory in the linear
+ * map; check that before touching it.
+ */
+static void *epf_vmed_local_ptr(const struct kvec *seg)
+{
+	phys_addr_t pa = (phys_addr_t)(uintptr_t)seg->iov_base;
+	phys_addr_t last = pa + seg->iov_len - 1;
+
+	if (!seg->iov_len || last < pa ||
+	    !pfn_valid(PHYS_PFN(pa)) || !pfn_valid(PHYS_PFN(last)))
+		return NULL;
+
+	return phys_to_virt(pa);
+}
+
+/*
+ * Copy between a host chain and the local chain @iov, as much as both
+ * allow, in the direction of @to_local.  Returns the bytes copied, or a
+ * negative error if none could be: -EFAULT for a bad local address, else
+ * the host memory is out of reach for now.
+ */
+static ssize_t epf_vmed_copy(struct epf_vmed *vmed, struct epf_virtio_buf *hbuf,
+			     struct vringh_kiov *iov, bool to_local)
+{
+	ssize_t done = 0, n;
+
+	while (iov->i < iov->used) {
+		struct kvec *seg = &iov->iov[iov->i];
+		void *p;
+
+		if (!seg->iov_len) {
+			/* Empty descriptor: step over it */
+			iov->i++;
+			iov->consumed = 0;
+			continue;
+		}
+
+		p = epf_vmed_local_ptr(seg);
+		if (!p)
+			return -EFAULT;
+
+		if (to_local)
+			n = epf_virtio_pull(vmed->evd, hbuf, p, seg->iov_len);
+		else
+			n = epf_virtio_push(vmed->evd, hbuf, p, seg->iov_len);
+		if (n < 0)
+			return done ? done : n;
+		if (!n)
+			break;	/* The host chain is used up */
+
+		vringh_kiov_advance(iov, n);
+		done += n;
+	}
+
+	return done;
+}
+
+/*
+ * Host queue 2k+1 (host driver to device) into local queue 2k (device to
+ * local driver).  A host chain is completed once all of it is in local
+ * buffers.
+ */
+static bool epf_vmed_to_local(struct epf_vmed *vmed,
+			      struct epf_vmed_local *local, unsigned int k)
+{
+	struct epf_virtio_queue *vq = epf_virtio_get_queue(vmed->evd, 2 * k + 1);
+	struct epf_vmed_hq *src = &vmed->hqs[2 * k + 1];
+	struct epf_vmed_lvq *dst = &local->lvqs[2 * k];
+	bool packet = vmed->type->packet;
+	bool progress = false;
+	ssize_t n;
+
+	for (;;) {
+		if (!src->busy) {
+			if (epf_virtio_getdesc(vq, &src->buf) <= 0)
+				break;
+			src->busy = true;
+			progress = true;
+		}
+
+		if (!epf_virtio_buf_readable(&src->buf)) {
+			/* All of it copied: a packet is complete too */
+			if (packet && dst->busy &&
+			    epf_vmed_local_complete(local, 2 * k))
+				break;
+			src->busy = false;
+			if (epf_virtio_complete(vq, &src->buf, 0))
+				break;
+			progress = true;
+			continue;
+		}
+
+		if (!dst->busy && epf_vmed_local_getdesc(local, 2 * k) <= 0)
+			break;
+
+		if (!vringh_kiov_length(&dst->wiov)) {
+			/* Full (or no room from the start) */
+			if (packet) {
+				dev_warn_ratelimited(epf_virtio_dev(vmed->evd),
+						     "Queue %u: %zu bytes do not fit, dropped\n",
+						     2 * k + 1,
+						     epf_virtio_buf_readable(&src->buf));
+				src->busy = false;
+				if (epf_virtio_complete(vq, &src->buf, 0))
+					break;
+			}
+			if (epf_vmed_local_complete(local, 2 * k))
+				break;
+			progress = true;
+			continue;
+		}
+
+		n = epf_vmed_copy(vmed, &src->buf, &dst->wiov, true);
+		if (n == -EFAULT)
+			epf_vmed_local_fail(local, 2 * k, "bad buffer address", n);
+		if (n <= 0)
+			break;
+		dst->written += n;
+		progress = true;
+	}
+
+	/* A stream: do not keep the local driver waiting for more */
+	if (!packet && dst->busy && dst->written && !local->broken)
+		epf_vmed_local_complete(local, 2 * k);
+
+	return progress;
+}
+
+/*
+ * Local queue 2k+1 (local driver to device) into host queue 2k (device to
+ * host driver).  A local chain is completed once all of it is in host
+ * buffers.
+ */
+static bool epf_vmed_to_host(struct epf_vmed *vmed,
+			     struct epf_vmed_local *local, unsigned int k)
+{
+	struct epf_virtio_queue *vq = epf_virtio_get_queue(vmed->evd, 2 * k);
+	struct epf_vmed_lvq *src = &local->lvqs[2 * k + 1];
+	struct epf_vmed_hq *dst = &vmed->hqs[2 * k];
+	bool packet = vmed->type->packet;
+	bool progress = false;
+	ssize_t n;
+
+	for (;;) {
+		if (!src->busy) {
+			if (epf_vmed_local_getdesc(local, 2 * k + 1) <= 0)
+				break;
+			progress = true;
+		}
+
+		if (!vringh_kiov_length(&src->riov)) {
+			/* All of it copied: a packet is complete too */
+			if (packet && dst->busy) {
+				dst->busy = false;
+				if (epf_virtio_complete(vq, &dst->buf,
+							dst->written))
+					break;
+			}
+			if (epf_vmed_local_complete(local, 2 * k + 1))
+				break;
+			progress = true;
+			continue;
+		}
+
+		if (!dst->busy) {
+			if (epf_virtio_getdesc(vq, &dst->buf) <= 0)
+				break;
+			dst->busy = true;
+			dst->written = 0;
+		}
+
+		if (!epf_virtio_buf_writable(&dst->buf)) {
+			/* Full (or no room from the start) */
+			if (packet) {
+				dev_warn_ratelimited(epf_virtio_dev(vmed->evd),
+						     "Queue %u: %zu bytes do not fit, dropped\n",
+						     2 * k,
+						     vringh_kiov_length(&src->riov));
+				if (epf_vmed_local_complete(local, 2 * k + 1))
+					break;
+			}
+			dst->busy = false;
+			if (epf_virtio_complete(vq, &dst->buf, dst->written))
+				break;
+			progress = true;
+			continue;
+		}
+
+		n = epf_vmed_copy(vmed, &dst->buf, &src->riov, false);
+		if (n == -EFAULT)
+			epf_vmed_local_fail(local, 2 * k + 1,
+					    "bad buffer address", n);
+		if (n <= 0)
+			break;
+		dst->written += n;
+		progress = true;
+	}
+
+	/* A stream: do not keep the host waiting for more */
+	if (!packet && dst->busy && dst->written) {
+		dst->busy = false;
+		epf_virtio_complete(vq, &dst->buf, dst->written);
+	}
+
+	return progress;
+}
+
+/* Interrupt the local driver where it asked for it.  Caller holds lock. */
+static void epf_vmed_local_notify(struct epf_vmed_local *local)
+{
+	unsigned long mask = 0;
+	unsigned int i;
+
+	for (i = 0; i < local->vmed->type->nvqs; i++) {
+		struct epf_vmed_lvq *lvq = &local->lvqs[i];
+
+		if (!lvq->completed)
+			continue;
+		lvq->completed = false;
+		if (vringh_need_notify_kern(&lvq->vrh) > 0)
+			mask |= BIT(i);
+	}
+
+	if (mask)
+		epf_vmed_raise(local, mask);
+}
+
+static bool epf_vmed_process(struct epf_virtio *evd)
+{
+	struct epf_vmed *vmed = epf_virtio_priv(evd);
+	struct epf_vmed_local *local;
+	bool progress = false;
+	unsigned int k;
+
+	mutex_lock(&vmed->lock);
+	local = vmed->local;
+	if (epf_vmed_local_running(local)) {
+		for (k = 0; k < vmed->type->nvqs / 2; k++) {
+			if (!local->broken)
+				progress |= epf_vmed_to_local(vmed, local, k);
+			if (!local->broken)
+				progress |= epf_vmed_to_host(vmed, local, k);
+		}
+		epf_vmed_local_notify(local);
+	}
+	mutex_unlock(&vmed->lock);
+
+	return progress;
+}
+
+static int epf_vmed_activate(struct epf_virtio *evd)
+{
+	struct epf_vmed *vmed = epf_virtio_priv(evd);
+
+	dev_dbg(&vmed->epf->dev, "Host connected\n");
+
+	return 0;
+}
+
+static void epf_vmed_reset(struct epf_virtio *evd)
+{
+	struct epf_vmed *vmed = epf_virtio_priv(evd);
+	struct epf_vmed_local *local;
+	unsigned int i;
+
+	mutex_lock(&vmed->lock);
+
+	/* The host chains went with the host's queues */
+	for (i = 0; i < vmed->type->nvqs; i++) {
+		struct epf_vmed_hq *hq = &vmed->hqs[i];
+
+		if (hq->busy) {
+			epf_virtio_buf_release(&hq->buf);
+			hq->busy = false;
+		}
+		hq->written = 0;
+	}
+
+	/*
+	 * Host data already in a local receive chain is delivered (but a
+	 * packet cut short is given back empty, for the driver to drop); an
+	 * empty chain and a local transmit chain stay held for the next host.
+	 */
+	local = vmed->local;
+	if (epf_vmed_local_running(local)) {
+		for (i = 0; i < vmed->type->nvqs; i += 2) {
+			struct epf_vmed_lvq *lvq = &local->lvqs[i];
+
+			if (!lvq->busy || !lvq->written)
+				continue;
+			if (vmed->type->packet)
+				lvq->written = 0;
+			epf_vmed_local_complete(local, i);
+		}
+		epf_vmed_local_notify(local);
+	}
+
+	mutex_unlock(&vmed->lock);
+
+	dev_dbg(&vmed->epf->dev, "Host disconnected\n");
+}
+
+static void epf_vmed_config_written(struct epf_virtio *evd,
+				    unsigned int offset, unsigned int len)
+{
+	struct epf_vmed *vmed = epf_virtio_priv(evd);
+
+	mutex_lock(&vmed->lock);
+	if (epf_vmed_local_running(vmed->local))
+		virtio_config_changed(&vmed->local->vdev);
+	mutex_unlock(&vmed->lock);
+}
+
+static const struct epf_virtio_ops epf_vmed_virtio_ops = {
+	.activate = epf_vmed_activate,
+	.reset = epf_vmed_reset,
+	.process = epf_vmed_process,
+	.config_written = epf_vmed_config_written,
+};
+
+/* ------------------------------------------------------------------------
+ * The local virtio device
+ */
+
+static void epf_vmed_get(struct virtio_device *vdev, unsigned int offset,
+			 void *buf, unsigned int len)
+{
+	struct epf_vmed_local *local = to_epf_vmed_local(vdev);
+	struct epf_vmed *vmed = local->vmed;
+
+	if (offset > vmed->type->config_size ||
+	    len > vmed->type->config_size - offset) {
+		memset(buf, 0, len);
+		return;
+	}
+
+	epf_virtio_config_get(vmed->evd, offset, buf, len);
+}
+
+static void epf_vmed_set(struct virtio_device *vdev, unsigned int offset,
+			 const void *buf, unsigned int len)
+{
+	struct epf_vmed_local *local = to_epf_vmed_local(vdev);
+	struct epf_vmed *vmed = local->vmed;
+
+	if (offset > vmed->type->config_size ||
+	    len > vmed->type->config_size - offset)
+		return;
+
+	epf_virtio_config_set(vmed->evd, offset, buf, len, false);
+}
+
+static u8 epf_vmed_get_status(struct virtio_device *vdev)
+{
+	/* Written under lock, read from any context */
+	return READ_ONCE(to_epf_vmed_local(vdev)->status);
+}
+
+static void epf_vmed_set_status(struct virtio_device *vdev, u8 status)
+{
+	struct epf_vmed_local *local = to_epf_vmed_local(vdev);
+	struct epf_vmed *vmed = local->vmed;
+
+	mutex_lock(&vmed->lock);
+	WRITE_ONCE(local->status,
+		   status | (local->status & VIRTIO_CONFIG_S_NEEDS_RESET));
+	mutex_unlock(&vmed->lock);
+
+	/* Data may be waiting for the driver */
+	if (status & VIRTIO_CONFIG_S_DRIVER_OK)
+		epf_virtio_wake(vmed->evd);
+}
+
+/* Forget the local chains: the local driver takes its buffers back */
+static void epf_vmed_local_forget(struct epf_vmed_local *local)
+{
+	unsigned int i;
+
+	for (i = 0; i < EPF_VMED_MAX_VQS; i++) {
+		local->lvqs[i].busy = false;
+		local->lvqs[i].written = 0;
+		local->lvqs[i].completed = false;
+	}
+}
+
+static void epf_vmed_vdev_reset(struct virtio_device *vdev)
+{
+	struct epf_vmed_local *local = to_epf_vmed_local(vdev);
+	struct epf_vmed *vmed = local->vmed;
+
+	mutex_lock(&vmed->lock);
+	WRITE_ONCE(local->status, 0);
+	local->broken = false;
+	epf_vmed_local_forget(local);
+	atomic_long_set(&local->irq_pending, 0);
+	mutex_unlock(&vmed->lock);
+
+	/* No interrupt after the reset */
+	epf_vmed_irq_sync(local);
+}
+
+static void epf_vmed_synchronize_cbs(struct virtio_device *vdev)
+{
+	epf_vmed_irq_sync(to_epf_vmed_local(vdev));
+}
+
+/* The local driver kicks a queue: in any context, locks held */
+static bool epf_vmed_notify(struct virtqueue *vq)
+{
+	struct epf_vmed_local *local = to_epf_vmed_local(vq->vdev);
+
+	epf_virtio_wake(local->vmed->evd);
+
+	return true;
+}
+
+static void epf_vmed_del_vqs(struct virtio_device *vdev)
+{
+	struct epf_vmed_local *local = to_epf_vmed_local(vdev);
+	struct epf_vmed *vmed = local->vmed;
+	struct virtqueue *vqs[EPF_VMED_MAX_VQS];
+	unsigned long flags;
+	unsigned int i;
+
+	mutex_lock(&vmed->lock);
+	epf_vmed_local_forget(local);
+	spin_lock_irqsave(&local->irq_lock, flags);
+	for (i = 0; i < EPF_VMED_MAX_VQS; i++) {
+		vqs[i] = local->lvqs[i].vq;
+		local->lvqs[i].vq = NULL;
+	}
+	spin_unlock_irqrestore(&local->irq_lock, flags);
+	mutex_unlock(&vmed->lock);
+
+	epf_vmed_irq_sync(local);
+
+	for (i = 0; i < EPF_VMED_MAX_VQS; i++) {
+		if (vqs[i])
+			vring_del_virtqueue(vqs[i]);
+		vringh_kiov_cleanup(&local->lvqs[i].riov);
+		vringh_kiov_cleanup(&local->lvqs[i].wiov);
+	}
+}
+
+static int epf_vmed_setup_vq(struct epf_vmed_local *local, unsigned int index,
+			     struct virtqueue_info *info, struct virtqueue **out)
+{
+	struct epf_vmed *vmed = local->vmed;
+	struct epf_vmed_lvq *lvq = &local->lvqs[index];
+	const struct vring *vring;
+	struct virtqueue *vq;
+	unsigned long flags;
+	int ret;
+
+	vq = vring_create_virtqueue(index, vmed->queue_size,
+				    EPF_VMED_VRING_ALIGN, &local->vdev, true,
+				    true, info->ctx, epf_vmed_notify,
+				    info->callback, info->name);
+	if (!vq)
+		return -ENOMEM;
+
+	vring = virtqueue_get_vring(vq);
+
+	mutex_lock(&vmed->lock);
+	ret = vringh_init_kern(&lvq->vrh, local->vdev.features,
+			       virtqueue_get_vring_size(vq), true,
+			       vring->desc, vring->avail, vring->used);
+	if (!ret) {
+		vringh_kiov_init(&lvq->riov, lvq->rvec, ARRAY_SIZE(lvq->rvec));
+		vringh_kiov_init(&lvq->wiov, lvq->wvec, ARRAY_SIZE(lvq->wvec));
+		lvq->busy = false;
+		spin_lock_irqsave(&local->irq_lock, flags);
+		lvq->vq = vq;
+		spin_unlock_irqrestore(&local->irq_lock, flags);
+	}
+	mutex_unlock(&vmed->lock);
+
+	if (ret) {
+		vring_del_virtqueue(vq);
+		return ret;
+	}
+	*out = vq;
+
+	return 0;
+}
+
+static int epf_vmed_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
+			     struct virtqueue *vqs[],
+			     struct virtqueue_info vqs_info[],
+			     struct irq_affinity *desc)
+{
+	struct epf_vmed_local *local = to_epf_vmed_local(vdev);
+	unsigned int i, index = 0;
+	int ret;
+
+	for (i = 0; i < nvqs; i++) {
+		vqs[i] = NULL;
+		if (!vqs_info[i].name)
+			continue;
+
+		if (index >= local->vmed->type->nvqs) {
+			ret = -ENOENT;
+			goto err_del_vqs;
+		}
+
+		ret = epf_vmed_setup_vq(local, index, &vqs_info[i], &vqs[i]);
+		if (ret)
+			goto err_del_vqs;
+		index++;
+	}
+
+	return 0;
+
+err_del_vqs:
+	epf_vmed_del_vqs(vdev);
+	return ret;
+}
+
+static u64 epf_vmed_get_features(struct virtio_device *vdev)
+{
+	return to_epf_vmed_local(vdev)->offer | EPF_VMED_LOCAL_FEATURES;
+}
+
+static int epf_vmed_finalize_features(struct virtio_device *vdev)
+{
+	/* Drop what the rings here do not implement */
+	vring_transport_features(vdev);
+
+	return 0;
+}
+
+static const char *epf_vmed_bus_name(struct virtio_device *vdev)
+{
+	return dev_name(vdev->dev.parent);
+}
+
+static const struct virtio_config_ops epf_vmed_config_ops = {
+	.get = epf_vmed_get,
+	.set = epf_vmed_set,
+	.get_status = epf_vmed_get_status,
+	.set_status = epf_vmed_set_status,
+	.reset = epf_vmed_vdev_reset,
+	.find_vqs = epf_vmed_find_vqs,
+	.del_vqs = epf_vmed_del_vqs,
+	.synchronize_cbs = epf_vmed_synchronize_cbs,
+	.get_features = epf_vmed_get_features,
+	.finalize_features = epf_vmed_finalize_features,
+	.bus_name = epf_vmed_bus_name,
+};
+
+static void epf_vmed_local_release(struct device *dev)
+{
+	struct virtio_device *vdev = dev_to_virtio(dev);
+
+	kfree(to_epf_vmed_local(vdev));
+}
+
+/* Register the local device; the caller holds cfg_lock */
+static int epf_vmed_local_add(struct epf_vmed *vmed)
+{
+	struct epf_vmed_local *local;
+	int ret;
+
+	local = kzalloc_obj(*local);
+	if (!local)
+		return -ENOMEM;
+
+	local->vmed = vmed;
+	local->offer = vmed->features;
+	local->irq_cpu = vmed->irq_cpu;
+	spin_lock_init(&local->irq_lock);
+	atomic_set(&local->irq_inflight, 0);
+	INIT_CSD(&local->irq_csd, epf_vmed_irq, local);
+
+	local->vdev.dev.parent = epf_virtio_dev(vmed->evd);
+	local->vdev.dev.release = epf_vmed_local_release;
+	local->vdev.config = &epf_vmed_config_ops;
+	local->vdev.id.device = vmed->type->virtio_id;
+	local->vdev.id.vendor = PCI_SUBVENDOR_ID_REDHAT_QUMRANET;
+
+	mutex_lock(&vmed->lock);
+	vmed->local = local;
+	mutex_unlock(&vmed->lock);
+
+	ret = register_virtio_device(&local->vdev);
+	if (ret) {
+		dev_err(&vmed->epf->dev,
+			"Failed to register the local device (err=%d)\n", ret);
+		mutex_lock(&vmed->lock);
+		vmed->local = NULL;
+		mutex_unlock(&vmed->lock);
+		put_device(&local->vdev.dev);
+		return ret;
+	}
+
+	dev_info(&vmed->epf->dev, "Local %s device %s\n", vmed->type->name,
+		 dev_name(&local->vdev.dev));
+
+	return 0;
+}
+
+/* Unregister the local device; the poll thread is stopped */
+static void epf_vmed_local_remove(struct epf_vmed *vmed)
+{
+	struct epf_vmed_local *local = vmed->local;
+
+	if (!local)
+		return;
+
+	/* A local writer spinning on a buffer nobody will use lets go */
+	virtio_break_device(&local->vdev);
+	unregister_virtio_device(&local->vdev);
+
+	mutex_lock(&vmed->lock);
+	vmed->local = NULL;
+	mutex_unlock(&vmed->lock);
+}
+
+/* ------------------------------------------------------------------------
+ * configfs tunables
+ */
+
+static inline struct epf_vmed *epf_vmed_from_item(struct config_item *item)
+{
+	return container_of(to_config_group(item), struct epf_vmed, group);
+}
+
+/* Caller holds cfg_lock */
+static bool epf_vmed_cfg_locked_out(struct epf_vmed *vmed)
+{
+	return vmed->bound || READ_ONCE(vmed->epf->epc);
+}
+
+static void epf_vmed_set_type(struct epf_vmed *vmed,
+			      const struct epf_vmed_type *type)
+{
+	vmed->type = type;
+	vmed->features = type->features;
+	vmed->info = (struct epf_virtio_info) {
+		.virtio_id = type->virtio_id,
+		.pci_device_id = type->pci_device_id,
+		.pci_class = type->pci_class,
+		.nvqs = type->nvqs,
+		.config_size = type->config_size,
+		.features = type->features,
+		.ops = &epf_vmed_virtio_ops,
+	};
+}
+
+static ssize_t epf_vmed_device_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "%s\n", epf_vmed_from_item(item)->type->name);
+}
+
+/* Another device type: the host-side device is made again */
+static ssize_t epf_vmed_device_store(struct config_item *item,
+				     const char *page, size_t len)
+{
+	struct epf_vmed *vmed = epf_vmed_from_item(item);
+	const struct epf_vmed_type *type = NULL, *old;
+	struct epf_virtio *evd;
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < ARRAY_SIZE(epf_vmed_types); i++)
+		if (sysfs_streq(page, epf_vmed_types[i].name))
+			type = &epf_vmed_types[i];
+	if (!type)
+		return -EINVAL;
+
+	mutex_lock(&vmed->cfg_lock);
+	if (epf_vmed_cfg_locked_out(vmed)) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	if (type == vmed->type)
+		goto out_unlock;
+
+	old = vmed->type;
+	epf_virtio_destroy(vmed->evd);
+	epf_vmed_set_type(vmed, type);
+	evd = epf_virtio_create(vmed->epf, &vmed->info, vmed);
+	if (IS_ERR(evd)) {
+		ret = PTR_ERR(evd);
+		/* Back to the old type, whose description was valid */
+		epf_vmed_set_type(vmed, old);
+		evd = epf_virtio_create(vmed->epf, &vmed->info, vmed);
+	}
+	vmed->evd = IS_ERR(evd) ? NULL : evd;
+
+out_unlock:
+	mutex_unlock(&vmed->cfg_lock);
+
+	return ret ? ret : len;
+}
+
+CONFIGFS_ATTR(epf_vmed_, device);
+
+static ssize_t epf_vmed_queue_size_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "%u\n", epf_vmed_from_item(item)->queue_size);
+}
+
+static ssize_t epf_vmed_queue_size_store(struct config_item *item,
+					 const char *page, size_t len)
+{
+	struct epf_vmed *vmed = epf_vmed_from_item(item);
+	unsigned int val;
+	int ret;
+
+	ret = kstrtouint(page, 0, &val);
+	if (ret)
+		return ret;
+
+	mutex_lock(&vmed->cfg_lock);
+	if (epf_vmed_cfg_locked_out(vmed))
+		ret = -EBUSY;
+	else if (!is_power_of_2(val) || val < EPF_VMED_QUEUE_SIZE_MIN ||
+		 val > EPF_VMED_QUEUE_SIZE_MAX)
+		ret = -EINVAL;
+	else
+		vmed->queue_size = val;
+	mutex_unlock(&vmed->cfg_lock);
+
+	return ret ? ret : len;
+}
+
+CONFIGFS_ATTR(epf_vmed_, queue_size);
+
+static ssize_t epf_vmed_features_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "0x%08x\n", epf_vmed_from_item(item)->features);
+}
+
+static ssize_t epf_vmed_features_store(struct config_item *item,
+				       const char *page, size_t len)
+{
+	struct epf_vmed *vmed = epf_vmed_from_item(item);
+	u32 val;
+	int ret;
+
+	ret = kstrtou32(page, 0, &val);
+	if (ret)
+		return ret;
+
+	mutex_lock(&vmed->cfg_lock);
+	if (epf_vmed_cfg_locked_out(vmed))
+		ret = -EBUSY;
+	else if (val & ~vmed->type->features)
+		ret = -EINVAL;
+	else
+		vmed->features = val;
+	mutex_unlock(&vmed->cfg_lock);
+
+	return ret ? ret : len;
+}
+
+CONFIGFS_ATTR(epf_vmed_, features);
+
+/* A CPU number or -1, stored in *@field */
+static ssize_t epf_vmed_cpu_store(struct epf_vmed *vmed, int *field,
+				  const char *page, size_t len)
+{
+	int val;
+	int ret;
+
+	ret = kstrtoint(page, 0, &val);
+	if (ret)
+		return ret;
+
+	mutex_lock(&vmed->cfg_lock);
+	if (epf_vmed_cfg_locked_out(vmed))
+		ret = -EBUSY;
+	else if (val < -1 || val >= (int)nr_cpu_ids)
+		ret = -EINVAL;
+	else
+		*field = val;
+	mutex_unlock(&vmed->cfg_lock);
+
+	return ret ? ret : len;
+}
+
+static ssize_t epf_vmed_poll_cpu_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "%d\n", epf_vmed_from_item(item)->poll_cpu);
+}
+
+static ssize_t epf_vmed_poll_cpu_store(struct config_item *item,
+				       const char *page, size_t len)
+{
+	struct epf_vmed *vmed = epf_vmed_from_item(item);
+
+	return epf_vmed_cpu_store(vmed, &vmed->poll_cpu, page, len);
+}
+
+CONFIGFS_ATTR(epf_vmed_, poll_cpu);
+
+static ssize_t epf_vmed_irq_cpu_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "%d\n", epf_vmed_from_item(item)->irq_cpu);
+}
+
+static ssize_t epf_vmed_irq_cpu_store(struct config_item *item,
+				      const char *page, size_t len)
+{
+	struct epf_vmed *vmed = epf_vmed_from_item(item);
+
+	return epf_vmed_cpu_store(vmed, &vmed->irq_cpu, page, len);
+}
+
+CONFIGFS_ATTR(epf_vmed_, irq_cpu);
+
+static ssize_t epf_vmed_local_show(struct config_item *item, char *page)
+{
+	struct epf_vmed *vmed = epf_vmed_from_item(item);
+	ssize_t ret;
+
+	mutex_lock(&vmed->cfg_lock);
+	ret = sysfs_emit(page, "%s\n",
+			 vmed->local ? dev_name(&vmed->local->vdev.dev) : "");
+	mutex_unlock(&vmed->cfg_lock);
+
+	return ret;
+}
+
+CONFIGFS_ATTR_RO(epf_vmed_, local);
+
+static struct configfs_attribute *epf_vmed_attrs[] = {
+	&epf_vmed_attr_device,
+	&epf_vmed_attr_queue_size,
+	&epf_vmed_attr_features,
+	&epf_vmed_attr_poll_cpu,
+	&epf_vmed_attr_irq_cpu,
+	&epf_vmed_attr_local,
+	NULL,
+};
+
+static const struct config_item_type epf_vmed_group_type = {
+	.ct_attrs = epf_vmed_attrs,
+	.ct_owner = THIS_MODULE,
+};
+
+static struct config_group *epf_vmed_add_cfs(struct pci_epf *epf,
+					     struct config_group *group)
+{
+	struct epf_vmed *vmed = epf_virtio_priv(epf_virtio_from_epf(epf));
+
+	config_group_init_type_name(&vmed->group, "vmed", &epf_vmed_group_type);
+
+	return &vmed->group;
+}
+
+/* ------------------------------------------------------------------------
+ * Endpoint function driver
+ */
+
+static int epf_vmed_bind(struct pci_epf *epf)
+{
+	struct epf_virtio *evd = epf_virtio_from_epf(epf);
+	struct epf_vmed *vmed;
+	struct epf_virtio_params params;
+	int ret;
+
+	if (!evd)
+		return -ENODEV;
+	vmed = epf_virtio_priv(evd);
+
+	mutex_lock(&vmed->cfg_lock);
+	params.queue_size = vmed->queue_size;
+	params.features = vmed->features;
+	params.poll_cpu = vmed->poll_cpu;
+	ret = epf_virtio_bind(vmed->evd, &params);
+	if (ret)
+		goto out_unlock;
+
+	ret = epf_vmed_local_add(vmed);
+	if (ret)
+		goto err_unbind;
+
+	vmed->bound = true;
+	mutex_unlock(&vmed->cfg_lock);
+
+	return 0;
+
+err_unbind:
+	epf_virtio_unbind(vmed->evd);
+out_unlock:
+	mutex_unlock(&vmed->cfg_lock);
+	return ret;
+}
+
+static void epf_vmed_unbind(struct pci_epf *epf)
+{
+	struct epf_vmed *vmed = epf_virtio_priv(epf_virtio_from_epf(epf));
+
+	mutex_lock(&vmed->cfg_lock);
+	/* The poll thread stops first: the local device is not used any more */
+	epf_virtio_unbind(vmed->evd);
+	epf_vmed_local_remove(vmed);
+	vmed->bound = false;
+	mutex_unlock(&vmed->cfg_lock);
+}
+
+static int epf_vmed_probe(struct pci_epf *epf,
+			  const struct pci_epf_device_id *id)
+{
+	struct epf_virtio *evd;
+	struct epf_vmed *vmed;
+	unsigned int i;
+
+	/* Freed with the driver's data, even if a type change failed */
+	vmed = devm_kzalloc(&epf->dev, sizeof(*vmed), GFP_KERNEL);
+	if (!vmed)
+		return -ENOMEM;
+
+	vmed->epf = epf;
+	vmed->queue_size = EPF_VMED_QUEUE_SIZE;
+	vmed->poll_cpu = -1;
+	vmed->irq_cpu = -1;
+	mutex_init(&vmed->cfg_lock);
+	mutex_init(&vmed->lock);
+	for (i = 0; i < EPF_VMED_MAX_VQS; i++)
+		epf_virtio_buf_init(&vmed->hqs[i].buf);
+	epf_vmed_set_type(vmed, &epf_vmed_types[0]);
+
+	evd = epf_virtio_create(epf, &vmed->info, vmed);
+	if (IS_ERR(evd))
+		return PTR_ERR(evd);
+	vmed->evd = evd;
+
+	return 0;
+}
+
+static void epf_vmed_remove(struct pci_epf *epf)
+{
+	struct epf_virtio *evd = epf_virtio_from_epf(epf);
+	struct epf_vmed *vmed;
+	unsigned int i;
+
+	if (!evd)
+		return;
+	vmed = epf_virtio_priv(evd);
+
+	epf_virtio_destroy(evd);
+	for (i = 0; i < EPF_VMED_MAX_VQS; i++)
+		epf_virtio_buf_release(&vmed->hqs[i].buf);
+}
+
+static const struct pci_epf_device_id epf_vmed_ids[] = {
+	{ .name = "pci_epf_vmed" },
+	{},
+};
+
+static const struct pci_epf_ops epf_vmed_ops = {
+	.bind = epf_vmed_bind,
+	.unbind = epf_vmed_unbind,
+	.add_cfs = epf_vmed_add_cfs,
+};
+
+static struct pci_epf_driver epf_vmed_driver = {
+	.driver.name = "pci_epf_vmed",
+	.probe = epf_vmed_probe,
+	.remove = epf_vmed_remove,
+	.id_table = epf_vmed_ids,
+	.ops = &epf_vmed_ops,
+	.owner = THIS_MODULE,
+};
+
+static int __init epf_vmed_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(epf_vmed_types); i++)
+		if (WARN_ON(epf_vmed_types[i].nvqs > EPF_VMED_MAX_VQS ||
+			    epf_vmed_types[i].nvqs % 2))
+			return -EINVAL;
+
+	ret = pci_epf_register_driver(&epf_vmed_driver);
+	if (ret)
+		pr_err("Failed to register the function driver (err=%d)\n",
+		       ret);
+
+	return ret;
+}
+module_init(epf_vmed_init);
+
+static void __exit epf_vmed_exit(void)
+{
+	pci_epf_unregister_driver(&epf_vmed_driver);
+}
+module_exit(epf_vmed_exit);
+
+MODULE_DESCRIPTION("Mediated virtio PCIe endpoint function (baseline)");
+MODULE_LICENSE("GPL");
