@@ -14,59 +14,9 @@
 . /tests/lib/tap.sh
 . /tests/lib/rig.sh
 . /tests/lib/term.sh
+. /tests/lib/vcon.sh
 
 term_require_kernel
-
-VIRTIO_PCI=/sys/bus/pci/drivers/virtio-pci
-POLL_CPU=1
-
-# host_bdf CTRL: PCI address of function 0 behind controller CTRL, as the
-# host sees it
-host_bdf() {
-	for d in /sys/devices/platform/pci-epc-loop.$1/pci*/*:00.0; do
-		[ -e "$d" ] && basename "$d"
-	done
-}
-
-# host_bound BDF: the host's virtio_console drives the device at BDF
-host_bound() {
-	ls /sys/bus/pci/devices/"$1"/virtio*/driver 2>/dev/null | grep -q . &&
-		readlink /sys/bus/pci/devices/"$1"/virtio*/driver |
-		grep -q virtio_console
-}
-
-# host_irqs BDF: interrupts the host took for the device at BDF so far
-host_irqs() {
-	v=$(basename /sys/bus/pci/devices/"$1"/virtio*)
-	grep -E " $v(-|\$)" /proc/interrupts |
-		awk '{ for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i }
-		     END { print n + 0 }'
-}
-
-# host_irq_kind BDF: how the host takes the device's interrupts
-host_irq_kind() {
-	v=$(basename /sys/bus/pci/devices/"$1"/virtio*)
-	if grep -E " $v-" /proc/interrupts | grep -q MSIX; then
-		echo MSI-X
-	elif grep -E " $v\$" /proc/interrupts | grep -q MSI; then
-		echo MSI
-	elif grep -qE " $v\$" /proc/interrupts; then
-		echo INTx
-	else
-		echo none
-	fi
-}
-
-# vcon_fn NAME CTRL MSIX: create function NAME on controller CTRL, with
-# MSIX MSI-X vectors (0: INTx only), and bring its link up
-vcon_fn() {
-	f=$EPCFS/functions/pci_epf_vcon/$1
-	mkdir "$f" || return 1
-	echo $POLL_CPU >"$f/vcon/poll_cpu" || return 1
-	echo "$3" >"$f/msix_interrupts" || return 1
-	ln -s "$f" "$(rig_epc "$2")/" || return 1
-	echo 1 >"$(rig_epc "$2")/start" && rig_link "$2" up
-}
 
 rig_load_epc host_cpu=0 || exit 1
 tap_check "load pci-epf-virtio" rig_insmod pci-epf-virtio
@@ -106,7 +56,7 @@ on_ep /usr/bin/setsid agetty -L --nohints hvcEP0 vt100 </dev/null >/dev/null 2>&
 getty=$!
 term_login "host hvc0 logs in through a getty on the endpoint's hvcEP0"
 term_close
-kill $getty 2>/dev/null
+rig_kill "$getty"
 
 # --- teardown ---------------------------------------------------------------
 tap_check "stop the link" sh -c "echo 0 > $epc/start"

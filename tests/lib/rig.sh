@@ -34,12 +34,12 @@ rig_link() {
 
 # rig_wait SECONDS CMD...: poll CMD every 0.1 s until it succeeds
 rig_wait() {
-	n=$(($1 * 10))
+	rw_n=$(($1 * 10))
 	shift
-	while [ "$n" -gt 0 ]; do
+	while [ "$rw_n" -gt 0 ]; do
 		"$@" 2>/dev/null && return 0
 		sleep 0.1
-		n=$((n - 1))
+		rw_n=$((rw_n - 1))
 	done
 	"$@"
 }
@@ -72,4 +72,15 @@ rig_mark() {
 # rig_dmesg_since NAME: kernel log after mark NAME
 rig_dmesg_since() {
 	dmesg | sed -n "/vep-mark $1\$/,\$p"
+}
+
+# rig_kill PID: kill PID and, first, every process it started.  A shell
+# function run in the background is a subshell whose commands are its
+# children, so killing $! alone may leave them running.
+rig_kill() {
+	for rk_c in $(grep -l "^[0-9]* ([^)]*) [A-Za-z] $1 " /proc/[0-9]*/stat \
+		      2>/dev/null | cut -d/ -f3); do
+		rig_kill "$rk_c"
+	done
+	kill "$1" 2>/dev/null
 }

@@ -71,7 +71,7 @@ term_open() {
 
 # term_close: end the session
 term_close() {
-	[ -n "$TERM_CAT" ] && kill "$TERM_CAT" 2>/dev/null
+	[ -n "$TERM_CAT" ] && rig_kill "$TERM_CAT"
 	wait "$TERM_CAT" 2>/dev/null
 	exec 7>&-
 	TERM_CAT=
@@ -140,7 +140,8 @@ xfer_check() {
 		xf_n=$((xf_n - 1))
 	done
 	xf_ms=$((($(now_cs) - xf_t0) * 10))
-	kill $xf_rd $xf_wr 2>/dev/null
+	rig_kill "$xf_rd"
+	rig_kill "$xf_wr"
 	wait $xf_rd $xf_wr 2>/dev/null
 	exec 8>&- 9>&-
 	sha256sum <"$xf_dir/src" >"$xf_dir/src.sum"

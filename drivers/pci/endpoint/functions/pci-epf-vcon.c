@@ -424,7 +424,34 @@ static void epf_vcon_port_destruct(struct tty_port *port)
 	kfree(vcon);
 }
 
+/*
+ * Throttling belongs to one tty: a tty closed or hung up while throttled
+ * never gets its unthrottle, and the next one starts unthrottled.  So the
+ * port starts and ends every open unthrottled, and lets the poll thread
+ * go on (delivering, or discarding while nobody has the tty open).
+ */
+static int epf_vcon_port_activate(struct tty_port *port,
+				  struct tty_struct *tty)
+{
+	struct epf_vcon *vcon = container_of(port, struct epf_vcon, port);
+
+	WRITE_ONCE(vcon->throttled, false);
+	epf_vcon_kick(vcon);
+
+	return 0;
+}
+
+static void epf_vcon_port_shutdown(struct tty_port *port)
+{
+	struct epf_vcon *vcon = container_of(port, struct epf_vcon, port);
+
+	WRITE_ONCE(vcon->throttled, false);
+	epf_vcon_kick(vcon);
+}
+
 static const struct tty_port_operations epf_vcon_port_ops = {
+	.activate = epf_vcon_port_activate,
+	.shutdown = epf_vcon_port_shutdown,
 	.destruct = epf_vcon_port_destruct,
 };
 

@@ -1,0 +1,57 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers for the console function's test groups: create a function, find
+# the device the host sees, and tell how the host drives it.  Source after
+# tap.sh, rig.sh and term.sh.
+
+VIRTIO_PCI=/sys/bus/pci/drivers/virtio-pci
+POLL_CPU=${POLL_CPU:-1}
+
+# host_bdf CTRL: PCI address of function 0 behind controller CTRL, as the
+# host sees it
+host_bdf() {
+	for d in /sys/devices/platform/pci-epc-loop.$1/pci*/*:00.0; do
+		[ -e "$d" ] && basename "$d"
+	done
+}
+
+# host_bound BDF: the host's virtio_console drives the device at BDF
+host_bound() {
+	ls /sys/bus/pci/devices/"$1"/virtio*/driver 2>/dev/null | grep -q . &&
+		readlink /sys/bus/pci/devices/"$1"/virtio*/driver |
+		grep -q virtio_console
+}
+
+# host_irqs BDF: interrupts the host took for the device at BDF so far
+host_irqs() {
+	v=$(basename /sys/bus/pci/devices/"$1"/virtio*)
+	grep -E " $v(-|\$)" /proc/interrupts |
+		awk '{ for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i }
+		     END { print n + 0 }'
+}
+
+# host_irq_kind BDF: how the host takes the device's interrupts
+host_irq_kind() {
+	v=$(basename /sys/bus/pci/devices/"$1"/virtio*)
+	if grep -E " $v-" /proc/interrupts | grep -q MSIX; then
+		echo MSI-X
+	elif grep -E " $v\$" /proc/interrupts | grep -q MSI; then
+		echo MSI
+	elif grep -qE " $v\$" /proc/interrupts; then
+		echo INTx
+	else
+		echo none
+	fi
+}
+
+# vcon_fn NAME CTRL MSIX: create function NAME on controller CTRL, with
+# MSIX MSI-X vectors (0: INTx only), and bring its link up
+vcon_fn() {
+	f=$EPCFS/functions/pci_epf_vcon/$1
+	mkdir "$f" || return 1
+	echo "$POLL_CPU" >"$f/vcon/poll_cpu" || return 1
+	echo "$3" >"$f/msix_interrupts" || return 1
+	ln -s "$f" "$(rig_epc "$2")/" || return 1
+	echo 1 >"$(rig_epc "$2")/start" && rig_link "$2" up
+}
