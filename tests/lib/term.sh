@@ -123,16 +123,26 @@ now_cs() {
 # xfer_check NAME BYTES SRC_DEV DST_DEV [SECONDS]: send BYTES random bytes
 # into SRC_DEV and read them from DST_DEV (both raw); one TAP case NAME
 # that passes if the sha256 sums are equal.  Reports the time taken.
+# XFER_WR and XFER_RD, when set, name the side (on_host or on_ep) the
+# writer and the reader run on, instead of the side of their device.
+# XFER_PACE="BLOCK AHEAD", when set, makes the writer write BLOCK bytes at
+# a time and stay at most AHEAD blocks ahead of the reader.
 xfer_check() {
 	xf_dir=$(mktemp -d /tmp/xfer.XXXXXX)
 	head -c "$2" /dev/urandom >"$xf_dir/src"
 	exec 8<>"$4" 9<>"$3"
 	term_raw "$3"
 	term_raw "$4"
-	$(side "$4") head -c "$2" <&8 >"$xf_dir/dst" &
+	${XFER_RD:-$(side "$4")} head -c "$2" <&8 >"$xf_dir/dst" &
 	xf_rd=$!
 	xf_t0=$(now_cs)
-	$(side "$3") cat "$xf_dir/src" >&9 &
+	if [ -n "${XFER_PACE:-}" ]; then
+		# shellcheck disable=SC2086 # two numbers
+		xfer_paced "$xf_dir/src" "$xf_dir/dst" $XFER_PACE \
+			"${XFER_WR:-$(side "$3")}" &
+	else
+		${XFER_WR:-$(side "$3")} cat "$xf_dir/src" >&9 &
+	fi
 	xf_wr=$!
 	xf_n=$((${5:-120} * 10))
 	while kill -0 $xf_rd 2>/dev/null && [ $xf_n -gt 0 ]; do
@@ -155,6 +165,22 @@ xfer_check() {
 	tap_fail "$1" "$( [ $xf_n -gt 0 ] || echo "timed out; ")sums differ"
 	rm -rf "$xf_dir"
 	return 1
+}
+
+# xfer_paced SRC DST BLOCK AHEAD SIDE: write file SRC to fd 9 BLOCK bytes
+# at a time (with SIDE), never more than AHEAD blocks ahead of what file
+# DST holds
+xfer_paced() {
+	xp_size=$(wc -c <"$1")
+	xp_i=0
+	while [ $((xp_i * $3)) -lt "$xp_size" ]; do
+		while [ "$(wc -c <"$2")" -lt $(((xp_i - $4) * $3)) ]; do
+			sleep 0.01
+		done
+		$5 /bin/dd if="$1" bs="$3" skip=$xp_i count=1 status=none >&9 ||
+			return 1
+		xp_i=$((xp_i + 1))
+	done
 }
 
 # term_kernel_ok: the kernel lets the endpoint's tty flip work run on the

@@ -1,0 +1,264 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The mediated console function (the baseline): the host's stock
+# virtio_console on one side, and on the endpoint a local virtio device
+# that the same stock driver binds, giving a second /dev/hvcN.  The
+# function copies between the host's rings and the local ones.
+#
+# Host and endpoint share this kernel, and now both ends are virtio_console:
+# a writer to either hvc spins with interrupts off, holding that hvc's lock,
+# until the device has used its buffer, i.e. until the poll thread (CPU 1)
+# has copied it.  Whatever takes an hvc lock must therefore never run on
+# CPU 1, or it may spin there on a lock held by a writer that waits for the
+# poll thread: the writers themselves, khvcd (it polls every hvc), the
+# host's interrupts (the host's handler polls hvc, so pci-epc-loop
+# host_cpu=0) and the local device's interrupts (irq_cpu=0), and flip work
+# that echoes (unbound work on CPU 0, as term_sides sets it).  All of them
+# go on CPU 0; the poll thread and the readers on CPU 1.
+#
+# That leaves one more trap: what drains the receiving side's ring (its
+# interrupt handler and khvcd) runs on the writers' CPU.  A writer that
+# outpaces it fills the ring, and then spins in its next write, interrupts
+# off, on the very CPU that would make room: a deadlock (seen with 16 MiB,
+# even with the writer at nice 19).  So writers stay at most 256 KiB ahead
+# of their reader (XFER_PACE), below what the receiving ring holds (256
+# buffers, at least 2 KiB in each: tty writes come in 2 KiB pieces).
+# A real endpoint has its own CPUs and its own khvcd, and none of this
+# applies there.
+#
+# vep-timeout: 900
+
+. /tests/lib/tap.sh
+. /tests/lib/rig.sh
+. /tests/lib/term.sh
+
+VIRTIO_PCI=/sys/bus/pci/drivers/virtio-pci
+POLL_CPU=1
+IRQ_CPU=0
+
+# Writers (they spin) with the hvc work on CPU 0, paced; readers on CPU 1
+XFER_WR=on_host
+XFER_RD=on_ep
+XFER_PACE="131072 1"
+
+# vmed_bdf CTRL: PCI address of function 0 behind controller CTRL, as the
+# host sees it
+vmed_bdf() {
+	for d in /sys/devices/platform/pci-epc-loop.$1/pci*/*:00.0; do
+		[ -e "$d" ] && basename "$d"
+	done
+}
+
+# vmed_host_bound BDF: the host's virtio_console drives the device at BDF
+vmed_host_bound() {
+	readlink /sys/bus/pci/devices/"$1"/virtio*/driver 2>/dev/null |
+		grep -q virtio_console
+}
+
+# vmed_local_bound FN: the endpoint's virtio_console drives FN's local device
+vmed_local_bound() {
+	vl_dev=$(cat "$1/vmed/local")
+	[ -n "$vl_dev" ] &&
+		readlink "/sys/bus/virtio/devices/$vl_dev/driver" |
+		grep -q virtio_console
+}
+
+# vmed_hvcs: the hvc ttys that exist now (an hvc index nobody has taken
+# cannot be opened)
+vmed_hvcs() {
+	for i in 0 1 2 3 4 5 6 7; do
+		(exec 3<"/dev/hvc$i") 2>/dev/null && echo "hvc$i"
+	done
+	return 0
+}
+
+# vmed_nr_hvcs N: N hvc ttys exist
+vmed_nr_hvcs() {
+	[ "$(vmed_hvcs | grep -c .)" -eq "$1" ]
+}
+
+# vmed_other_hvc HVC: the one hvc that exists now besides HVC
+vmed_other_hvc() {
+	vo=$(vmed_hvcs | grep -vx "$1")
+	[ "$(echo "$vo" | grep -c .)" -eq 1 ] && echo "$vo"
+}
+
+# vmed_irqs VIRTIO_DEV: interrupts the host took for its virtio device
+vmed_irqs() {
+	grep -E " $1(-|\$)" /proc/interrupts |
+		awk '{ for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i }
+		     END { print n + 0 }'
+}
+
+# vmed_only_local: the endpoint's hvc is the only one
+vmed_only_local() {
+	[ "$(vmed_hvcs)" = "$ep_hvc" ]
+}
+
+# vmed_case NAME CMD...: one case NAME, passed if CMD succeeds; returns its
+# status, and what CMD sets stays set
+vmed_case() {
+	vc_name=$1
+	shift
+	if "$@"; then
+		tap_ok "$vc_name"
+		return 0
+	fi
+	tap_fail "$vc_name" "failed: $*"
+	vmed_diag
+	return 1
+}
+
+# vmed_diag: the state of the local and host devices, as TAP comments
+vmed_diag() {
+	tap_diag "local: '$(cat "$fn/vmed/local" 2>&1)'" \
+		"virtio: $(ls /sys/bus/virtio/devices 2>&1 | tr '\n' ' ')" \
+		"drivers: $(for d in /sys/bus/virtio/devices/*; do
+			echo "${d##*/}=$(readlink "$d/driver" | sed 's,.*/,,')"
+		done | tr '\n' ' ')" \
+		"hvcs: $(vmed_hvcs | tr '\n' ' ')"
+	dmesg | grep -iE 'vmed|virtio|hvc' | tail -n 15 | sed 's/^/# /'
+}
+
+# vmed_link CTRL: link the function to controller CTRL (bind)
+vmed_link() {
+	ln -s "$fn" "$(rig_epc "$1")/"
+}
+
+# vmed_up CTRL: start the link of controller CTRL
+vmed_up() {
+	echo 1 >"$(rig_epc "$1")/start" && rig_link "$1" up
+}
+
+# vmed_down CTRL: stop the link of controller CTRL
+vmed_down() {
+	echo 0 >"$(rig_epc "$1")/start" && rig_link "$1" down
+}
+
+# vmed_find_local: the local device and its hvc, once the local driver is
+# there and before the host binds (it is then the only hvc)
+vmed_find_local() {
+	rig_wait 30 vmed_local_bound "$fn" || return 1
+	local_dev=$(cat "$fn/vmed/local")
+	rig_wait 10 vmed_nr_hvcs 1 || return 1
+	ep_hvc=$(vmed_hvcs)
+}
+
+# vmed_find_host: the host's device and its hvc
+vmed_find_host() {
+	bdf=$(vmed_bdf 0)
+	[ -n "$bdf" ] && rig_wait 30 vmed_host_bound "$bdf" || return 1
+	host_dev=$(basename /sys/bus/pci/devices/"$bdf"/virtio*)
+	rig_wait 10 vmed_nr_hvcs 2 || return 1
+	host_hvc=$(vmed_other_hvc "$ep_hvc")
+	[ -n "$host_hvc" ]
+}
+
+rig_load_epc host_cpu=0 || exit 1
+tap_check "load pci-epf-virtio" rig_insmod pci-epf-virtio
+tap_check "load pci-epf-vmed" rig_insmod pci-epf-vmed
+epc=$(rig_epc 0)
+fn=$EPCFS/functions/pci_epf_vmed/med0
+
+# --- configfs --------------------------------------------------------------
+tap_check "create the function" mkdir "$fn"
+tap_check "the device type is console" grep -qx console "$fn/vmed/device"
+tap_check "no local device before bind" grep -qx "" "$fn/vmed/local"
+tap_check "unknown device type refused" \
+	sh -c "! echo bogus > $fn/vmed/device"
+tap_check "queue_size 100 refused" sh -c "! echo 100 > $fn/vmed/queue_size"
+tap_check "features beyond the type refused" \
+	sh -c "! echo 0x100 > $fn/vmed/features"
+tap_check "irq_cpu 4096 refused" sh -c "! echo 4096 > $fn/vmed/irq_cpu"
+tap_check "tunables accepted" sh -c "echo console > $fn/vmed/device &&
+	echo 256 > $fn/vmed/queue_size && echo $POLL_CPU > $fn/vmed/poll_cpu &&
+	echo $IRQ_CPU > $fn/vmed/irq_cpu && echo 4 > $fn/msix_interrupts"
+
+# --- bind: the local device, then the host --------------------------------
+tap_check "bind med0 to controller 0" vmed_link 0
+if ! vmed_case "local virtio_console binds, one hvc appears" vmed_find_local; then
+	tap_end
+	exit 1
+fi
+tap_diag "local device $local_dev, endpoint tty /dev/$ep_hvc"
+term_sides
+if echo 64 >"$fn/vmed/queue_size" 2>/dev/null; then
+	tap_fail "queue_size refused while bound"
+else
+	tap_ok "queue_size refused while bound"
+fi
+tap_check "link up" vmed_up 0
+if ! vmed_case "host virtio_console binds, its hvc appears" vmed_find_host; then
+	tap_end
+	exit 1
+fi
+tap_diag "host device $bdf ($host_dev), host tty /dev/$host_hvc"
+term_sides
+
+# --- data, small then bulk ---------------------------------------------------
+i0=$(vmed_irqs "$host_dev")
+xfer_check "host to endpoint: 4 KiB" 4096 /dev/$host_hvc /dev/$ep_hvc 30
+xfer_check "endpoint to host: 4 KiB" 4096 /dev/$ep_hvc /dev/$host_hvc 30
+i1=$(vmed_irqs "$host_dev")
+tap_check "host took interrupts ($i0 -> $i1)" test "$i1" -gt "$i0"
+xfer_check "host to endpoint: 16 MiB" 16777216 /dev/$host_hvc /dev/$ep_hvc 300
+xfer_check "endpoint to host: 16 MiB" 16777216 /dev/$ep_hvc /dev/$host_hvc 300
+
+# --- login across the link -----------------------------------------------------
+# The getty and its shell write to the endpoint hvc, with echo: CPU 0.
+term_open /dev/$host_hvc
+on_host /usr/bin/setsid agetty -L --nohints "$ep_hvc" vt100 \
+	</dev/null >/dev/null 2>&1 &
+getty=$!
+term_login "host $host_hvc logs in through a getty on the endpoint's $ep_hvc"
+term_close
+kill $getty 2>/dev/null
+wait $getty 2>/dev/null
+
+# --- host driver reload ------------------------------------------------------------
+tap_check "unbind the host driver" sh -c "echo $bdf > $VIRTIO_PCI/unbind"
+tap_check "host hvc gone, local hvc stays" rig_wait 10 vmed_only_local
+tap_check "bind the host driver" sh -c "echo $bdf > $VIRTIO_PCI/bind"
+vmed_case "host virtio_console binds again" vmed_find_host
+term_sides
+xfer_check "after host reload, host to endpoint: 64 KiB" 65536 \
+	/dev/$host_hvc /dev/$ep_hvc 30
+xfer_check "after host reload, endpoint to host: 64 KiB" 65536 \
+	/dev/$ep_hvc /dev/$host_hvc 30
+
+# --- function unbind/bind, three times (a leaked window would show) ------------
+for n in 1 2 3; do
+	ok=1
+	vmed_down 0 || ok=0
+	rm "$epc/med0" || ok=0
+	[ -e "/sys/bus/virtio/devices/$local_dev" ] && ok=0
+	grep -qx "" "$fn/vmed/local" || ok=0
+	[ -z "$(vmed_hvcs)" ] || ok=0
+	vmed_link 0 || ok=0
+	vmed_find_local || ok=0
+	vmed_up 0 || ok=0
+	vmed_find_host || ok=0
+	if [ $ok -eq 1 ]; then
+		tap_ok "function unbind/bind $n ($local_dev $ep_hvc, $host_hvc)"
+	else
+		tap_fail "function unbind/bind $n"
+	fi
+done
+term_sides
+xfer_check "after rebinds, host to endpoint: 64 KiB" 65536 \
+	/dev/$host_hvc /dev/$ep_hvc 30
+xfer_check "after rebinds, endpoint to host: 64 KiB" 65536 \
+	/dev/$ep_hvc /dev/$host_hvc 30
+
+# --- teardown ------------------------------------------------------------------------
+tap_check "stop the link" vmed_down 0
+tap_check "host device gone" test ! -e "/sys/bus/pci/devices/$bdf"
+tap_check "unlink the function" rm "$epc/med0"
+tap_check "local device gone" test ! -e "/sys/bus/virtio/devices/$local_dev"
+tap_check "remove the function" rmdir "$fn"
+tap_check "unload pci-epf-vmed" rmmod pci_epf_vmed
+tap_check "unload pci-epf-virtio" rmmod pci_epf_virtio
+rig_check_dmesg
+tap_end
+exit $?
