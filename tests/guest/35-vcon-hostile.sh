@@ -58,7 +58,7 @@ done
 tap_diag "$(dmesg | grep -c pci_epf_vcon) function log lines in all"
 
 # --- a well-behaved host with MSI, then INTx -------------------------------
-for kind in intx; do
+for kind in msi intx; do
 	if ! insmod /lib/modules/vep/vep-hostile.ko dev="$bdf" irq=$kind; then
 		tap_fail "$kind: host test driver sets the device up"
 		continue
