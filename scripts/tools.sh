@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build the host-side test tools that come with the kernel tree, statically,
-# for the guest: the pci_endpoint kselftest where the tree has it (6.14 and
-# later), else tools/pci/pcitest.
+# Build the test tools for the guest, statically: the pci_endpoint kselftest
+# of the kernel tree where it has one (6.14 and later), else
+# tools/pci/pcitest, and the project's own tools in tests/tools/.
 #
 #   scripts/tools.sh KDIR OUTDIR
 
@@ -31,3 +31,12 @@ else
 		-o "$out/pcitest" "$src/tools/pci/pcitest.c"
 	echo "$out/pcitest:/tests/bin/pcitest"
 fi
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+for t in "$top"/tests/tools/*.c; do
+	n=$(basename "$t" .c)
+	if [ ! -x "$out/$n" ] || [ "$t" -nt "$out/$n" ]; then
+		gcc -static -O2 -Wall -o "$out/$n" "$t"
+	fi
+	echo "$out/$n:/tests/bin/$n"
+done

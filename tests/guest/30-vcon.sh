@@ -58,6 +58,36 @@ term_login "host hvc0 logs in through a getty on the endpoint's hvcEP0"
 term_close
 rig_kill "$getty"
 
+# --- idle cost and wake-up latency ------------------------------------------
+#
+# With no traffic the poll thread backs off to a slow timer: its CPU time
+# over 5 s must stay small.  A byte sent after 200 ms of silence finds the
+# device idle: the time it takes to arrive is the wake-up latency.
+poll_pid=
+for p in /proc/[0-9]*; do
+	[ "$(cat "$p/comm" 2>/dev/null)" = "epf-virtio/$POLL_CPU" ] &&
+		poll_pid=${p#/proc/}
+done
+# poll_ticks: CPU time of the poll thread so far, in clock ticks
+poll_ticks() {
+	cut -d' ' -f14,15 "/proc/$poll_pid/stat" | tr ' ' '+' | xargs expr
+}
+sleep 1
+t0=$(poll_ticks)
+sleep 5
+t1=$(poll_ticks)
+# ticks are 1/100 s: per mille of one CPU over 5 s is ticks * 2
+idle_pm=$(((t1 - t0) * 2))
+tap_check "idle poll thread uses under 2% of a CPU ($idle_pm per mille)" \
+	test "$idle_pm" -lt 20
+for dir in "/dev/hvc0 /dev/hvcEP0" "/dev/hvcEP0 /dev/hvc0"; do
+	# shellcheck disable=SC2086 # two words
+	lat=$(/tests/bin/vep-lat -n 20 -g 200 $dir)
+	med=$(echo "$lat" | cut -d' ' -f2)
+	tap_check "wake-up latency ${dir% *} -> ${dir#* }: median ${med:-?} us (min/median/max $lat)" \
+		test -n "$med" -a "${med:-999999}" -lt 20000
+done
+
 # --- teardown ---------------------------------------------------------------
 tap_check "stop the link" sh -c "echo 0 > $epc/start"
 tap_check "link down complete" rig_link 0 down

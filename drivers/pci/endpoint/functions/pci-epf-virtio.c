@@ -86,7 +86,7 @@
 #define EPF_VIRTIO_BUSY_SPIN_US		50
 #define EPF_VIRTIO_HOT_POLL_US		50
 #define EPF_VIRTIO_HOT_MS		100
-#define EPF_VIRTIO_IDLE_POLL_US		2000
+#define EPF_VIRTIO_IDLE_POLL_US		5000
 #define EPF_VIRTIO_ARMED_MS		10000
 
 /* While the host driver is away, recheck its MSI-X state this often */
