@@ -161,7 +161,6 @@ struct epf_virtio_stale_map {
  * @thread: the thread
  * @wq: the thread sleeps here
  * @kick: a device was signalled since the thread last looked
- * @fifo: the thread runs at real-time priority (a host is setting up)
  * @lock: protects @devices; held while the thread polls them, so a device
  *	taken off the list is no longer being polled
  * @devices: the devices polled
@@ -177,7 +176,6 @@ struct epf_virtio_poller {
 	struct task_struct *thread;
 	wait_queue_head_t wq;
 	bool kick;
-	bool fifo;
 	/* The device list; held while the devices are polled */
 	struct mutex lock;
 	struct list_head devices;
@@ -270,6 +268,9 @@ struct epf_virtio_queue {
  * @setup_mask: queues given a QUEUE_PFN in this setup round
  * @vec_queue: queue whose MSI-X vector write is awaited, or -1
  * @spin_until: spin without sleeping until then while the host sets up
+ * @trace: register values seen since the last host reset, for diagnosis
+ * @trace_n: entries used in @trace
+ * @trace_t0: time of the last host reset
  * @busy_until: spin without sleeping until then after work
  * @hot_until: poll at the hot rate until then
  * @msix_check_at: next MSI-X state check while the host driver is away
@@ -282,6 +283,22 @@ struct epf_virtio_queue {
  * Fields from @link_downs_seen on belong to the poll thread, or to whoever
  * holds the poller's lock (bind/unbind and the EPC event callbacks).
  */
+/*
+ * What the host did while setting the device up, as the poll thread saw
+ * it: printed when the host gives up on the device, since the legacy
+ * set-up races the poll thread (see epf_virtio_poll_regs()).
+ */
+#define EPF_VIRTIO_TRACE_LEN		24
+
+struct epf_virtio_trace {
+	u32 us;
+	u8 status;
+	u16 sel;
+	u32 pfn;
+	u16 vec20;
+	u16 vec22;
+};
+
 struct epf_virtio {
 	struct pci_epf *epf;
 	const struct epf_virtio_info *info;
@@ -329,6 +346,9 @@ struct epf_virtio {
 	unsigned long *setup_mask;
 	int vec_queue;
 	ktime_t spin_until;
+	struct epf_virtio_trace trace[EPF_VIRTIO_TRACE_LEN];
+	unsigned int trace_n;
+	ktime_t trace_t0;
 	ktime_t busy_until;
 	ktime_t hot_until;
 	ktime_t msix_check_at;
@@ -1017,6 +1037,8 @@ static void epf_virtio_arm(struct epf_virtio *evd)
 	evd->msix_on = 0;
 	evd->sel_seen = 0;
 	evd->isr_clear_at = 0;
+	evd->trace_n = 0;
+	evd->trace_t0 = ktime_get();
 	epf_virtio_forget_queues(evd);
 }
 
@@ -1032,6 +1054,8 @@ static void epf_virtio_watch(struct epf_virtio *evd, ktime_t now)
 static void epf_virtio_host_reset(struct epf_virtio *evd, ktime_t now)
 {
 	dev_dbg(epf_virtio_to_dev(evd), "Host reset the device\n");
+	evd->trace_n = 0;
+	evd->trace_t0 = now;
 
 	epf_virtio_deactivate(evd);
 	evd->broken = false;
@@ -1063,6 +1087,43 @@ static void epf_virtio_take_vector(struct epf_virtio *evd)
 	evd->vec_queue = -1;
 }
 
+/* Note register values that differ from the last ones noted */
+static void epf_virtio_trace(struct epf_virtio *evd, ktime_t now, u16 sel,
+			     u32 pfn)
+{
+	struct epf_virtio_trace t = {
+		.us = ktime_us_delta(now, evd->trace_t0),
+		.status = evd->status,
+		.sel = sel,
+		.pfn = pfn,
+		.vec20 = epf_virtio_rd16(evd, VIRTIO_MSI_CONFIG_VECTOR),
+		.vec22 = epf_virtio_rd16(evd, VIRTIO_MSI_QUEUE_VECTOR),
+	};
+	struct epf_virtio_trace *last;
+
+	if (evd->trace_n) {
+		last = &evd->trace[evd->trace_n - 1];
+		if (last->status == t.status && last->sel == t.sel && !t.pfn &&
+		    last->vec20 == t.vec20 && last->vec22 == t.vec22)
+			return;
+	}
+	if (evd->trace_n < EPF_VIRTIO_TRACE_LEN)
+		evd->trace[evd->trace_n++] = t;
+}
+
+static void epf_virtio_trace_print(struct epf_virtio *evd)
+{
+	struct device *dev = epf_virtio_to_dev(evd);
+	struct epf_virtio_trace *t;
+	unsigned int i;
+
+	for (i = 0; i < evd->trace_n; i++) {
+		t = &evd->trace[i];
+		dev_info(dev, "set-up seen: +%u us status %#x sel %u pfn %#x at20 %#x at22 %#x\n",
+			 t->us, t->status, t->sel, t->pfn, t->vec20, t->vec22);
+	}
+}
+
 static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 				      ktime_t now)
 {
@@ -1081,10 +1142,12 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 		epf_virtio_watch(evd, now);
 
 	if ((status & VIRTIO_CONFIG_S_FAILED) &&
-	    !(old & VIRTIO_CONFIG_S_FAILED))
+	    !(old & VIRTIO_CONFIG_S_FAILED)) {
 		dev_warn(epf_virtio_to_dev(evd),
 			 "Host driver failed the device (status %#x); reload it to retry\n",
 			 status);
+		epf_virtio_trace_print(evd);
+	}
 
 	/* DRIVER_OK withdrawn without a reset: stop using the queues */
 	if (!(status & VIRTIO_CONFIG_S_DRIVER_OK) && evd->active)
@@ -1176,6 +1239,9 @@ static bool epf_virtio_poll_regs(struct epf_virtio *evd, ktime_t now)
 		sel = epf_virtio_rd16(evd, VIRTIO_PCI_QUEUE_SEL);
 	}
 	local_irq_restore(flags);
+
+	if (epf_virtio_in_setup(evd))
+		epf_virtio_trace(evd, now, sel, pfn);
 
 	/* The host moved off the queue whose vector was awaited */
 	if (evd->vec_queue >= 0 && (sel != evd->vec_queue || pfn))
@@ -1446,7 +1512,6 @@ static int epf_virtio_poller_thread(void *data)
 		int pace = EPF_VIRTIO_PACE_IDLE;
 		struct epf_virtio *evd;
 		bool any = false;
-		bool setup;
 		u64 us;
 
 		WRITE_ONCE(p->kick, false);
@@ -1464,20 +1529,11 @@ static int epf_virtio_poller_thread(void *data)
 		mutex_unlock(&p->lock);
 
 		/*
-		 * While a host driver sets a device up, QUEUE_PFN must be
-		 * taken within microseconds (see the polling policy): no
-		 * other task of this CPU may come first.  The spin is
-		 * bounded by EPF_VIRTIO_SETUP_SPIN_MS.
+		 * The spins stay at normal priority: a real-time spin of up
+		 * to EPF_VIRTIO_SETUP_SPIN_MS starves this CPU's kworkers,
+		 * and a host driver setting the device up may be waiting for
+		 * one of them.
 		 */
-		setup = pace == EPF_VIRTIO_PACE_SETUP;
-		if (p->fifo != setup) {
-			p->fifo = setup;
-			if (setup)
-				sched_set_fifo_low(current);
-			else
-				sched_set_normal(current, 0);
-		}
-
 		if (pace >= EPF_VIRTIO_PACE_SPIN) {
 			cond_resched();
 			cpu_relax();
