@@ -61,7 +61,7 @@ rig_kill "$getty"
 # --- idle cost and wake-up latency ------------------------------------------
 #
 # With no traffic the poll thread backs off to a slow timer: its CPU time
-# over 5 s must stay small.  A byte sent after 200 ms of silence finds the
+# over 5 s must stay small (a spinning thread would take all of it).  A byte sent after 200 ms of silence finds the
 # device idle: the time it takes to arrive is the wake-up latency.
 poll_pid=
 for p in /proc/[0-9]*; do
@@ -78,8 +78,10 @@ sleep 5
 t1=$(poll_ticks)
 # ticks are 1/100 s: per mille of one CPU over 5 s is ticks * 2
 idle_pm=$(((t1 - t0) * 2))
-tap_check "idle poll thread uses under 2% of a CPU ($idle_pm per mille)" \
-	test "$idle_pm" -lt 20
+# A spinning thread would take 1000; the 5 ms timer takes about 10 under
+# TCG, noisy by a few ticks
+tap_check "idle poll thread uses under 5% of a CPU ($idle_pm per mille)" \
+	test "$idle_pm" -lt 50
 for dir in "/dev/hvc0 /dev/hvcEP0" "/dev/hvcEP0 /dev/hvc0"; do
 	# shellcheck disable=SC2086 # two words
 	lat=$(/tests/bin/vep-lat -n 20 -g 200 $dir)
