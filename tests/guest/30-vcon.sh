@@ -18,9 +18,7 @@
 
 term_require_kernel
 
-rig_load_epc host_cpu=0 || exit 1
-tap_check "load pci-epf-virtio" rig_insmod pci-epf-virtio
-tap_check "load pci-epf-vcon" rig_insmod pci-epf-vcon
+vcon_load
 tap_check "host and endpoint on their own CPUs" term_sides
 epc=$(rig_epc 0)
 fn=$EPCFS/functions/pci_epf_vcon/con0

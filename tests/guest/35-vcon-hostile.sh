@@ -12,16 +12,14 @@
 . /tests/lib/tap.sh
 . /tests/lib/rig.sh
 . /tests/lib/term.sh
+. /tests/lib/vcon.sh
 
 term_require_kernel
 
-VIRTIO_PCI=/sys/bus/pci/drivers/virtio-pci
 HOSTILE=/sys/module/vep_hostile/parameters
 NEEDS_RESET=64
 
-rig_load_epc host_cpu=0 || exit 1
-tap_check "load pci-epf-virtio" rig_insmod pci-epf-virtio
-tap_check "load pci-epf-vcon" rig_insmod pci-epf-vcon
+vcon_load
 term_sides
 epc=$(rig_epc 0)
 fn=$EPCFS/functions/pci_epf_vcon/con0

@@ -8,6 +8,14 @@
 VIRTIO_PCI=/sys/bus/pci/drivers/virtio-pci
 POLL_CPU=${POLL_CPU:-1}
 
+# vcon_load: load the loopback controller (host side on CPU 0) and the
+# console function's modules, one case each
+vcon_load() {
+	rig_load_epc host_cpu=0 || exit 1
+	tap_check "load pci-epf-virtio" rig_insmod pci-epf-virtio
+	tap_check "load pci-epf-vcon" rig_insmod pci-epf-vcon
+}
+
 # host_bdf CTRL: PCI address of function 0 behind controller CTRL, as the
 # host sees it
 host_bdf() {

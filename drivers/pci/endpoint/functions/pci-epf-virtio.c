@@ -225,6 +225,22 @@ struct epf_virtio_queue {
 	bool completed;
 };
 
+/*
+ * What the host did while setting the device up, as the poll thread saw
+ * it: printed when the host gives up on the device, since the legacy
+ * set-up races the poll thread (see epf_virtio_poll_regs()).
+ */
+#define EPF_VIRTIO_TRACE_LEN		24
+
+struct epf_virtio_trace {
+	u32 us;
+	u8 status;
+	u16 sel;
+	u32 pfn;
+	u16 vec20;
+	u16 vec22;
+};
+
 /**
  * struct epf_virtio - a virtio device behind an endpoint function
  * @epf: the endpoint function
@@ -283,22 +299,6 @@ struct epf_virtio_queue {
  * Fields from @link_downs_seen on belong to the poll thread, or to whoever
  * holds the poller's lock (bind/unbind and the EPC event callbacks).
  */
-/*
- * What the host did while setting the device up, as the poll thread saw
- * it: printed when the host gives up on the device, since the legacy
- * set-up races the poll thread (see epf_virtio_poll_regs()).
- */
-#define EPF_VIRTIO_TRACE_LEN		24
-
-struct epf_virtio_trace {
-	u32 us;
-	u8 status;
-	u16 sel;
-	u32 pfn;
-	u16 vec20;
-	u16 vec22;
-};
-
 struct epf_virtio {
 	struct pci_epf *epf;
 	const struct epf_virtio_info *info;

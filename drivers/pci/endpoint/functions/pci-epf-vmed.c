@@ -107,37 +107,16 @@
 /**
  * struct epf_vmed_type - a device type the mediator can present
  * @name: name in the configfs attribute "device"
- * @virtio_id: virtio device type (VIRTIO_ID_*)
- * @pci_device_id: transitional PCI device ID
- * @pci_class: 24-bit PCI class code
- * @nvqs: number of virtqueues (even: receive/transmit pairs)
- * @config_size: size of the device configuration space
- * @features: device feature bits that may be offered (to both drivers);
- *	only those whose data format does not depend on negotiation
+ * @info: the device as the core presents it to the host; its @nvqs is
+ *	even (receive/transmit pairs) and its @features are those that may be
+ *	offered to both drivers: only those whose data format does not
+ *	depend on negotiation
  * @packet: one source chain goes to one destination chain (else a stream)
  */
 struct epf_vmed_type {
 	const char *name;
-	u32 virtio_id;
-	u16 pci_device_id;
-	u32 pci_class;
-	unsigned int nvqs;
-	unsigned int config_size;
-	u32 features;
+	struct epf_virtio_info info;
 	bool packet;
-};
-
-static const struct epf_vmed_type epf_vmed_types[] = {
-	{
-		.name = "console",
-		.virtio_id = VIRTIO_ID_CONSOLE,
-		.pci_device_id = VIRTIO_TRANS_ID_CONSOLE,
-		.pci_class = PCI_CLASS_COMMUNICATION_OTHER << 8,
-		.nvqs = 2,
-		.config_size = sizeof(struct virtio_console_config),
-		.features = BIT(VIRTIO_CONSOLE_F_SIZE),
-		.packet = false,
-	},
 };
 
 /**
@@ -217,7 +196,6 @@ struct epf_vmed_local {
  * @epf: the endpoint function
  * @evd: the virtio device the host sees
  * @type: the device type
- * @info: description of @evd for the core, from @type
  * @group: configfs group of the tunables
  * @cfg_lock: serializes the tunables and @local's publication against bind
  * @queue_size: virtqueue size to use at bind
@@ -234,7 +212,6 @@ struct epf_vmed {
 	struct pci_epf *epf;
 	struct epf_virtio *evd;
 	const struct epf_vmed_type *type;
-	struct epf_virtio_info info;
 
 	struct config_group group;
 	/* Tunables vs bind: a tunable cannot change once bound */
@@ -582,7 +559,7 @@ static void epf_vmed_local_notify(struct epf_vmed_local *local)
 	unsigned long mask = 0;
 	unsigned int i;
 
-	for (i = 0; i < local->vmed->type->nvqs; i++) {
+	for (i = 0; i < local->vmed->type->info.nvqs; i++) {
 		struct epf_vmed_lvq *lvq = &local->lvqs[i];
 
 		if (!lvq->completed)
@@ -606,7 +583,7 @@ static bool epf_vmed_process(struct epf_virtio *evd)
 	mutex_lock(&vmed->lock);
 	local = vmed->local;
 	if (epf_vmed_local_running(local)) {
-		for (k = 0; k < vmed->type->nvqs / 2; k++) {
+		for (k = 0; k < vmed->type->info.nvqs / 2; k++) {
 			if (!local->broken)
 				progress |= epf_vmed_to_local(vmed, local, k);
 			if (!local->broken)
@@ -637,7 +614,7 @@ static void epf_vmed_reset(struct epf_virtio *evd)
 	mutex_lock(&vmed->lock);
 
 	/* The host chains went with the host's queues */
-	for (i = 0; i < vmed->type->nvqs; i++) {
+	for (i = 0; i < vmed->type->info.nvqs; i++) {
 		struct epf_vmed_hq *hq = &vmed->hqs[i];
 
 		if (hq->busy) {
@@ -654,7 +631,7 @@ static void epf_vmed_reset(struct epf_virtio *evd)
 	 */
 	local = vmed->local;
 	if (epf_vmed_local_running(local)) {
-		for (i = 0; i < vmed->type->nvqs; i += 2) {
+		for (i = 0; i < vmed->type->info.nvqs; i += 2) {
 			struct epf_vmed_lvq *lvq = &local->lvqs[i];
 
 			if (!lvq->busy || !lvq->written)
@@ -689,6 +666,22 @@ static const struct epf_virtio_ops epf_vmed_virtio_ops = {
 	.config_written = epf_vmed_config_written,
 };
 
+static const struct epf_vmed_type epf_vmed_types[] = {
+	{
+		.name = "console",
+		.info = {
+			.virtio_id = VIRTIO_ID_CONSOLE,
+			.pci_device_id = VIRTIO_TRANS_ID_CONSOLE,
+			.pci_class = PCI_CLASS_COMMUNICATION_OTHER << 8,
+			.nvqs = 2,
+			.config_size = sizeof(struct virtio_console_config),
+			.features = BIT(VIRTIO_CONSOLE_F_SIZE),
+			.ops = &epf_vmed_virtio_ops,
+		},
+		.packet = false,
+	},
+};
+
 /* ------------------------------------------------------------------------
  * The local virtio device
  */
@@ -699,8 +692,8 @@ static void epf_vmed_get(struct virtio_device *vdev, unsigned int offset,
 	struct epf_vmed_local *local = to_epf_vmed_local(vdev);
 	struct epf_vmed *vmed = local->vmed;
 
-	if (offset > vmed->type->config_size ||
-	    len > vmed->type->config_size - offset) {
+	if (offset > vmed->type->info.config_size ||
+	    len > vmed->type->info.config_size - offset) {
 		memset(buf, 0, len);
 		return;
 	}
@@ -714,8 +707,8 @@ static void epf_vmed_set(struct virtio_device *vdev, unsigned int offset,
 	struct epf_vmed_local *local = to_epf_vmed_local(vdev);
 	struct epf_vmed *vmed = local->vmed;
 
-	if (offset > vmed->type->config_size ||
-	    len > vmed->type->config_size - offset)
+	if (offset > vmed->type->info.config_size ||
+	    len > vmed->type->info.config_size - offset)
 		return;
 
 	epf_virtio_config_set(vmed->evd, offset, buf, len, false);
@@ -869,7 +862,7 @@ static int epf_vmed_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 		if (!vqs_info[i].name)
 			continue;
 
-		if (index >= local->vmed->type->nvqs) {
+		if (index >= local->vmed->type->info.nvqs) {
 			ret = -ENOENT;
 			goto err_del_vqs;
 		}
@@ -946,7 +939,7 @@ static int epf_vmed_local_add(struct epf_vmed *vmed)
 	local->vdev.dev.parent = epf_virtio_dev(vmed->evd);
 	local->vdev.dev.release = epf_vmed_local_release;
 	local->vdev.config = &epf_vmed_config_ops;
-	local->vdev.id.device = vmed->type->virtio_id;
+	local->vdev.id.device = vmed->type->info.virtio_id;
 	local->vdev.id.vendor = PCI_SUBVENDOR_ID_REDHAT_QUMRANET;
 
 	mutex_lock(&vmed->lock);
@@ -1006,16 +999,7 @@ static void epf_vmed_set_type(struct epf_vmed *vmed,
 			      const struct epf_vmed_type *type)
 {
 	vmed->type = type;
-	vmed->features = type->features;
-	vmed->info = (struct epf_virtio_info) {
-		.virtio_id = type->virtio_id,
-		.pci_device_id = type->pci_device_id,
-		.pci_class = type->pci_class,
-		.nvqs = type->nvqs,
-		.config_size = type->config_size,
-		.features = type->features,
-		.ops = &epf_vmed_virtio_ops,
-	};
+	vmed->features = type->info.features;
 }
 
 static ssize_t epf_vmed_device_show(struct config_item *item, char *page)
@@ -1050,12 +1034,12 @@ static ssize_t epf_vmed_device_store(struct config_item *item,
 	old = vmed->type;
 	epf_virtio_destroy(vmed->evd);
 	epf_vmed_set_type(vmed, type);
-	evd = epf_virtio_create(vmed->epf, &vmed->info, vmed);
+	evd = epf_virtio_create(vmed->epf, &vmed->type->info, vmed);
 	if (IS_ERR(evd)) {
 		ret = PTR_ERR(evd);
 		/* Back to the old type, whose description was valid */
 		epf_vmed_set_type(vmed, old);
-		evd = epf_virtio_create(vmed->epf, &vmed->info, vmed);
+		evd = epf_virtio_create(vmed->epf, &vmed->type->info, vmed);
 	}
 	vmed->evd = IS_ERR(evd) ? NULL : evd;
 
@@ -1117,7 +1101,7 @@ static ssize_t epf_vmed_features_store(struct config_item *item,
 	mutex_lock(&vmed->cfg_lock);
 	if (epf_vmed_cfg_locked_out(vmed))
 		ret = -EBUSY;
-	else if (val & ~vmed->type->features)
+	else if (val & ~vmed->type->info.features)
 		ret = -EINVAL;
 	else
 		vmed->features = val;
@@ -1294,7 +1278,7 @@ static int epf_vmed_probe(struct pci_epf *epf,
 		epf_virtio_buf_init(&vmed->hqs[i].buf);
 	epf_vmed_set_type(vmed, &epf_vmed_types[0]);
 
-	evd = epf_virtio_create(epf, &vmed->info, vmed);
+	evd = epf_virtio_create(epf, &vmed->type->info, vmed);
 	if (IS_ERR(evd))
 		return PTR_ERR(evd);
 	vmed->evd = evd;
@@ -1343,8 +1327,8 @@ static int __init epf_vmed_init(void)
 	int ret;
 
 	for (i = 0; i < ARRAY_SIZE(epf_vmed_types); i++)
-		if (WARN_ON(epf_vmed_types[i].nvqs > EPF_VMED_MAX_VQS ||
-			    epf_vmed_types[i].nvqs % 2))
+		if (WARN_ON(epf_vmed_types[i].info.nvqs > EPF_VMED_MAX_VQS ||
+			    epf_vmed_types[i].info.nvqs % 2))
 			return -EINVAL;
 
 	ret = pci_epf_register_driver(&epf_vmed_driver);
