@@ -89,6 +89,15 @@
 #define EPF_VIRTIO_IDLE_POLL_US		5000
 #define EPF_VIRTIO_ARMED_MS		10000
 
+/*
+ * A set-up spin that stopped this long tells, should the host's set-up fail,
+ * that the thread may have missed a QUEUE_PFN
+ */
+#define EPF_VIRTIO_SETUP_GAP_US		1000
+
+/* Link up waits at most this long for the poll thread to handle a link down */
+#define EPF_VIRTIO_LINK_WAIT_MS		1000
+
 /* While the host driver is away, recheck its MSI-X state this often */
 #define EPF_VIRTIO_MSIX_CHECK_MS	10
 
@@ -265,6 +274,7 @@ struct epf_virtio_trace {
  * @events: EPF_VIRTIO_EV_* bits for the poll thread
  * @link_want: link state from the last EPC event
  * @link_downs: number of link down events
+ * @link_wq: link up waits here for the poll thread to handle link downs
  * @cfg_lock: protects @cfg and @cfg_dirty / @cfg_notify
  * @cfg: device configuration as the device driver wants it
  * @cfg_dirty: @cfg changed since it was last written to the BAR
@@ -287,6 +297,10 @@ struct epf_virtio_trace {
  * @trace: register values seen since the last host reset, for diagnosis
  * @trace_n: entries used in @trace
  * @trace_t0: time of the last host reset
+ * @setup_polled: time of the last poll spent spinning for a host set-up (0:
+ *	the last poll was not)
+ * @setup_gap_us: longest wait between such a poll and the next one since
+ *	the last host reset
  * @busy_until: spin without sleeping until then after work
  * @hot_until: poll at the hot rate until then
  * @msix_check_at: next MSI-X state check while the host driver is away
@@ -324,6 +338,7 @@ struct epf_virtio {
 	unsigned long events;
 	bool link_want;
 	atomic_t link_downs;
+	wait_queue_head_t link_wq;
 
 	/* Device configuration: the device driver writes, the thread reads */
 	spinlock_t cfg_lock;
@@ -349,6 +364,8 @@ struct epf_virtio {
 	struct epf_virtio_trace trace[EPF_VIRTIO_TRACE_LEN];
 	unsigned int trace_n;
 	ktime_t trace_t0;
+	ktime_t setup_polled;
+	u32 setup_gap_us;
 	ktime_t busy_until;
 	ktime_t hot_until;
 	ktime_t msix_check_at;
@@ -1039,6 +1056,7 @@ static void epf_virtio_arm(struct epf_virtio *evd)
 	evd->isr_clear_at = 0;
 	evd->trace_n = 0;
 	evd->trace_t0 = ktime_get();
+	evd->setup_gap_us = 0;
 	epf_virtio_forget_queues(evd);
 }
 
@@ -1056,6 +1074,7 @@ static void epf_virtio_host_reset(struct epf_virtio *evd, ktime_t now)
 	dev_dbg(epf_virtio_to_dev(evd), "Host reset the device\n");
 	evd->trace_n = 0;
 	evd->trace_t0 = now;
+	evd->setup_gap_us = 0;
 
 	epf_virtio_deactivate(evd);
 	evd->broken = false;
@@ -1146,6 +1165,10 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 		dev_warn(epf_virtio_to_dev(evd),
 			 "Host driver failed the device (status %#x); reload it to retry\n",
 			 status);
+		if (evd->setup_gap_us >= EPF_VIRTIO_SETUP_GAP_US)
+			dev_warn(epf_virtio_to_dev(evd),
+				 "The poll thread was off its CPU for %u us while the host set the device up, and may have missed a queue address (keep poll_cpu for it alone)\n",
+				 evd->setup_gap_us);
 		epf_virtio_trace_print(evd);
 	}
 
@@ -1344,6 +1367,11 @@ static bool epf_virtio_poll(struct epf_virtio *evd, ktime_t now)
 	unsigned int i;
 	int ret;
 
+	/* The host's set-up gives the thread microseconds: note any lapse */
+	if (evd->setup_polled)
+		evd->setup_gap_us = max_t(u32, evd->setup_gap_us,
+					  ktime_us_delta(now, evd->setup_polled));
+
 	work = epf_virtio_poll_regs(evd, now);
 
 	if ((evd->status & VIRTIO_CONFIG_S_DRIVER_OK) && !evd->active &&
@@ -1432,10 +1460,11 @@ static bool epf_virtio_handle_events(struct epf_virtio *evd, ktime_t now)
 
 		/* The host is gone: back to power-on state for the next one */
 		if (downs != evd->link_downs_seen) {
-			evd->link_downs_seen = downs;
 			dev_dbg(dev, "Link down\n");
 			epf_virtio_deactivate(evd);
 			epf_virtio_arm(evd);
+			WRITE_ONCE(evd->link_downs_seen, downs);
+			wake_up_all(&evd->link_wq);
 		}
 		/* No message: the host may be probing right now */
 		if (READ_ONCE(evd->link_want))
@@ -1520,10 +1549,14 @@ static int epf_virtio_poller_thread(void *data)
 		list_for_each_entry(evd, &p->devices, poll_node) {
 			ktime_t now = ktime_get();
 			bool work;
+			int dev_pace;
 
 			work = epf_virtio_handle_events(evd, now);
 			work |= epf_virtio_poll(evd, now);
-			pace = max(pace, epf_virtio_pace(evd, work));
+			dev_pace = epf_virtio_pace(evd, work);
+			evd->setup_polled = dev_pace == EPF_VIRTIO_PACE_SETUP ?
+					    now : 0;
+			pace = max(pace, dev_pace);
 			any = true;
 		}
 		mutex_unlock(&p->lock);
@@ -1626,9 +1659,11 @@ static void epf_virtio_stop_polling(struct epf_virtio *evd)
 	mutex_lock(&p->lock);
 	list_del(&evd->poll_node);
 	epf_virtio_deactivate(evd);
+	WRITE_ONCE(evd->link_downs_seen, atomic_read(&evd->link_downs));
 	mutex_unlock(&p->lock);
 
 	WRITE_ONCE(evd->poller, NULL);
+	wake_up_all(&evd->link_wq);
 
 	/* Every mapping undone before the controller or BAR goes away */
 	flush_work(&evd->unmap_work);
@@ -1760,6 +1795,20 @@ static int epf_virtio_link_up(struct pci_epf *epf)
 
 	WRITE_ONCE(evd->link_want, true);
 	epf_virtio_signal(evd, EPF_VIRTIO_EV_LINK);
+
+	/*
+	 * A link down not handled yet would put the register file back in
+	 * its power-on state under a host driver that is already setting
+	 * the device up: let the poll thread catch up before the host can
+	 * see the link.
+	 */
+	if (READ_ONCE(evd->poller) &&
+	    !wait_event_timeout(evd->link_wq,
+				READ_ONCE(evd->link_downs_seen) ==
+				atomic_read(&evd->link_downs),
+				msecs_to_jiffies(EPF_VIRTIO_LINK_WAIT_MS)))
+		dev_warn(epf_virtio_to_dev(evd),
+			 "Poll thread late for a link down; the host may see a stale device\n");
 
 	return 0;
 }
@@ -2030,6 +2079,7 @@ struct epf_virtio *epf_virtio_create(struct pci_epf *epf,
 	INIT_LIST_HEAD(&evd->stale_maps);
 	INIT_WORK(&evd->unmap_work, epf_virtio_unmap_work);
 	atomic_set(&evd->link_downs, 0);
+	init_waitqueue_head(&evd->link_wq);
 	evd->vec_queue = -1;
 
 	evd->cfg = kzalloc(2 * EPF_VIRTIO_CONFIG_SIZE_MAX, GFP_KERNEL);
