@@ -27,7 +27,7 @@ fn=$EPCFS/functions/pci_epf_vcon/con0
 tap_check "con0 on controller 0, MSI-X, link up" vcon_fn con0 0 4
 bdf=$(host_bdf 0)
 tap_diag "host device: ${bdf:-none}"
-tap_check "host virtio_console binds the device" rig_wait 30 host_bound "$bdf" ||
+tap_check "host virtio_console binds the device" host_wait_bound "$bdf" 30 ||
 	{ tap_end; exit 1; }
 term_sides
 tap_check "endpoint has /dev/hvcEP0" test -c /dev/hvcEP0

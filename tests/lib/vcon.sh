@@ -63,3 +63,28 @@ vcon_fn() {
 	ln -s "$f" "$(rig_epc "$2")/" || return 1
 	echo 1 >"$(rig_epc "$2")/start" && rig_link "$2" up
 }
+
+# The stock legacy virtio-pci driver reads QUEUE_PFN back microseconds after
+# writing it for the previous queue; the endpoint's poll thread must have
+# consumed it by then.  In the rig the endpoint's vCPU can lose its host CPU
+# for milliseconds at any moment, and the endpoint then logs that it was off
+# its CPU during the host's set-up.  host_wait_bound allows one rebind after
+# exactly that, counts it in SETUP_RETRIES, and fails on anything else.
+SETUP_RETRIES=0
+
+setup_lapses() {
+	dmesg | grep -c "was off its CPU for"
+}
+
+# host_wait_bound BDF SECONDS: the host's virtio_console binds BDF
+host_wait_bound() {
+	hw_seen=$(setup_lapses)
+	rig_wait "$2" host_bound "$1" && return 0
+	[ "$(setup_lapses)" -gt "$hw_seen" ] || return 1
+	SETUP_RETRIES=$((SETUP_RETRIES + 1))
+	echo "# host set-up failed after a poll thread lapse; rebinding" \
+	     "(retry $SETUP_RETRIES)"
+	echo "$1" >"$VIRTIO_PCI/unbind" 2>/dev/null
+	echo "$1" >"$VIRTIO_PCI/bind" 2>/dev/null
+	rig_wait "$2" host_bound "$1"
+}
