@@ -44,7 +44,7 @@ rig_wait() {
 	"$@"
 }
 
-KTROUBLE='BUG:|Oops|WARNING:|general protection|UBSAN:'
+KTROUBLE='BUG:|Oops|WARNING:|general protection|UBSAN:|nobody cared'
 
 # rig_ktrouble: kernel log lines that report trouble, but the expected
 # warnings of /tests/known-warnings

@@ -70,7 +70,10 @@ vcon_fn() {
 # for milliseconds at any moment, and the endpoint then logs that it was off
 # its CPU during the host's set-up.  host_wait_bound allows one rebind after
 # exactly that, counts it in SETUP_RETRIES, and fails on anything else.
+# A set-up that fails inside "echo > bind" logs before host_wait_bound
+# starts, so lapses are counted from the end of the previous call.
 SETUP_RETRIES=0
+SETUP_LAPSES_SEEN=0
 
 setup_lapses() {
 	dmesg | grep -c "was off its CPU for"
@@ -78,13 +81,19 @@ setup_lapses() {
 
 # host_wait_bound BDF SECONDS: the host's virtio_console binds BDF
 host_wait_bound() {
-	hw_seen=$(setup_lapses)
-	rig_wait "$2" host_bound "$1" && return 0
-	[ "$(setup_lapses)" -gt "$hw_seen" ] || return 1
+	if rig_wait "$2" host_bound "$1"; then
+		SETUP_LAPSES_SEEN=$(setup_lapses)
+		return 0
+	fi
+	hw_now=$(setup_lapses)
+	[ "$hw_now" -gt "$SETUP_LAPSES_SEEN" ] || return 1
 	SETUP_RETRIES=$((SETUP_RETRIES + 1))
 	echo "# host set-up failed after a poll thread lapse; rebinding" \
 	     "(retry $SETUP_RETRIES)"
 	echo "$1" >"$VIRTIO_PCI/unbind" 2>/dev/null
 	echo "$1" >"$VIRTIO_PCI/bind" 2>/dev/null
 	rig_wait "$2" host_bound "$1"
+	hw_rc=$?
+	SETUP_LAPSES_SEEN=$(setup_lapses)
+	return $hw_rc
 }
