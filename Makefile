@@ -40,7 +40,7 @@ demo:
 	KVER=$(KVER) $(TOP)/scripts/demo.sh
 
 bench:
-	@cat $(TOP)/bench/README; echo; echo "No benchmark is implemented yet."; false
+	KVER=$(KVER) $(TOP)/scripts/bench.sh
 
 lint:
 	$(TOP)/scripts/lint.sh $(SOURCES)
