@@ -1155,6 +1155,14 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 		return;
 	}
 
+	/*
+	 * The status only grows between resets: bits gone mean that a reset
+	 * came and went between two polls (a host reloading its driver after
+	 * a failed probe writes 0 and ACKNOWLEDGE microseconds apart).
+	 */
+	if (old & ~status)
+		epf_virtio_host_reset(evd, now);
+
 	if (status & VIRTIO_CONFIG_S_DRIVER_OK)
 		epf_virtio_take_vector(evd);
 	else if (!(status & VIRTIO_CONFIG_S_FAILED))
@@ -1165,6 +1173,11 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 		dev_warn(epf_virtio_to_dev(evd),
 			 "Host driver failed the device (status %#x); reload it to retry\n",
 			 status);
+		/*
+		 * A reload comes next, and a driver-less unbind writes no
+		 * reset that would get the poll thread ready for its set-up
+		 */
+		epf_virtio_watch(evd, now);
 		if (evd->setup_gap_us >= EPF_VIRTIO_SETUP_GAP_US)
 			dev_warn(epf_virtio_to_dev(evd),
 				 "The poll thread was off its CPU for %u us while the host set the device up, and may have missed a queue address (keep poll_cpu for it alone)\n",
