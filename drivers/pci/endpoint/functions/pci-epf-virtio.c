@@ -1158,7 +1158,8 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 	/*
 	 * The status only grows between resets: bits gone mean that a reset
 	 * came and went between two polls (a host reloading its driver after
-	 * a failed probe writes 0 and ACKNOWLEDGE microseconds apart).
+	 * a failed probe writes 0 and ACKNOWLEDGE microseconds apart).  That
+	 * covers DRIVER_OK withdrawn too: the queues are dropped.
 	 */
 	if (old & ~status)
 		epf_virtio_host_reset(evd, now);
@@ -1184,10 +1185,6 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 				 evd->setup_gap_us);
 		epf_virtio_trace_print(evd);
 	}
-
-	/* DRIVER_OK withdrawn without a reset: stop using the queues */
-	if (!(status & VIRTIO_CONFIG_S_DRIVER_OK) && evd->active)
-		epf_virtio_deactivate(evd);
 }
 
 /*
@@ -1506,9 +1503,13 @@ enum {
 	EPF_VIRTIO_PACE_SETUP,
 };
 
-static int epf_virtio_pace(struct epf_virtio *evd, bool work)
+/*
+ * Also notes whether this pass spun for a host set-up, for the lapse
+ * measured at the start of the next one (epf_virtio_poll())
+ */
+static int epf_virtio_pace(struct epf_virtio *evd, bool work, ktime_t now)
 {
-	ktime_t now = ktime_get();
+	int pace;
 
 	if (work) {
 		evd->busy_until = ktime_add_us(now, EPF_VIRTIO_BUSY_SPIN_US);
@@ -1518,13 +1519,17 @@ static int epf_virtio_pace(struct epf_virtio *evd, bool work)
 	}
 
 	if (epf_virtio_in_setup(evd) && ktime_before(now, evd->spin_until))
-		return EPF_VIRTIO_PACE_SETUP;
-	if (ktime_before(now, evd->busy_until))
-		return EPF_VIRTIO_PACE_SPIN;
-	if (ktime_before(now, evd->hot_until))
-		return EPF_VIRTIO_PACE_HOT;
+		pace = EPF_VIRTIO_PACE_SETUP;
+	else if (ktime_before(now, evd->busy_until))
+		pace = EPF_VIRTIO_PACE_SPIN;
+	else if (ktime_before(now, evd->hot_until))
+		pace = EPF_VIRTIO_PACE_HOT;
+	else
+		pace = EPF_VIRTIO_PACE_IDLE;
 
-	return EPF_VIRTIO_PACE_IDLE;
+	evd->setup_polled = pace == EPF_VIRTIO_PACE_SETUP ? now : 0;
+
+	return pace;
 }
 
 static bool epf_virtio_poller_wake(struct epf_virtio_poller *p)
@@ -1562,14 +1567,10 @@ static int epf_virtio_poller_thread(void *data)
 		list_for_each_entry(evd, &p->devices, poll_node) {
 			ktime_t now = ktime_get();
 			bool work;
-			int dev_pace;
 
 			work = epf_virtio_handle_events(evd, now);
 			work |= epf_virtio_poll(evd, now);
-			dev_pace = epf_virtio_pace(evd, work);
-			evd->setup_polled = dev_pace == EPF_VIRTIO_PACE_SETUP ?
-					    now : 0;
-			pace = max(pace, dev_pace);
+			pace = max(pace, epf_virtio_pace(evd, work, now));
 			any = true;
 		}
 		mutex_unlock(&p->lock);
