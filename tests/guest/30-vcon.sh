@@ -70,14 +70,20 @@ done
 poll_ticks() {
 	cut -d' ' -f14,15 "/proc/$poll_pid/stat" | tr ' ' '+' | xargs expr
 }
+# idle_window: per mille of one CPU the poll thread took over 5 s (ticks
+# are 1/100 s)
+idle_window() {
+	iw_t0=$(poll_ticks)
+	sleep 5
+	echo $((($(poll_ticks) - iw_t0) * 2))
+}
 sleep 1
-t0=$(poll_ticks)
-sleep 5
-t1=$(poll_ticks)
-# ticks are 1/100 s: per mille of one CPU over 5 s is ticks * 2
-idle_pm=$(((t1 - t0) * 2))
-# A spinning thread would take 1000; the 5 ms timer takes about 10 under
-# TCG, noisy by a few ticks
+# A spinning thread would take 1000 in every window; the 5 ms timer takes
+# about 10 under TCG.  The lower of two windows counts: a stall of the
+# rig's vCPU on the shared host can charge one window with tens more.
+idle_pm=$(idle_window)
+idle_pm2=$(idle_window)
+[ "$idle_pm2" -lt "$idle_pm" ] && idle_pm=$idle_pm2
 tap_check "idle poll thread uses under 5% of a CPU ($idle_pm per mille)" \
 	test "$idle_pm" -lt 50
 for dir in "/dev/hvc0 /dev/hvcEP0" "/dev/hvcEP0 /dev/hvc0"; do
