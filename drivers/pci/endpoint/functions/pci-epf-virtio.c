@@ -1111,7 +1111,8 @@ static void epf_virtio_trace(struct epf_virtio *evd, ktime_t now, u16 sel,
 			     u32 pfn)
 {
 	struct epf_virtio_trace t = {
-		.us = ktime_us_delta(now, evd->trace_t0),
+		/* Link events reset @trace_t0 with a later clock read */
+		.us = max_t(s64, ktime_us_delta(now, evd->trace_t0), 0),
 		.status = evd->status,
 		.sel = sel,
 		.pfn = pfn,
