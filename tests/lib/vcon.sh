@@ -67,17 +67,25 @@ vcon_fn() {
 # The stock legacy virtio-pci driver reads QUEUE_PFN back microseconds after
 # writing it for the previous queue; the endpoint's poll thread must have
 # consumed it by then.  In the rig the endpoint's vCPU can lose its host CPU
-# for milliseconds at any moment, and the endpoint then logs that it was off
-# its CPU during the host's set-up.  host_wait_bound allows one rebind after
-# exactly that, counts it in SETUP_RETRIES, and fails on anything else.
-# A set-up that fails inside "echo > bind" logs before host_wait_bound
-# starts, so lapses are counted from the end of the previous call; the
-# rebind follows the failure at once, while the endpoint still polls fast.
+# for milliseconds at any moment.  The endpoint then logs that it was off
+# its CPU during the host's set-up; or, if it was off for all of a set-up
+# that came while the status still read FAILED from the one before, it saw
+# nothing at all, and the host logged a failed probe the endpoint did not.
+# host_wait_bound rebinds after exactly either of those (twice at most), counts
+# it in SETUP_RETRIES, and fails on anything else.  A set-up that fails
+# inside "echo > bind" logs before host_wait_bound starts, so lapses are
+# counted from the end of the previous call; the rebind follows the failure
+# at once, while the endpoint still polls fast.
 SETUP_RETRIES=0
 SETUP_LAPSES_SEEN=0
 
+# setup_lapses: lapses logged so far, and host set-up failures the endpoint
+# never saw
 setup_lapses() {
-	dmesg | grep -c "was off its CPU for"
+	dmesg | awk '/was off its CPU for/ { lapses++ }
+		/probe with driver virtio_console failed/ { host++ }
+		/Host driver failed the device/ { ep++ }
+		END { print lapses + (host > ep ? host - ep : 0) }'
 }
 
 # bound_or_lapse BDF: the host drives BDF, or a new lapse was logged
@@ -87,20 +95,24 @@ bound_or_lapse() {
 
 # host_wait_bound BDF SECONDS: the host's virtio_console binds BDF
 host_wait_bound() {
-	rig_wait "$2" bound_or_lapse "$1"
-	if host_bound "$1"; then
-		SETUP_LAPSES_SEEN=$(setup_lapses)
-		return 0
-	fi
-	hw_now=$(setup_lapses)
-	[ "$hw_now" -gt "$SETUP_LAPSES_SEEN" ] || return 1
-	SETUP_RETRIES=$((SETUP_RETRIES + 1))
-	echo "# host set-up failed after a poll thread lapse; rebinding" \
-	     "(retry $SETUP_RETRIES)"
-	echo "$1" >"$VIRTIO_PCI/unbind" 2>/dev/null
-	echo "$1" >"$VIRTIO_PCI/bind" 2>/dev/null
-	rig_wait "$2" host_bound "$1"
-	hw_rc=$?
-	SETUP_LAPSES_SEEN=$(setup_lapses)
-	return $hw_rc
+	hw_try=0
+	while :; do
+		rig_wait "$2" bound_or_lapse "$1"
+		# the endpoint's own word on a failure may come a moment later
+		host_bound "$1" || sleep 0.3
+		hw_now=$(setup_lapses)
+		if host_bound "$1"; then
+			SETUP_LAPSES_SEEN=$hw_now
+			return 0
+		fi
+		[ "$hw_now" -gt "$SETUP_LAPSES_SEEN" ] && [ $hw_try -lt 2 ] ||
+			return 1
+		SETUP_LAPSES_SEEN=$hw_now
+		hw_try=$((hw_try + 1))
+		SETUP_RETRIES=$((SETUP_RETRIES + 1))
+		echo "# host set-up failed after a poll thread lapse; rebinding" \
+		     "(retry $SETUP_RETRIES)"
+		echo "$1" >"$VIRTIO_PCI/unbind" 2>/dev/null
+		echo "$1" >"$VIRTIO_PCI/bind" 2>/dev/null
+	done
 }
