@@ -46,10 +46,16 @@ while IFS= read -r e; do iargs+=(-f "$e"); done \
 	< <("$top/scripts/tools.sh" "$kdir" "$top/build/tools-$kver")
 "$top/scripts/initramfs.sh" "${iargs[@]}"
 
+# Time limit: boot and set-up, then 3 paths x REPS x (2 transfers that give
+# up after max(30, 8 x MIB) s each, and an echo round of at most 20 s).  A
+# guest that hangs (see bench/README) is cut off there.
+xfer_secs=$((mib * 8 > 30 ? mib * 8 : 30))
+limit=$((180 + 3 * reps * (2 * xfer_secs + 30)))
+
 echo "bench.sh: console benchmark, $reps x $mib MiB, kernel $kver" >&2
 rc=0
 "$top/scripts/qemu.sh" -k "$kdir/arch/x86/boot/bzImage" \
-	-i "$tmp/initramfs.cpio.gz" -r /bench/console.sh -t 3600 \
+	-i "$tmp/initramfs.cpio.gz" -r /bench/console.sh -t "$limit" \
 	-a "vep.bench_mib=$mib vep.bench_reps=$reps" \
 	-l "$out/console.log" >/dev/null || rc=$?
 tr -d '\r' <"$out/console.log" | grep '^# ' >&2 || true
