@@ -152,4 +152,5 @@ while [ $rep -le "$REPS" ]; do
 	rep=$((rep + 1))
 done
 
+echo "# host set-ups retried after a poll thread lapse: $SETUP_RETRIES"
 rig_check_dmesg

@@ -7,21 +7,7 @@
 # directory.  vmed_find_local sets local_dev and ep_hvc, vmed_find_host
 # sets bdf, host_dev and host_hvc.
 
-VIRTIO_PCI=/sys/bus/pci/drivers/virtio-pci
-
-# vmed_bdf CTRL: PCI address of function 0 behind controller CTRL, as the
-# host sees it
-vmed_bdf() {
-	for d in /sys/devices/platform/pci-epc-loop.$1/pci*/*:00.0; do
-		[ -e "$d" ] && basename "$d"
-	done
-}
-
-# vmed_host_bound BDF: the host's virtio_console drives the device at BDF
-vmed_host_bound() {
-	readlink /sys/bus/pci/devices/"$1"/virtio*/driver 2>/dev/null |
-		grep -q virtio_console
-}
+. /tests/lib/host.sh
 
 # vmed_local_bound FN: the endpoint's virtio_console drives FN's local device
 vmed_local_bound() {
@@ -95,8 +81,8 @@ vmed_find_local() {
 
 # vmed_find_host: the host's device and its hvc
 vmed_find_host() {
-	bdf=$(vmed_bdf 0)
-	[ -n "$bdf" ] && rig_wait 30 vmed_host_bound "$bdf" || return 1
+	bdf=$(host_bdf 0)
+	[ -n "$bdf" ] && host_wait_bound "$bdf" 30 || return 1
 	host_dev=$(basename /sys/bus/pci/devices/"$bdf"/virtio*)
 	rig_wait 10 vmed_nr_hvcs 2 || return 1
 	host_hvc=$(vmed_other_hvc "$ep_hvc")
