@@ -1,0 +1,1150 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Virtio network device behind a PCIe endpoint function, with a native
+ * ethernet interface on the endpoint side.
+ *
+ * The host sees a legacy virtio-net device (one queue pair, no control
+ * queue) and its stock virtio_net driver gives it an ethernet interface.
+ * On the endpoint, each function instance is an ethernet interface,
+ * epvnet<n>: what the host transmits is received there, what is sent there
+ * lands in the host's receive buffers.  The frames are copied by the core's
+ * poll thread; there is no second virtio device in between.
+ *
+ * Queue 0 is the host's receiveq (endpoint to host), queue 1 its transmitq
+ * (host to endpoint).
+ *
+ * Policies:
+ *  - The configfs "mac" is the host's address (VIRTIO_NET_F_MAC); the
+ *    endpoint interface has its own.  The configfs "mtu" is the largest
+ *    frame payload both ways (VIRTIO_NET_F_MTU): the host's interface
+ *    starts with it and cannot go above it, the endpoint's takes it at
+ *    bind and cannot go above it either.
+ *  - The endpoint interface has carrier while the host driver has the
+ *    device running (DRIVER_OK), and none otherwise.
+ *  - Frames sent without carrier, and frames waiting for the host when it
+ *    resets the device, are dropped and counted (tx_dropped).  While the
+ *    host posts no receive buffers, frames wait in a short backlog and the
+ *    stack is held back once it is full.
+ *  - Host frames that are too short, too long or carry a header the
+ *    negotiated features do not allow are dropped and counted (rx_errors);
+ *    while the endpoint interface is down they are dropped (rx_dropped).
+ *  - Checksum offload follows the features the host accepted: the host's
+ *    partial checksums are passed up as such (VIRTIO_NET_F_CSUM), and the
+ *    endpoint interface offers checksum offload only while the host takes
+ *    partial checksums (VIRTIO_NET_F_GUEST_CSUM).  No segmentation offload.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cpumask.h>
+#include <linux/etherdevice.h>
+#include <linux/hex.h>
+#include <linux/if_vlan.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/netdevice.h>
+#include <linux/pci-epf.h>
+#include <linux/pci-epf-virtio.h>
+#include <linux/pci_ids.h>
+#include <linux/rtnetlink.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/virtio_byteorder.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
+#include <linux/workqueue.h>
+
+/* Virtqueue size: default and limits of the configfs attribute */
+#define EPF_VNET_QUEUE_SIZE		256
+#define EPF_VNET_QUEUE_SIZE_MIN		16
+#define EPF_VNET_QUEUE_SIZE_MAX		1024
+
+/* MTU: default and limits of the configfs attribute */
+#define EPF_VNET_MTU			ETH_DATA_LEN
+#define EPF_VNET_MTU_MAX		65535
+
+/* Largest frame on the link, without the virtio header */
+#define EPF_VNET_FRAME(mtu)		((mtu) + ETH_HLEN + VLAN_HLEN)
+#define EPF_VNET_FRAME_MAX		EPF_VNET_FRAME(EPF_VNET_MTU_MAX)
+
+/* Device features this driver implements (and offers by default) */
+#define EPF_VNET_FEATURES		(BIT(VIRTIO_NET_F_CSUM) |	\
+					 BIT(VIRTIO_NET_F_GUEST_CSUM) |	\
+					 BIT(VIRTIO_NET_F_MTU) |	\
+					 BIT(VIRTIO_NET_F_MAC) |	\
+					 BIT(VIRTIO_NET_F_MRG_RXBUF) |	\
+					 BIT(VIRTIO_NET_F_STATUS) |	\
+					 BIT(VIRTIO_F_ANY_LAYOUT))
+
+/* Device configuration: up to the MTU, which is all we offer */
+#define EPF_VNET_CONFIG_SIZE		offsetofend(struct virtio_net_config, mtu)
+
+/* Frames waiting for the host before the stack is held back */
+#define EPF_VNET_TX_BACKLOG		256
+
+/* Host frames waiting for NAPI before the poll thread stops taking more */
+#define EPF_VNET_RX_BACKLOG		256
+
+/* Host frames taken per process call before NAPI gets them */
+#define EPF_VNET_RX_BATCH		64
+
+/*
+ * Most host receive buffers one frame may span with mergeable buffers.  A
+ * stock host posts buffers of at least a full ethernet frame, so even a
+ * 64 KiB frame needs far fewer; a host that posts tiny ones loses frames.
+ */
+#define EPF_VNET_TX_BUFS		64
+
+/* Offloads of the endpoint interface that need VIRTIO_NET_F_GUEST_CSUM */
+#define EPF_VNET_CSUM_FEATURES		(NETIF_F_HW_CSUM | NETIF_F_SG)
+
+/* Virtqueues, named from the host's side */
+#define EPF_VNET_Q_RX			0
+#define EPF_VNET_Q_TX			1
+#define EPF_VNET_NR_QUEUES		2
+
+/**
+ * struct epf_vnet - one network function instance
+ * @epf: the endpoint function
+ * @evd: the virtio device
+ * @ndev: the endpoint interface; this structure is its private data
+ * @napi: passes host frames up the endpoint's stack
+ * @features_work: updates the interface's offloads after a host change
+ * @group: configfs group of the tunables
+ * @cfg_lock: serializes the tunables against bind
+ * @mac: the host's MAC address
+ * @mtu: largest frame payload on the link
+ * @queue_size: virtqueue size to use at bind
+ * @features: device features to offer at bind
+ * @poll_cpu: CPU for the poll thread, -1 for any
+ * @bound: bound to a controller
+ * @tx_queue: frames from the stack waiting for host receive buffers
+ * @rx_queue: host frames waiting for NAPI
+ * @rx_full: the poll thread stopped taking host frames for @rx_queue
+ * @host_csum: the host takes frames with partial checksums
+ * @le: byte order of the host's virtio fields
+ * @hdr_len: size of the virtio header before each frame
+ * @mrg: mergeable receive buffers negotiated
+ * @csum_in: the host may send partial checksums
+ * @csum_out: the host takes partial checksums
+ * @rx_max: largest host frame accepted, header included
+ * @rx_buf: host transmit chain being read
+ * @rx_busy: @rx_buf holds a chain
+ * @rx_skb: buffer for the frame of @rx_buf (header first)
+ * @rx_done: bytes of @rx_skb read so far
+ * @tx_skb: frame being written to the host
+ * @tx_data: @tx_skb's bytes, in the skb or in @tx_bounce
+ * @tx_bounce: contiguous copy of a fragmented frame
+ * @tx_hdr: virtio header of @tx_skb
+ * @tx_total: bytes to write for @tx_skb, header included
+ * @tx_pos: bytes of @tx_total written so far
+ * @tx_bufs: host receive chains for @tx_skb
+ * @tx_len: bytes written into each of @tx_bufs
+ * @tx_nbufs: chains in @tx_bufs
+ * @tx_cur: chain of @tx_bufs being written
+ * @tx_room: room in @tx_bufs
+ *
+ * The fields from @le on belong to the poll thread (process, activate and
+ * reset callbacks).
+ */
+struct epf_vnet {
+	struct pci_epf *epf;
+	struct epf_virtio *evd;
+	struct net_device *ndev;
+	struct napi_struct napi;
+	struct work_struct features_work;
+
+	struct config_group group;
+	/* Tunables vs bind: a tunable cannot change once bound */
+	struct mutex cfg_lock;
+	u8 mac[ETH_ALEN];
+	unsigned int mtu;
+	unsigned int queue_size;
+	u32 features;
+	int poll_cpu;
+	bool bound;
+
+	/* Its own lock: start_xmit and reset vs the poll thread */
+	struct sk_buff_head tx_queue;
+	/* Its own lock: the poll thread vs NAPI and open/stop */
+	struct sk_buff_head rx_queue;
+	bool rx_full;
+	bool host_csum;
+
+	bool le;
+	unsigned int hdr_len;
+	bool mrg;
+	bool csum_in;
+	bool csum_out;
+	unsigned int rx_max;
+	struct epf_virtio_buf rx_buf;
+	bool rx_busy;
+	struct sk_buff *rx_skb;
+	unsigned int rx_done;
+	struct sk_buff *tx_skb;
+	const u8 *tx_data;
+	u8 *tx_bounce;
+	struct virtio_net_hdr_mrg_rxbuf tx_hdr;
+	unsigned int tx_total;
+	unsigned int tx_pos;
+	struct epf_virtio_buf *tx_bufs;
+	u32 tx_len[EPF_VNET_TX_BUFS];
+	unsigned int tx_nbufs;
+	unsigned int tx_cur;
+	size_t tx_room;
+};
+
+/* ------------------------------------------------------------------------
+ * Data paths (poll thread)
+ */
+
+/* Drop the host frame being read; its chain is given back empty */
+static void epf_vnet_rx_drop(struct epf_vnet *vnet,
+			     struct epf_virtio_queue *vq)
+{
+	dev_kfree_skb_any(vnet->rx_skb);
+	vnet->rx_skb = NULL;
+	vnet->rx_busy = false;
+	epf_virtio_complete(vq, &vnet->rx_buf, 0);
+}
+
+/* A host frame is in: check its header and queue it for NAPI */
+static bool epf_vnet_rx_frame(struct epf_vnet *vnet, struct sk_buff *skb)
+{
+	struct net_device *ndev = vnet->ndev;
+	struct virtio_net_hdr_mrg_rxbuf hdr;
+
+	memcpy(&hdr, skb->data, vnet->hdr_len);
+	__skb_pull(skb, vnet->hdr_len);
+
+	if (!netif_running(ndev)) {
+		DEV_STATS_INC(ndev, rx_dropped);
+		goto drop;
+	}
+
+	/* Only what the host accepted; no segmentation offload at all */
+	if (hdr.hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
+	    (!vnet->csum_in && (hdr.hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) ||
+	    virtio_net_hdr_to_skb(skb, &hdr.hdr, vnet->le)) {
+		net_dbg_ratelimited("%s: bad header from the host (flags %#x, gso %#x)\n",
+				    ndev->name, hdr.hdr.flags,
+				    hdr.hdr.gso_type);
+		DEV_STATS_INC(ndev, rx_errors);
+		DEV_STATS_INC(ndev, rx_frame_errors);
+		goto drop;
+	}
+
+	skb->protocol = eth_type_trans(skb, ndev);
+	skb_queue_tail(&vnet->rx_queue, skb);
+
+	return true;
+
+drop:
+	dev_kfree_skb_any(skb);
+	return false;
+}
+
+/* Host transmitq to the endpoint's stack */
+static bool epf_vnet_host_to_ep(struct epf_vnet *vnet)
+{
+	struct epf_virtio_queue *vq = epf_virtio_get_queue(vnet->evd,
+							   EPF_VNET_Q_TX);
+	struct net_device *ndev = vnet->ndev;
+	unsigned int frames = 0;
+	bool progress = false, queued = false;
+	struct sk_buff *skb;
+	size_t len;
+	ssize_t got;
+	int ret;
+
+	while (frames < EPF_VNET_RX_BATCH) {
+		if (!vnet->rx_busy) {
+			if (skb_queue_len(&vnet->rx_queue) >=
+			    EPF_VNET_RX_BACKLOG) {
+				/* NAPI wakes us when it has caught up */
+				WRITE_ONCE(vnet->rx_full, true);
+				break;
+			}
+
+			ret = epf_virtio_getdesc(vq, &vnet->rx_buf);
+			if (ret <= 0)
+				break;
+			vnet->rx_busy = true;
+			vnet->rx_done = 0;
+			progress = true;
+
+			/* Never trust the host's lengths */
+			len = epf_virtio_buf_readable(&vnet->rx_buf);
+			if (len < vnet->hdr_len + ETH_HLEN || len > vnet->rx_max) {
+				net_dbg_ratelimited("%s: host frame of %zu bytes\n",
+						    ndev->name, len);
+				DEV_STATS_INC(ndev, rx_errors);
+				DEV_STATS_INC(ndev, rx_length_errors);
+				epf_vnet_rx_drop(vnet, vq);
+				continue;
+			}
+
+			/* Keep the IP header aligned once the header is off */
+			skb = netdev_alloc_skb(ndev, len + NET_IP_ALIGN + 3);
+			if (!skb) {
+				DEV_STATS_INC(ndev, rx_dropped);
+				epf_vnet_rx_drop(vnet, vq);
+				continue;
+			}
+			skb_reserve(skb, NET_IP_ALIGN + (-vnet->hdr_len & 3));
+			skb_put(skb, len);
+			vnet->rx_skb = skb;
+		}
+
+		skb = vnet->rx_skb;
+		if (vnet->rx_done < skb->len) {
+			got = epf_virtio_pull(vnet->evd, &vnet->rx_buf,
+					      skb->data + vnet->rx_done,
+					      skb->len - vnet->rx_done);
+			if (got < 0)
+				break;	/* Host memory out of reach: later */
+			if (!got) {
+				/* Cannot be: the chain was measured */
+				DEV_STATS_INC(ndev, rx_errors);
+				epf_vnet_rx_drop(vnet, vq);
+				continue;
+			}
+			vnet->rx_done += got;
+			progress = true;
+			continue;
+		}
+
+		/* All of the frame is in: give the chain back */
+		vnet->rx_skb = NULL;
+		vnet->rx_busy = false;
+		frames++;
+		ret = epf_virtio_complete(vq, &vnet->rx_buf, 0);
+		queued |= epf_vnet_rx_frame(vnet, skb);
+		if (ret)
+			break;
+	}
+
+	if (queued) {
+		/* Not in softirq context: let NAPI run when BHs come back */
+		local_bh_disable();
+		napi_schedule(&vnet->napi);
+		local_bh_enable();
+	}
+
+	return progress;
+}
+
+/* Drop the frame being written to the host */
+static void epf_vnet_tx_drop(struct epf_vnet *vnet, bool error)
+{
+	if (error)
+		DEV_STATS_INC(vnet->ndev, tx_errors);
+	else
+		DEV_STATS_INC(vnet->ndev, tx_dropped);
+	dev_kfree_skb_any(vnet->tx_skb);
+	vnet->tx_skb = NULL;
+}
+
+/* Give back the chains of @tx_bufs with what was written into them */
+static int epf_vnet_tx_complete(struct epf_vnet *vnet,
+				struct epf_virtio_queue *vq)
+{
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < vnet->tx_nbufs; i++) {
+		if (!ret)
+			ret = epf_virtio_complete(vq, &vnet->tx_bufs[i],
+						  vnet->tx_len[i]);
+		vnet->tx_len[i] = 0;
+	}
+	vnet->tx_nbufs = 0;
+	vnet->tx_cur = 0;
+	vnet->tx_room = 0;
+
+	return ret;
+}
+
+/* Take the next frame from the stack and get its header ready */
+static bool epf_vnet_tx_next(struct epf_vnet *vnet)
+{
+	struct sk_buff *skb;
+
+	while ((skb = skb_dequeue(&vnet->tx_queue))) {
+		vnet->tx_skb = skb;
+
+		if (skb->len > EPF_VNET_FRAME(vnet->mtu)) {
+			epf_vnet_tx_drop(vnet, false);
+			continue;
+		}
+
+		/* Offloads may have changed since the stack built it */
+		if (skb->ip_summed == CHECKSUM_PARTIAL && !vnet->csum_out &&
+		    skb_checksum_help(skb)) {
+			epf_vnet_tx_drop(vnet, true);
+			continue;
+		}
+
+		if (virtio_net_hdr_from_skb(skb, &vnet->tx_hdr.hdr, vnet->le,
+					    vnet->csum_out, 0)) {
+			epf_vnet_tx_drop(vnet, true);
+			continue;
+		}
+		vnet->tx_hdr.num_buffers = 0;
+
+		if (skb_is_nonlinear(skb)) {
+			skb_copy_bits(skb, 0, vnet->tx_bounce, skb->len);
+			vnet->tx_data = vnet->tx_bounce;
+		} else {
+			vnet->tx_data = skb->data;
+		}
+		vnet->tx_total = vnet->hdr_len + skb->len;
+		vnet->tx_pos = 0;
+
+		return true;
+	}
+
+	return false;
+}
+
+/* Endpoint frames to the host receiveq */
+static bool epf_vnet_ep_to_host(struct epf_vnet *vnet)
+{
+	struct epf_virtio_queue *vq = epf_virtio_get_queue(vnet->evd,
+							   EPF_VNET_Q_RX);
+	struct net_device *ndev = vnet->ndev;
+	bool progress = false;
+	struct epf_virtio_buf *buf;
+	unsigned int len;
+	const u8 *src;
+	ssize_t n;
+	int ret;
+
+	for (;;) {
+		if (!vnet->tx_skb && !epf_vnet_tx_next(vnet))
+			break;
+
+		/* Enough host buffers for the frame, header included */
+		while (vnet->tx_pos == 0 &&
+		       (!vnet->tx_nbufs ||
+			(vnet->mrg && vnet->tx_room < vnet->tx_total))) {
+			if (vnet->tx_nbufs == EPF_VNET_TX_BUFS) {
+				/* Buffers too small to be real: lose them */
+				epf_vnet_tx_complete(vnet, vq);
+				epf_vnet_tx_drop(vnet, true);
+				progress = true;
+				break;
+			}
+			buf = &vnet->tx_bufs[vnet->tx_nbufs];
+			ret = epf_virtio_getdesc(vq, buf);
+			if (ret <= 0)
+				goto out;	/* The host posted none */
+			vnet->tx_room += epf_virtio_buf_writable(buf);
+			vnet->tx_nbufs++;
+		}
+		if (!vnet->tx_skb)
+			continue;
+
+		if (vnet->tx_pos == 0 && vnet->tx_room < vnet->tx_total) {
+			/* One buffer per frame, and this one is too short */
+			epf_vnet_tx_drop(vnet, false);
+			progress = true;
+			continue;
+		}
+
+		if (vnet->tx_pos == 0 && vnet->mrg)
+			vnet->tx_hdr.num_buffers =
+				__cpu_to_virtio16(vnet->le, vnet->tx_nbufs);
+
+		/* Header, then the frame, across the buffers */
+		while (vnet->tx_pos < vnet->tx_total) {
+			if (vnet->tx_pos < vnet->hdr_len) {
+				src = (const u8 *)&vnet->tx_hdr + vnet->tx_pos;
+				len = vnet->hdr_len - vnet->tx_pos;
+			} else {
+				src = vnet->tx_data + vnet->tx_pos -
+				      vnet->hdr_len;
+				len = vnet->tx_total - vnet->tx_pos;
+			}
+
+			n = epf_virtio_push(vnet->evd,
+					    &vnet->tx_bufs[vnet->tx_cur],
+					    src, len);
+			if (n < 0)
+				goto out;	/* Host memory out of reach */
+			if (!n) {
+				/* This buffer is full: on to the next */
+				if (vnet->tx_cur + 1 >= vnet->tx_nbufs)
+					break;	/* Cannot be: room was counted */
+				vnet->tx_cur++;
+				continue;
+			}
+			vnet->tx_len[vnet->tx_cur] += n;
+			vnet->tx_pos += n;
+		}
+
+		if (vnet->tx_pos < vnet->tx_total) {
+			epf_vnet_tx_complete(vnet, vq);
+			epf_vnet_tx_drop(vnet, true);
+			progress = true;
+			continue;
+		}
+
+		DEV_STATS_INC(ndev, tx_packets);
+		DEV_STATS_ADD(ndev, tx_bytes, vnet->tx_skb->len);
+		dev_consume_skb_any(vnet->tx_skb);
+		vnet->tx_skb = NULL;
+		progress = true;
+		if (epf_vnet_tx_complete(vnet, vq))
+			break;
+	}
+
+out:
+	/* Room again for the stack (also after start_xmit stopped it) */
+	if (netif_queue_stopped(ndev) &&
+	    skb_queue_len(&vnet->tx_queue) < EPF_VNET_TX_BACKLOG / 2) {
+		local_bh_disable();
+		netif_wake_queue(ndev);
+		local_bh_enable();
+	}
+
+	return progress;
+}
+
+static bool epf_vnet_process(struct epf_virtio *evd)
+{
+	struct epf_vnet *vnet = epf_virtio_priv(evd);
+	bool progress;
+
+	progress = epf_vnet_host_to_ep(vnet);
+	progress |= epf_vnet_ep_to_host(vnet);
+
+	return progress;
+}
+
+static int epf_vnet_activate(struct epf_virtio *evd)
+{
+	struct epf_vnet *vnet = epf_virtio_priv(evd);
+
+	vnet->le = virtio_legacy_is_little_endian();
+	vnet->mrg = epf_virtio_has_feature(evd, VIRTIO_NET_F_MRG_RXBUF);
+	vnet->hdr_len = vnet->mrg ? sizeof(struct virtio_net_hdr_mrg_rxbuf) :
+				    sizeof(struct virtio_net_hdr);
+	vnet->csum_in = epf_virtio_has_feature(evd, VIRTIO_NET_F_CSUM);
+	vnet->csum_out = epf_virtio_has_feature(evd, VIRTIO_NET_F_GUEST_CSUM);
+	vnet->rx_max = vnet->hdr_len + EPF_VNET_FRAME(vnet->mtu);
+	vnet->rx_busy = false;
+	vnet->tx_nbufs = 0;
+	vnet->tx_cur = 0;
+	vnet->tx_room = 0;
+	memset(vnet->tx_len, 0, sizeof(vnet->tx_len));
+
+	WRITE_ONCE(vnet->host_csum, vnet->csum_out);
+	schedule_work(&vnet->features_work);
+
+	netif_carrier_on(vnet->ndev);
+	epf_virtio_wake(evd);
+
+	netdev_dbg(vnet->ndev, "host driver up\n");
+
+	return 0;
+}
+
+static void epf_vnet_reset(struct epf_virtio *evd)
+{
+	struct epf_vnet *vnet = epf_virtio_priv(evd);
+	struct net_device *ndev = vnet->ndev;
+	unsigned int i, dropped = 0;
+	struct sk_buff *skb;
+
+	netif_carrier_off(ndev);
+
+	/* The chains are gone with the host's queues */
+	if (vnet->rx_busy) {
+		epf_virtio_buf_release(&vnet->rx_buf);
+		vnet->rx_busy = false;
+	}
+	dev_kfree_skb_any(vnet->rx_skb);
+	vnet->rx_skb = NULL;
+
+	for (i = 0; i < vnet->tx_nbufs; i++)
+		epf_virtio_buf_release(&vnet->tx_bufs[i]);
+	vnet->tx_nbufs = 0;
+	vnet->tx_cur = 0;
+	vnet->tx_room = 0;
+
+	/* Nobody to send the backlog to */
+	if (vnet->tx_skb) {
+		dev_kfree_skb_any(vnet->tx_skb);
+		vnet->tx_skb = NULL;
+		dropped++;
+	}
+	while ((skb = skb_dequeue(&vnet->tx_queue))) {
+		dev_kfree_skb_any(skb);
+		dropped++;
+	}
+	DEV_STATS_ADD(ndev, tx_dropped, dropped);
+
+	local_bh_disable();
+	netif_wake_queue(ndev);
+	local_bh_enable();
+
+	WRITE_ONCE(vnet->host_csum, false);
+	schedule_work(&vnet->features_work);
+
+	netdev_dbg(ndev, "host driver gone, %u frames dropped\n", dropped);
+}
+
+static const struct epf_virtio_ops epf_vnet_virtio_ops = {
+	.activate = epf_vnet_activate,
+	.reset = epf_vnet_reset,
+	.process = epf_vnet_process,
+};
+
+static const struct epf_virtio_info epf_vnet_info = {
+	.virtio_id = VIRTIO_ID_NET,
+	.pci_device_id = VIRTIO_TRANS_ID_NET,
+	.pci_class = PCI_CLASS_NETWORK_ETHERNET << 8,
+	.nvqs = EPF_VNET_NR_QUEUES,
+	.config_size = EPF_VNET_CONFIG_SIZE,
+	.features = EPF_VNET_FEATURES,
+	.ops = &epf_vnet_virtio_ops,
+};
+
+/*
+ * The device configuration from the tunables; caller holds cfg_lock (or
+ * is probe, with the instance to itself)
+ */
+static void epf_vnet_set_config(struct epf_vnet *vnet)
+{
+	bool le = virtio_legacy_is_little_endian();
+	struct virtio_net_config cfg = {
+		.status = __cpu_to_virtio16(le, VIRTIO_NET_S_LINK_UP),
+		.max_virtqueue_pairs = __cpu_to_virtio16(le, 1),
+		.mtu = __cpu_to_virtio16(le, vnet->mtu),
+	};
+
+	ether_addr_copy(cfg.mac, vnet->mac);
+	epf_virtio_config_set(vnet->evd, 0, &cfg, EPF_VNET_CONFIG_SIZE, false);
+}
+
+/* ------------------------------------------------------------------------
+ * Network interface
+ */
+
+static void epf_vnet_features_work(struct work_struct *work)
+{
+	struct epf_vnet *vnet = container_of(work, struct epf_vnet,
+					     features_work);
+
+	rtnl_lock();
+	netdev_update_features(vnet->ndev);
+	rtnl_unlock();
+}
+
+/* Host NAPI: the frames the poll thread queued */
+static int epf_vnet_napi_poll(struct napi_struct *napi, int budget)
+{
+	struct epf_vnet *vnet = container_of(napi, struct epf_vnet, napi);
+	struct net_device *ndev = vnet->ndev;
+	struct sk_buff *skb;
+	int done = 0;
+
+	while (done < budget && (skb = skb_dequeue(&vnet->rx_queue))) {
+		DEV_STATS_INC(ndev, rx_packets);
+		DEV_STATS_ADD(ndev, rx_bytes, skb->len + ETH_HLEN);
+		napi_gro_receive(napi, skb);
+		done++;
+	}
+
+	if (done < budget && napi_complete_done(napi, done) &&
+	    !skb_queue_empty(&vnet->rx_queue))
+		napi_schedule(napi);
+
+	if (READ_ONCE(vnet->rx_full) &&
+	    skb_queue_len(&vnet->rx_queue) < EPF_VNET_RX_BACKLOG / 2) {
+		WRITE_ONCE(vnet->rx_full, false);
+		epf_virtio_wake(vnet->evd);
+	}
+
+	return done;
+}
+
+static int epf_vnet_open(struct net_device *ndev)
+{
+	struct epf_vnet *vnet = netdev_priv(ndev);
+
+	/* Frames left from before the interface went down are stale */
+	skb_queue_purge(&vnet->rx_queue);
+	napi_enable(&vnet->napi);
+	netif_start_queue(ndev);
+
+	/* Host frames may be waiting */
+	WRITE_ONCE(vnet->rx_full, false);
+	epf_virtio_wake(vnet->evd);
+
+	return 0;
+}
+
+static int epf_vnet_stop(struct net_device *ndev)
+{
+	struct epf_vnet *vnet = netdev_priv(ndev);
+
+	netif_stop_queue(ndev);
+	napi_disable(&vnet->napi);
+	skb_queue_purge(&vnet->rx_queue);
+
+	return 0;
+}
+
+static netdev_tx_t epf_vnet_start_xmit(struct sk_buff *skb,
+				       struct net_device *ndev)
+{
+	struct epf_vnet *vnet = netdev_priv(ndev);
+
+	if (!netif_carrier_ok(ndev)) {
+		DEV_STATS_INC(ndev, tx_dropped);
+		dev_kfree_skb_any(skb);
+		return NETDEV_TX_OK;
+	}
+
+	skb_queue_tail(&vnet->tx_queue, skb);
+	if (skb_queue_len(&vnet->tx_queue) >= EPF_VNET_TX_BACKLOG)
+		netif_stop_queue(ndev);
+
+	/* The poll thread also restarts the queue if it drained meanwhile */
+	epf_virtio_wake(vnet->evd);
+
+	return NETDEV_TX_OK;
+}
+
+static netdev_features_t epf_vnet_fix_features(struct net_device *ndev,
+					       netdev_features_t features)
+{
+	struct epf_vnet *vnet = netdev_priv(ndev);
+
+	if (!READ_ONCE(vnet->host_csum))
+		features &= ~EPF_VNET_CSUM_FEATURES;
+
+	return features;
+}
+
+static const struct net_device_ops epf_vnet_netdev_ops = {
+	.ndo_open = epf_vnet_open,
+	.ndo_stop = epf_vnet_stop,
+	.ndo_start_xmit = epf_vnet_start_xmit,
+	.ndo_fix_features = epf_vnet_fix_features,
+	.ndo_set_mac_address = eth_mac_addr,
+	.ndo_validate_addr = eth_validate_addr,
+};
+
+/* ------------------------------------------------------------------------
+ * configfs tunables
+ */
+
+static inline struct epf_vnet *epf_vnet_from_item(struct config_item *item)
+{
+	return container_of(to_config_group(item), struct epf_vnet, group);
+}
+
+/* Caller holds cfg_lock */
+static bool epf_vnet_cfg_locked_out(struct epf_vnet *vnet)
+{
+	return vnet->bound || READ_ONCE(vnet->epf->epc);
+}
+
+static ssize_t epf_vnet_mac_show(struct config_item *item, char *page)
+{
+	struct epf_vnet *vnet = epf_vnet_from_item(item);
+	ssize_t ret;
+
+	mutex_lock(&vnet->cfg_lock);
+	ret = sysfs_emit(page, "%pM\n", vnet->mac);
+	mutex_unlock(&vnet->cfg_lock);
+
+	return ret;
+}
+
+static ssize_t epf_vnet_mac_store(struct config_item *item,
+				  const char *page, size_t len)
+{
+	struct epf_vnet *vnet = epf_vnet_from_item(item);
+	char buf[3 * ETH_ALEN + 1];
+	u8 mac[ETH_ALEN];
+	int ret = 0;
+
+	/* Exactly "xx:xx:xx:xx:xx:xx", a newline allowed */
+	if (len > 3 * ETH_ALEN)
+		return -EINVAL;
+	strscpy(buf, page, sizeof(buf));
+	strim(buf);
+	if (strlen(buf) != 3 * ETH_ALEN - 1 || !mac_pton(buf, mac) ||
+	    !is_valid_ether_addr(mac))
+		return -EINVAL;
+
+	mutex_lock(&vnet->cfg_lock);
+	if (epf_vnet_cfg_locked_out(vnet)) {
+		ret = -EBUSY;
+	} else {
+		ether_addr_copy(vnet->mac, mac);
+		epf_vnet_set_config(vnet);
+	}
+	mutex_unlock(&vnet->cfg_lock);
+
+	return ret ? ret : len;
+}
+
+CONFIGFS_ATTR(epf_vnet_, mac);
+
+static ssize_t epf_vnet_mtu_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "%u\n", epf_vnet_from_item(item)->mtu);
+}
+
+static ssize_t epf_vnet_mtu_store(struct config_item *item,
+				  const char *page, size_t len)
+{
+	struct epf_vnet *vnet = epf_vnet_from_item(item);
+	unsigned int val;
+	int ret;
+
+	ret = kstrtouint(page, 0, &val);
+	if (ret)
+		return ret;
+
+	mutex_lock(&vnet->cfg_lock);
+	if (epf_vnet_cfg_locked_out(vnet)) {
+		ret = -EBUSY;
+	} else if (val < ETH_MIN_MTU || val > EPF_VNET_MTU_MAX) {
+		ret = -EINVAL;
+	} else {
+		vnet->mtu = val;
+		epf_vnet_set_config(vnet);
+	}
+	mutex_unlock(&vnet->cfg_lock);
+
+	return ret ? ret : len;
+}
+
+CONFIGFS_ATTR(epf_vnet_, mtu);
+
+static ssize_t epf_vnet_queue_size_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "%u\n", epf_vnet_from_item(item)->queue_size);
+}
+
+static ssize_t epf_vnet_queue_size_store(struct config_item *item,
+					 const char *page, size_t len)
+{
+	struct epf_vnet *vnet = epf_vnet_from_item(item);
+	unsigned int val;
+	int ret;
+
+	ret = kstrtouint(page, 0, &val);
+	if (ret)
+		return ret;
+
+	mutex_lock(&vnet->cfg_lock);
+	if (epf_vnet_cfg_locked_out(vnet))
+		ret = -EBUSY;
+	else if (!is_power_of_2(val) || val < EPF_VNET_QUEUE_SIZE_MIN ||
+		 val > EPF_VNET_QUEUE_SIZE_MAX)
+		ret = -EINVAL;
+	else
+		vnet->queue_size = val;
+	mutex_unlock(&vnet->cfg_lock);
+
+	return ret ? ret : len;
+}
+
+CONFIGFS_ATTR(epf_vnet_, queue_size);
+
+static ssize_t epf_vnet_features_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "0x%08x\n", epf_vnet_from_item(item)->features);
+}
+
+static ssize_t epf_vnet_features_store(struct config_item *item,
+				       const char *page, size_t len)
+{
+	struct epf_vnet *vnet = epf_vnet_from_item(item);
+	u32 val;
+	int ret;
+
+	ret = kstrtou32(page, 0, &val);
+	if (ret)
+		return ret;
+
+	mutex_lock(&vnet->cfg_lock);
+	if (epf_vnet_cfg_locked_out(vnet))
+		ret = -EBUSY;
+	else if (val & ~EPF_VNET_FEATURES)
+		ret = -EINVAL;
+	else
+		vnet->features = val;
+	mutex_unlock(&vnet->cfg_lock);
+
+	return ret ? ret : len;
+}
+
+CONFIGFS_ATTR(epf_vnet_, features);
+
+static ssize_t epf_vnet_poll_cpu_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "%d\n", epf_vnet_from_item(item)->poll_cpu);
+}
+
+static ssize_t epf_vnet_poll_cpu_store(struct config_item *item,
+				       const char *page, size_t len)
+{
+	struct epf_vnet *vnet = epf_vnet_from_item(item);
+	int val;
+	int ret;
+
+	ret = kstrtoint(page, 0, &val);
+	if (ret)
+		return ret;
+
+	mutex_lock(&vnet->cfg_lock);
+	if (epf_vnet_cfg_locked_out(vnet))
+		ret = -EBUSY;
+	else if (val < -1 || val >= (int)nr_cpu_ids)
+		ret = -EINVAL;
+	else
+		vnet->poll_cpu = val;
+	mutex_unlock(&vnet->cfg_lock);
+
+	return ret ? ret : len;
+}
+
+CONFIGFS_ATTR(epf_vnet_, poll_cpu);
+
+static ssize_t epf_vnet_ifindex_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "%d\n", epf_vnet_from_item(item)->ndev->ifindex);
+}
+
+CONFIGFS_ATTR_RO(epf_vnet_, ifindex);
+
+static struct configfs_attribute *epf_vnet_attrs[] = {
+	&epf_vnet_attr_mac,
+	&epf_vnet_attr_mtu,
+	&epf_vnet_attr_queue_size,
+	&epf_vnet_attr_features,
+	&epf_vnet_attr_poll_cpu,
+	&epf_vnet_attr_ifindex,
+	NULL,
+};
+
+static const struct config_item_type epf_vnet_group_type = {
+	.ct_attrs = epf_vnet_attrs,
+	.ct_owner = THIS_MODULE,
+};
+
+static struct config_group *epf_vnet_add_cfs(struct pci_epf *epf,
+					     struct config_group *group)
+{
+	struct epf_vnet *vnet = epf_virtio_priv(epf_virtio_from_epf(epf));
+
+	config_group_init_type_name(&vnet->group, "vnet",
+				    &epf_vnet_group_type);
+
+	return &vnet->group;
+}
+
+/* ------------------------------------------------------------------------
+ * Endpoint function driver
+ */
+
+static int epf_vnet_bind(struct pci_epf *epf)
+{
+	struct epf_vnet *vnet = epf_virtio_priv(epf_virtio_from_epf(epf));
+	struct net_device *ndev = vnet->ndev;
+	struct epf_virtio_params params;
+	int ret;
+
+	mutex_lock(&vnet->cfg_lock);
+
+	/* The endpoint interface takes the link's MTU */
+	rtnl_lock();
+	ndev->max_mtu = vnet->mtu;
+	ret = dev_set_mtu(ndev, vnet->mtu);
+	rtnl_unlock();
+	if (ret) {
+		dev_err(&epf->dev, "Failed to set the MTU of %s (err=%d)\n",
+			ndev->name, ret);
+		goto out_unlock;
+	}
+
+	params.queue_size = vnet->queue_size;
+	params.features = vnet->features;
+	params.poll_cpu = vnet->poll_cpu;
+	ret = epf_virtio_bind(vnet->evd, &params);
+	if (!ret)
+		vnet->bound = true;
+
+out_unlock:
+	mutex_unlock(&vnet->cfg_lock);
+
+	return ret;
+}
+
+static void epf_vnet_unbind(struct pci_epf *epf)
+{
+	struct epf_vnet *vnet = epf_virtio_priv(epf_virtio_from_epf(epf));
+
+	epf_virtio_unbind(vnet->evd);
+
+	mutex_lock(&vnet->cfg_lock);
+	vnet->bound = false;
+	mutex_unlock(&vnet->cfg_lock);
+}
+
+static void epf_vnet_free_bufs(struct epf_vnet *vnet)
+{
+	unsigned int i;
+
+	for (i = 0; i < EPF_VNET_TX_BUFS; i++)
+		epf_virtio_buf_release(&vnet->tx_bufs[i]);
+	epf_virtio_buf_release(&vnet->rx_buf);
+	kfree(vnet->tx_bufs);
+	kvfree(vnet->tx_bounce);
+}
+
+static int epf_vnet_probe(struct pci_epf *epf,
+			  const struct pci_epf_device_id *id)
+{
+	struct net_device *ndev;
+	struct epf_virtio *evd;
+	struct epf_vnet *vnet;
+	unsigned int i;
+	int ret;
+
+	ndev = alloc_netdev(sizeof(*vnet), "epvnet%d", NET_NAME_ENUM,
+			    ether_setup);
+	if (!ndev)
+		return -ENOMEM;
+	SET_NETDEV_DEV(ndev, &epf->dev);
+
+	vnet = netdev_priv(ndev);
+	vnet->epf = epf;
+	vnet->ndev = ndev;
+	vnet->mtu = EPF_VNET_MTU;
+	vnet->queue_size = EPF_VNET_QUEUE_SIZE;
+	vnet->features = EPF_VNET_FEATURES;
+	vnet->poll_cpu = -1;
+	eth_random_addr(vnet->mac);
+	mutex_init(&vnet->cfg_lock);
+	skb_queue_head_init(&vnet->tx_queue);
+	skb_queue_head_init(&vnet->rx_queue);
+	INIT_WORK(&vnet->features_work, epf_vnet_features_work);
+	epf_virtio_buf_init(&vnet->rx_buf);
+
+	vnet->tx_bufs = kcalloc(EPF_VNET_TX_BUFS, sizeof(*vnet->tx_bufs),
+				GFP_KERNEL);
+	vnet->tx_bounce = kvmalloc(EPF_VNET_FRAME_MAX, GFP_KERNEL);
+	if (!vnet->tx_bufs || !vnet->tx_bounce) {
+		ret = -ENOMEM;
+		goto err_free_bufs;
+	}
+	for (i = 0; i < EPF_VNET_TX_BUFS; i++)
+		epf_virtio_buf_init(&vnet->tx_bufs[i]);
+
+	evd = epf_virtio_create(epf, &epf_vnet_info, vnet);
+	if (IS_ERR(evd)) {
+		ret = PTR_ERR(evd);
+		goto err_free_bufs;
+	}
+	vnet->evd = evd;
+	epf_vnet_set_config(vnet);
+
+	ndev->netdev_ops = &epf_vnet_netdev_ops;
+	ndev->min_mtu = ETH_MIN_MTU;
+	ndev->max_mtu = vnet->mtu;
+	ndev->hw_features = EPF_VNET_CSUM_FEATURES;
+	ndev->features = EPF_VNET_CSUM_FEATURES;
+	eth_hw_addr_random(ndev);
+	netif_napi_add(ndev, &vnet->napi, epf_vnet_napi_poll);
+	netif_carrier_off(ndev);
+
+	ret = register_netdev(ndev);
+	if (ret) {
+		dev_err(&epf->dev, "Failed to register the interface (err=%d)\n",
+			ret);
+		goto err_destroy_virtio;
+	}
+
+	dev_info(&epf->dev, "%s\n", ndev->name);
+
+	return 0;
+
+err_destroy_virtio:
+	netif_napi_del(&vnet->napi);
+	epf_virtio_destroy(evd);
+err_free_bufs:
+	epf_vnet_free_bufs(vnet);
+	free_netdev(ndev);
+	return ret;
+}
+
+static void epf_vnet_remove(struct pci_epf *epf)
+{
+	struct epf_virtio *evd = epf_virtio_from_epf(epf);
+	struct epf_vnet *vnet = epf_virtio_priv(evd);
+	struct net_device *ndev = vnet->ndev;
+
+	/* Unbound already: nothing schedules the work any more */
+	cancel_work_sync(&vnet->features_work);
+	unregister_netdev(ndev);
+	epf_virtio_destroy(evd);
+
+	skb_queue_purge(&vnet->rx_queue);
+	skb_queue_purge(&vnet->tx_queue);
+	dev_kfree_skb_any(vnet->rx_skb);
+	dev_kfree_skb_any(vnet->tx_skb);
+	epf_vnet_free_bufs(vnet);
+	free_netdev(ndev);
+}
+
+static const struct pci_epf_device_id epf_vnet_ids[] = {
+	{ .name = "pci_epf_vnet" },
+	{},
+};
+
+static const struct pci_epf_ops epf_vnet_ops = {
+	.bind = epf_vnet_bind,
+	.unbind = epf_vnet_unbind,
+	.add_cfs = epf_vnet_add_cfs,
+};
+
+static struct pci_epf_driver epf_vnet_driver = {
+	.driver.name = "pci_epf_vnet",
+	.probe = epf_vnet_probe,
+	.remove = epf_vnet_remove,
+	.id_table = epf_vnet_ids,
+	.ops = &epf_vnet_ops,
+	.owner = THIS_MODULE,
+};
+
+static int __init epf_vnet_init(void)
+{
+	int ret;
+
+	ret = pci_epf_register_driver(&epf_vnet_driver);
+	if (ret)
+		pr_err("Failed to register the function driver (err=%d)\n",
+		       ret);
+
+	return ret;
+}
+module_init(epf_vnet_init);
+
+static void __exit epf_vnet_exit(void)
+{
+	pci_epf_unregister_driver(&epf_vnet_driver);
+}
+module_exit(epf_vnet_exit);
+
+MODULE_DESCRIPTION("Virtio network PCIe endpoint function with a native interface");
+MODULE_LICENSE("GPL");
