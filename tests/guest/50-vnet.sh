@@ -1,0 +1,208 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The network function: the host's stock virtio_net on one side, an
+# ethernet interface (epvnet0) on the endpoint side, each in a network
+# namespace of its own so that traffic crosses the virtio link.
+#
+# The endpoint's poll thread and tasks run on CPU 1, the host's tasks and
+# the host side of link changes on CPU 0 (see term.sh and vcon.sh).
+#
+# vep-timeout: 600
+
+. /tests/lib/tap.sh
+. /tests/lib/rig.sh
+. /tests/lib/term.sh
+. /tests/lib/vcon.sh
+. /tests/lib/vnet.sh
+
+HOST_MAC=52:54:00:12:34:56
+HOST_IP=10.9.0.1
+EP_IP=10.9.0.2
+
+vnet_load
+tap_check "host and endpoint on their own CPUs" term_sides
+epc=$(rig_epc 0)
+fn=$EPCFS/functions/pci_epf_vnet/net0
+
+# --- configfs -------------------------------------------------------------
+tap_check "create the function" mkdir "$fn"
+ep_if=$(ifname_of "$(cat "$fn/vnet/ifindex")")
+tap_check "endpoint interface ${ep_if:-?} exists" test -n "$ep_if"
+for bad in "zz:00:00:00:00:01" "52:54:00:12:34" "52:54:00:12:34:56:78" \
+	   "01:00:5e:00:00:01" "00:00:00:00:00:00" ""; do
+	if echo "$bad" >"$fn/vnet/mac" 2>/dev/null; then
+		tap_fail "mac '$bad' refused"
+	else
+		tap_ok "mac '$bad' refused"
+	fi
+done
+for bad in 67 65536 -1 abc; do
+	if echo "$bad" >"$fn/vnet/mtu" 2>/dev/null; then
+		tap_fail "mtu $bad refused"
+	else
+		tap_ok "mtu $bad refused"
+	fi
+done
+if echo 0x80000000 >"$fn/vnet/features" 2>/dev/null; then
+	tap_fail "unknown feature refused"
+else
+	tap_ok "unknown feature refused"
+fi
+tap_diag "features offered: $(cat "$fn/vnet/features")"
+
+# --- host binds -------------------------------------------------------------
+# need NAME CMD...: a case that ends the group when it fails
+need() {
+	n_name=$1
+	shift
+	if "$@"; then
+		tap_ok "$n_name"
+	else
+		tap_fail "$n_name" "exit status $?: $*"
+		rig_check_dmesg
+		tap_end
+		exit 1
+	fi
+}
+
+need "net0 on controller 0 (MAC $HOST_MAC, MTU 9000), link up" \
+	vnet_fn net0 0 "$HOST_MAC" 9000
+tap_check "configfs keeps the MAC" grep -qx "$HOST_MAC" "$fn/vnet/mac"
+bdf=$(host_bdf 0)
+tap_diag "host device: ${bdf:-none}"
+need "host virtio_net binds the device" host_wait_bound "$bdf" 30
+term_sides
+rig_wait 10 test -n "$(host_ifname "$bdf")"
+host_if=$(host_ifname "$bdf")
+tap_diag "host interface: ${host_if:-none}"
+tap_check "host interface has the MAC from configfs" \
+	grep -qx "$HOST_MAC" "/sys/class/net/$host_if/address"
+tap_check "host interface has the MTU from configfs" \
+	grep -qx 9000 "/sys/class/net/$host_if/mtu"
+tap_check "endpoint interface has the MTU from configfs" \
+	grep -qx 9000 "/sys/class/net/$ep_if/mtu"
+vdev=$(basename /sys/bus/pci/devices/"$bdf"/virtio*)
+feats=$(cat /sys/bus/virtio/devices/"$vdev"/features)
+tap_diag "host features: $feats"
+for f in "0 CSUM" "1 GUEST_CSUM" "3 MTU" "5 MAC" "15 MRG_RXBUF" "16 STATUS"; do
+	tap_check "host accepted ${f#* }" has_bit "$feats" "${f% *}"
+done
+tap_check "the host uses MSI-X" test "$(host_irq_kind "$bdf")" = MSI-X
+for attr in "mac 52:54:00:00:00:01" "mtu 1500" "features 0" "queue_size 64" \
+	    "poll_cpu 0"; do
+	if echo "${attr#* }" >"$fn/vnet/${attr% *}" 2>/dev/null; then
+		tap_fail "${attr% *} refused while bound"
+	else
+		tap_ok "${attr% *} refused while bound"
+	fi
+done
+
+# --- namespaces, addresses, ping ---------------------------------------------
+tap_check "two network namespaces" vnet_ns_start
+tap_check "host interface in its namespace" vnet_host_setup "$host_if" "$HOST_IP"
+tap_check "endpoint interface in its namespace" vnet_ep_setup "$ep_if" "$EP_IP"
+tap_check "endpoint has carrier" rig_wait 10 has_carrier in_ep "$ep_if"
+tap_check "host has carrier" rig_wait 10 has_carrier in_host "$host_if"
+tap_check "ping host -> endpoint" in_host ping -c 3 -W 5 "$EP_IP"
+tap_check "ping endpoint -> host" in_ep ping -c 3 -W 5 "$HOST_IP"
+tap_check "ping 8000 bytes host -> endpoint" \
+	in_host ping -c 3 -W 5 -s 8000 "$EP_IP"
+tap_check "ping 8000 bytes endpoint -> host" \
+	in_ep ping -c 3 -W 5 -s 8000 "$HOST_IP"
+
+# --- bulk, checked ------------------------------------------------------------
+xfer_tcp "TCP 64 MiB host -> endpoint, checked" 67108864 in_host in_ep "$EP_IP"
+xfer_tcp "TCP 64 MiB endpoint -> host, checked" 67108864 in_ep in_host "$HOST_IP"
+tap_diag "endpoint /proc/net/dev: $(in_ep grep "$ep_if:" /proc/net/dev | tr -s ' ')"
+
+# --- MTU changes -----------------------------------------------------------------
+if in_ep ip link set "$ep_if" mtu 9001 2>/dev/null; then
+	tap_fail "endpoint MTU above the link's refused"
+else
+	tap_ok "endpoint MTU above the link's refused"
+fi
+tap_check "MTU 1500 on both sides" sh -c \
+	"nsenter -t $VNET_HOST_NS -n ip link set $host_if mtu 1500 &&
+	 nsenter -t $VNET_EP_NS -n ip link set $ep_if mtu 1500"
+tap_check "ping 1472 bytes host -> endpoint" \
+	in_host ping -c 3 -W 5 -s 1472 "$EP_IP"
+tap_check "ping 1472 bytes endpoint -> host" \
+	in_ep ping -c 3 -W 5 -s 1472 "$HOST_IP"
+tap_check "ping 6000 bytes (fragments) host -> endpoint" \
+	in_host ping -c 3 -W 5 -s 6000 "$EP_IP"
+tap_check "ping 6000 bytes (fragments) endpoint -> host" \
+	in_ep ping -c 3 -W 5 -s 6000 "$HOST_IP"
+tap_check "MTU 4000 on both sides" sh -c \
+	"nsenter -t $VNET_HOST_NS -n ip link set $host_if mtu 4000 &&
+	 nsenter -t $VNET_EP_NS -n ip link set $ep_if mtu 4000"
+tap_check "ping 3972 bytes both ways" sh -c \
+	"nsenter -t $VNET_HOST_NS -n ping -c 2 -W 5 -s 3972 $EP_IP &&
+	 nsenter -t $VNET_EP_NS -n ping -c 2 -W 5 -s 3972 $HOST_IP"
+
+# --- host driver unbind / bind, with traffic ----------------------------------
+in_ep /tests/bin/vep-tcp -c "$HOST_IP" 5002 -n 1000000000 -t 60 >/dev/null 2>&1 &
+bg_tx=$!
+in_host /tests/bin/vep-tcp -l 5002 -n 1000000000 -t 60 >/dev/null 2>&1 &
+bg_rx=$!
+sleep 3
+drop0=$(ep_stat "$ep_if" tx_drop)
+tap_check "unbind the host driver during traffic" \
+	sh -c "echo $bdf > $VIRTIO_PCI/unbind"
+tap_check "endpoint loses carrier" rig_wait 10 no_carrier in_ep "$ep_if"
+rig_kill "$bg_tx"
+rig_kill "$bg_rx"
+wait "$bg_tx" "$bg_rx" 2>/dev/null
+in_ep ping -c 2 -W 1 "$HOST_IP" >/dev/null 2>&1
+drop1=$(ep_stat "$ep_if" tx_drop)
+tap_check "endpoint counts what it could not send ($drop0 -> $drop1)" \
+	test "$drop1" -gt "$drop0"
+tap_check "bind the host driver" sh -c "echo $bdf > $VIRTIO_PCI/bind"
+tap_check "host virtio_net binds again" host_wait_bound "$bdf" 30
+rig_wait 10 test -n "$(host_ifname "$bdf")"
+host_if=$(host_ifname "$bdf")
+tap_check "host interface ${host_if:-?} in its namespace" \
+	vnet_host_setup "$host_if" "$HOST_IP"
+tap_check "endpoint has carrier again" rig_wait 10 has_carrier in_ep "$ep_if"
+tap_check "MTU 9000 on the endpoint again" in_ep ip link set "$ep_if" mtu 9000
+tap_check "ping host -> endpoint after rebind" \
+	in_host ping -c 3 -W 5 -s 8000 "$EP_IP"
+tap_check "ping endpoint -> host after rebind" \
+	in_ep ping -c 3 -W 5 -s 8000 "$HOST_IP"
+
+# --- endpoint function stop / start --------------------------------------------
+tap_check "stop the link" sh -c "echo 0 > $epc/start"
+tap_check "link down complete" rig_link 0 down
+tap_check "host device gone" test ! -e "/sys/bus/pci/devices/$bdf"
+tap_check "endpoint loses carrier on link down" \
+	rig_wait 10 no_carrier in_ep "$ep_if"
+tap_check "start the link" sh -c "echo 1 > $epc/start"
+tap_check "link up complete" rig_link 0 up
+bdf=$(host_bdf 0)
+tap_check "host virtio_net binds after restart" host_wait_bound "$bdf" 30
+rig_wait 10 test -n "$(host_ifname "$bdf")"
+host_if=$(host_ifname "$bdf")
+tap_check "host interface ${host_if:-?} in its namespace" \
+	vnet_host_setup "$host_if" "$HOST_IP"
+tap_check "endpoint has carrier after restart" \
+	rig_wait 10 has_carrier in_ep "$ep_if"
+tap_check "ping host -> endpoint after restart" \
+	in_host ping -c 3 -W 5 "$EP_IP"
+tap_check "ping endpoint -> host after restart" \
+	in_ep ping -c 3 -W 5 "$HOST_IP"
+xfer_tcp "TCP 8 MiB endpoint -> host after restart, checked" 8388608 \
+	in_ep in_host "$HOST_IP"
+
+# --- teardown --------------------------------------------------------------------
+tap_check "stop the link" sh -c "echo 0 > $epc/start"
+tap_check "link down complete" rig_link 0 down
+tap_check "unlink the function" rm "$epc/net0"
+tap_check "remove the function" rmdir "$fn"
+tap_check "endpoint interface gone" sh -c \
+	"! nsenter -t $VNET_EP_NS -n ip link show dev $ep_if 2>/dev/null"
+vnet_ns_stop
+tap_check "unload pci-epf-vnet" rmmod pci_epf_vnet
+tap_check "pci-epf-vnet gone" sh -c "! grep -q '^pci_epf_vnet ' /proc/modules"
+rig_check_dmesg
+tap_end
+exit $?
