@@ -89,6 +89,7 @@ for f in "0 CSUM" "1 GUEST_CSUM" "3 MTU" "5 MAC" "15 MRG_RXBUF" "16 STATUS"; do
 	tap_check "host accepted ${f#* }" has_bit "$feats" "${f% *}"
 done
 tap_check "the host uses MSI-X" test "$(host_irq_kind "$bdf")" = MSI-X
+tap_diag "$(grep -E " $vdev(-|\$)" /proc/interrupts | tr -s ' ')"
 for attr in "mac 52:54:00:00:00:01" "mtu 1500" "features 0" "queue_size 64" \
 	    "poll_cpu 0"; do
 	if echo "${attr#* }" >"$fn/vnet/${attr% *}" 2>/dev/null; then
