@@ -6,14 +6,13 @@
 # namespace of its own so that traffic crosses the virtio link.
 #
 # The endpoint's poll thread and tasks run on CPU 1, the host's tasks and
-# the host side of link changes on CPU 0 (see term.sh and vcon.sh).
+# the host side of link changes on CPU 0 (see term.sh).
 #
 # vep-timeout: 600
 
 . /tests/lib/tap.sh
 . /tests/lib/rig.sh
 . /tests/lib/term.sh
-. /tests/lib/vcon.sh
 . /tests/lib/vnet.sh
 
 HOST_MAC=52:54:00:12:34:56

@@ -7,6 +7,9 @@
 
 VIRTIO_PCI=/sys/bus/pci/drivers/virtio-pci
 
+# The stock driver expected on the host's virtio device
+HOST_DRIVER=${HOST_DRIVER:-virtio_console}
+
 # host_bdf CTRL: PCI address of function 0 behind controller CTRL, as the
 # host sees it
 host_bdf() {
@@ -15,11 +18,10 @@ host_bdf() {
 	done
 }
 
-# host_bound BDF: the host's virtio_console drives the device at BDF
+# host_bound BDF: the host's $HOST_DRIVER drives the device at BDF
 host_bound() {
-	ls /sys/bus/pci/devices/"$1"/virtio*/driver 2>/dev/null | grep -q . &&
-		readlink /sys/bus/pci/devices/"$1"/virtio*/driver |
-		grep -q virtio_console
+	readlink /sys/bus/pci/devices/"$1"/virtio*/driver 2>/dev/null |
+		grep -q "/$HOST_DRIVER\$"
 }
 
 # host_irqs BDF: interrupts the host took for the device at BDF so far
@@ -32,16 +34,13 @@ host_irqs() {
 
 # host_irq_kind BDF: how the host takes the device's interrupts
 host_irq_kind() {
+	hk_kind=$(cat /sys/bus/pci/devices/"$1"/msi_irqs/* 2>/dev/null | sort -u)
 	v=$(basename /sys/bus/pci/devices/"$1"/virtio*)
-	if grep -E " $v-" /proc/interrupts | grep -q MSIX; then
-		echo MSI-X
-	elif grep -E " $v\$" /proc/interrupts | grep -q MSI; then
-		echo MSI
-	elif grep -qE " $v\$" /proc/interrupts; then
-		echo INTx
-	else
-		echo none
-	fi
+	case $hk_kind in
+	msix) echo MSI-X ;;
+	msi) echo MSI ;;
+	*) if grep -qE " $v\$" /proc/interrupts; then echo INTx; else echo none; fi ;;
+	esac
 }
 
 # The stock legacy virtio-pci driver reads QUEUE_PFN back microseconds after
@@ -62,8 +61,8 @@ SETUP_LAPSES_SEEN=${SETUP_LAPSES_SEEN:-0}
 # setup_lapses: lapses logged so far, and host set-up failures the endpoint
 # never saw
 setup_lapses() {
-	dmesg | awk '/was off its CPU for/ { lapses++ }
-		/probe with driver virtio_console failed/ { host++ }
+	dmesg | awk -v drv="$HOST_DRIVER" '/was off its CPU for/ { lapses++ }
+		$0 ~ "probe with driver " drv " failed" { host++ }
 		/Host driver failed the device/ { ep++ }
 		END { print lapses + (host > ep ? host - ep : 0) }'
 }

@@ -2,22 +2,20 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Helpers for the network function's test groups.  Source after tap.sh,
-# rig.sh, term.sh and vcon.sh: the host device lookup and the set-up retry
-# of vcon.sh apply here too, with host_bound checking for virtio_net.
+# rig.sh and term.sh; the host's side (device lookup, set-up retry) is in
+# host.sh, sourced from here for virtio_net.
 #
 # Host and endpoint interfaces live in this one kernel: each side gets a
 # network namespace of its own, held by a sleeping process, so that traffic
 # between them really crosses the virtio link.  Commands run in a side's
 # namespace with in_host and in_ep; the endpoint's on its poll thread's CPU.
 
+HOST_DRIVER=virtio_net
+. /tests/lib/host.sh
+
+POLL_CPU=${POLL_CPU:-1}
 VNET_HOST_NS=
 VNET_EP_NS=
-
-# host_bound BDF: the host's virtio_net drives the device at BDF
-host_bound() {
-	readlink /sys/bus/pci/devices/"$1"/virtio*/driver 2>/dev/null |
-		grep -q virtio_net
-}
 
 # vnet_load: load the loopback controller (host side on CPU 0) and the
 # network function's modules, one case each
