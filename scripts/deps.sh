@@ -22,7 +22,7 @@ pkgs=(
 	apt dpkg tar
 	# the rig: QEMU and what goes into the initramfs
 	qemu-system-x86 busybox-static util-linux bsdutils login libpam-modules
-	libpam-runtime iperf3
+	libpam-runtime iperf3 iproute2
 	# host-side tools used by the scripts and tests
 	coreutils findutils gzip grep sed mawk procps socat
 )

@@ -8,7 +8,7 @@
 #
 # The image holds busybox-static with all its applet links, overlaid by the
 # real Debian tools where both exist (agetty, login, setsid, script, stty,
-# dd, head, sha256sum) plus iperf3, each with its shared libraries and the
+# dd, head, sha256sum, ip) plus iperf3, each with its shared libraries and the
 # dynamic loader; a minimal PAM setup (pam_unix) so that agetty + login
 # authenticate for real; the project modules given with -m (or as plain
 # arguments) in /lib/modules/vep/; extra files from -f SRC:DST (parent
@@ -116,7 +116,8 @@ done
 # Real tools over the applets of the same name.  Note that busybox sh
 # (built with FEATURE_SH_STANDALONE in Debian) still runs its own applet
 # when a command is named without a path: call /bin/stty, /usr/bin/setsid,
-# /bin/dd, /usr/bin/head, /usr/bin/sha256sum, /bin/login by path.  Other
+# /bin/dd, /usr/bin/head, /usr/bin/sha256sum, /bin/login, /sbin/ip by path
+# (busybox's ip cannot make a veth pair).  Other
 # programs (agetty starting /bin/login, script starting $SHELL) get these.
 add_bin /sbin/agetty
 add_bin /bin/login
@@ -127,6 +128,7 @@ add_bin /bin/dd
 add_bin /usr/bin/head
 add_bin /usr/bin/sha256sum
 add_bin /usr/bin/iperf3
+add_bin /sbin/ip
 
 # PAM: login authenticates with pam_unix against /etc/shadow; every other
 # service is denied.  The modules are dlopen()ed, so ldd of login does not
