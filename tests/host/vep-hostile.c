@@ -19,6 +19,14 @@
  *   indirect    an indirect descriptor, a feature never negotiated
  *   bad-idx     an available index far ahead of the ring
  *
+ * Net attacks: well-formed rings, but one bad frame on the transmit queue
+ * (queue 1) of a virtio-net device; the device must drop and count it,
+ * give the chain back and keep running.  "used" says how many chains of
+ * queue 1 came back.
+ *   net-gso     a header with a segmentation type no virtio-net defines
+ *   net-csum    a partial checksum that starts beyond the frame
+ *   net-big     a frame far larger than an MTU of 1500
+ *
  * It is a test tool, not a driver to bind: it claims nothing, and it refuses
  * a device that has a driver.
  */
@@ -31,8 +39,13 @@
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
 #include <linux/virtio_pci.h>
 #include <linux/virtio_ring.h>
+
+/* Net attacks: the frame after the header, and the oversized one */
+#define VEP_HOSTILE_FRAME	60
+#define VEP_HOSTILE_BIG		3000
 
 /* Ring alignment of legacy virtio-pci */
 #define VEP_HOSTILE_ALIGN	VIRTIO_PCI_VRING_ALIGN
@@ -64,6 +77,14 @@ MODULE_PARM_DESC(status, "Device status after the attack (-1: none yet)");
 static unsigned int irqs;
 module_param(irqs, uint, 0444);
 MODULE_PARM_DESC(irqs, "Interrupts taken from the device");
+
+static unsigned int features;
+module_param(features, uint, 0444);
+MODULE_PARM_DESC(features, "Features to accept (a subset of the device's)");
+
+static int used = -1;
+module_param(used, int, 0444);
+MODULE_PARM_DESC(used, "Chains of queue 1 given back after a net attack");
 
 /**
  * struct vep_hostile_vq - one queue set up by this driver
@@ -221,6 +242,43 @@ static bool vep_hostile_break_ring(struct vep_hostile *h)
 	return true;
 }
 
+/*
+ * Queue 1 gets one frame with what a net attack names, as a single
+ * descriptor: a legacy header without mergeable buffers, then an ethernet
+ * frame.  Returns false if the name is unknown.
+ */
+static bool vep_hostile_bad_frame(struct vep_hostile *h)
+{
+	struct virtio_net_hdr *hdr = h->buf;
+	u32 len = VEP_HOSTILE_FRAME;
+	u8 *frame = h->buf + sizeof(*hdr);
+
+	memset(h->buf, 0, VEP_HOSTILE_BUF);
+	/* Broadcast, from a locally administered address, IPv4 */
+	memset(frame, 0xff, ETH_ALEN);
+	frame[ETH_ALEN] = 0x02;
+	frame[2 * ETH_ALEN] = 0x08;
+
+	if (!strcmp(attack, "net-gso")) {
+		hdr->gso_type = 0x42;
+		hdr->gso_size = (__force __virtio16)cpu_to_le16(1000);
+		hdr->hdr_len = (__force __virtio16)cpu_to_le16(34);
+	} else if (!strcmp(attack, "net-csum")) {
+		hdr->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		hdr->csum_start = (__force __virtio16)cpu_to_le16(2000);
+		hdr->csum_offset = (__force __virtio16)cpu_to_le16(6);
+	} else if (!strcmp(attack, "net-big")) {
+		len = VEP_HOSTILE_BIG;
+	} else {
+		return false;
+	}
+
+	vep_hostile_desc(h, 1, 0, h->buf_dma, sizeof(*hdr) + len, 0, 0);
+	vep_hostile_post(h, 1, 0, 1);
+
+	return true;
+}
+
 static int vep_hostile_request_irq(struct vep_hostile *h)
 {
 	struct pci_dev *pdev = h->pdev;
@@ -268,7 +326,8 @@ static int vep_hostile_run(struct vep_hostile *h)
 	iowrite8(0, h->regs + VIRTIO_PCI_STATUS);
 	iowrite8(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER,
 		 h->regs + VIRTIO_PCI_STATUS);
-	iowrite32(0, h->regs + VIRTIO_PCI_GUEST_FEATURES);
+	iowrite32(features & ioread32(h->regs + VIRTIO_PCI_HOST_FEATURES),
+		  h->regs + VIRTIO_PCI_GUEST_FEATURES);
 
 	iowrite16(0, h->regs + VIRTIO_PCI_QUEUE_SEL);
 	h->num = ioread16(h->regs + VIRTIO_PCI_QUEUE_NUM);
@@ -300,6 +359,24 @@ static int vep_hostile_run(struct vep_hostile *h)
 				 VRING_DESC_F_WRITE, 0);
 		vep_hostile_post(h, 0, 0, 1);
 		status = ioread8(h->regs + VIRTIO_PCI_STATUS);
+		return 0;
+	}
+
+	if (!strncmp(attack, "net-", 4)) {
+		struct vring_used *u = h->vq[1].vr.used;
+
+		if (!vep_hostile_bad_frame(h)) {
+			pr_err("unknown attack \"%s\"\n", attack);
+			return -EINVAL;
+		}
+		/* The device must give the chain back and go on */
+		timeout = jiffies + msecs_to_jiffies(VEP_HOSTILE_FAIL_MS);
+		while (!READ_ONCE(u->idx) && time_before(jiffies, timeout))
+			msleep(20);
+		used = le16_to_cpu((__force __le16)READ_ONCE(u->idx));
+		status = ioread8(h->regs + VIRTIO_PCI_STATUS);
+		pr_info("%s: device status %#x, %d chain(s) back\n", attack,
+			status, used);
 		return 0;
 	}
 

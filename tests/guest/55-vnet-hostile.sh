@@ -1,0 +1,85 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The network function against bad frames from the host: a host test
+# driver (tests/host/vep-hostile.c) sets the device up with checksum
+# offload and puts one malformed frame on its transmit queue per case (an
+# unknown segmentation type, a partial checksum beyond the frame, a frame
+# far over the MTU).  The function must drop and count each one as a
+# receive error, give the chain back, keep the device running, and then
+# serve the stock driver again.
+#
+# vep-timeout: 600
+
+. /tests/lib/tap.sh
+. /tests/lib/rig.sh
+. /tests/lib/term.sh
+. /tests/lib/vnet.sh
+
+HOSTILE=/sys/module/vep_hostile/parameters
+DRIVER_OK=4
+NEEDS_RESET=64
+HOST_MAC=52:54:00:12:34:56
+HOST_IP=10.9.0.1
+EP_IP=10.9.0.2
+
+vnet_load
+term_sides
+epc=$(rig_epc 0)
+fn=$EPCFS/functions/pci_epf_vnet/net0
+
+tap_check "net0 on controller 0, MTU 1500, link up" \
+	vnet_fn net0 0 "$HOST_MAC" 1500
+bdf=$(host_bdf 0)
+tap_check "host virtio_net binds the device" host_wait_bound "$bdf" 30 ||
+	{ tap_end; exit 1; }
+ep_if=$(ifname_of "$(cat "$fn/vnet/ifindex")")
+tap_check "endpoint interface ${ep_if:-?} up" ip link set "$ep_if" up
+tap_check "unbind the stock host driver" sh -c "echo $bdf > $VIRTIO_PCI/unbind"
+stats=/sys/class/net/$ep_if/statistics
+
+# --- bad frames ---------------------------------------------------------------
+for a in net-gso net-csum net-big; do
+	e0=$(cat "$stats/rx_errors")
+	p0=$(cat "$stats/rx_packets")
+	if ! insmod /lib/modules/vep/vep-hostile.ko dev="$bdf" attack="$a" \
+		features=1; then
+		tap_fail "$a: host test driver loads"
+		continue
+	fi
+	st=$(cat $HOSTILE/status)
+	tap_check "$a: device still running (status $st)" \
+		test $((st & DRIVER_OK)) -ne 0 -a $((st & NEEDS_RESET)) -eq 0
+	tap_check "$a: the chain came back ($(cat $HOSTILE/used) of 1)" \
+		test "$(cat $HOSTILE/used)" = 1
+	rig_wait 5 sh -c "[ \$(cat $stats/rx_errors) -gt $e0 ]"
+	e1=$(cat "$stats/rx_errors")
+	p1=$(cat "$stats/rx_packets")
+	tap_check "$a: counted as one receive error ($e0 -> $e1)" \
+		test "$e1" -eq $((e0 + 1))
+	tap_check "$a: nothing delivered ($p0 -> $p1)" test "$p1" -eq "$p0"
+	rmmod vep_hostile
+done
+
+# --- the stock driver again -------------------------------------------------------
+tap_check "bind the stock host driver" sh -c "echo $bdf > $VIRTIO_PCI/bind"
+tap_check "host virtio_net binds again" host_wait_bound "$bdf" 30
+rig_wait 10 test -n "$(host_ifname "$bdf")"
+tap_check "two network namespaces" vnet_ns_start
+tap_check "host interface in its namespace" \
+	vnet_host_setup "$(host_ifname "$bdf")" "$HOST_IP"
+tap_check "endpoint interface in its namespace" \
+	vnet_ep_setup "$ep_if" "$EP_IP"
+tap_check "ping host -> endpoint" in_host ping -c 3 -W 5 "$EP_IP"
+tap_check "ping endpoint -> host" in_ep ping -c 3 -W 5 "$HOST_IP"
+
+# --- teardown ---------------------------------------------------------------------
+tap_check "stop the link" sh -c "echo 0 > $epc/start"
+tap_check "link down complete" rig_link 0 down
+tap_check "unlink the function" rm "$epc/net0"
+tap_check "remove the function" rmdir "$fn"
+vnet_ns_stop
+tap_check "unload pci-epf-vnet" rmmod pci_epf_vnet
+rig_check_dmesg
+tap_end
+exit $?
