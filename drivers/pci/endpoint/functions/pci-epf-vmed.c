@@ -18,7 +18,19 @@
  * how big the configuration is, which features may be offered, and whether
  * the data is a stream (console: a source chain may fill several
  * destination chains and the other way round) or packets (net: one source
- * chain, one destination chain).
+ * chain, one destination chain).  A packet type may have a header that
+ * differs between the sides (net: the legacy host's virtio_net_hdr vs the
+ * local VERSION_1 one); its hook converts it, the rest passes unchanged.
+ * A packet goes whole within one poll, or is dropped and counted (configfs
+ * "dropped"): one that does not fit the destination chain, or whose copy
+ * failed halfway.
+ *
+ * For net, the local interface and the host's are on one link: the local
+ * driver reads the host's configuration with another MAC address, derived
+ * from the host's.  No segmentation offload and no mergeable buffers, so
+ * both drivers post one buffer for each frame of the 1500-byte MTU; the
+ * checksum fields of the header carry over, so partial checksums pass
+ * both ways (CSUM and GUEST_CSUM, which stock drivers both accept).
  *
  * The local device:
  *  - lives from bind to unbind, across host driver reloads and link
@@ -62,6 +74,9 @@
 #include <linux/atomic.h>
 #include <linux/bitops.h>
 #include <linux/cpumask.h>
+#include <linux/etherdevice.h>
+#include <linux/hex.h>
+#include <linux/if_ether.h>
 #include <linux/interrupt.h>
 #include <linux/io.h>
 #include <linux/module.h>
@@ -74,9 +89,11 @@
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/virtio.h>
+#include <linux/virtio_byteorder.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_console.h>
 #include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
 #include <linux/virtio_pci.h>
 #include <linux/virtio_ring.h>
 #include <linux/vringh.h>
@@ -104,19 +121,54 @@
 /* Transport features offered to the local driver, besides the device's */
 #define EPF_VMED_LOCAL_FEATURES		BIT_ULL(VIRTIO_F_VERSION_1)
 
+/* Largest per-packet header of any device type, on either side */
+#define EPF_VMED_HDR_MAX		16
+
+/* virtio-net: the configuration up to the MTU, all that is offered */
+#define EPF_VMED_NET_CONFIG_SIZE	offsetofend(struct virtio_net_config, mtu)
+#define EPF_VMED_NET_MTU		ETH_DATA_LEN
+
+struct epf_vmed;
+
+/**
+ * struct epf_vmed_hdr_ops - the header in front of each packet
+ * @len: its size on the host side (@host) or on the local side, at most
+ *	%EPF_VMED_HDR_MAX; called from the poll thread, with the host's
+ *	features negotiated
+ * @convert: rewrite header @src of one side as header @dst of the other
+ *	(@to_local: from the host's format to the local one); both buffers
+ *	hold %EPF_VMED_HDR_MAX bytes, zeroed beyond the source header
+ *
+ * The rest of each packet passes unchanged.
+ */
+struct epf_vmed_hdr_ops {
+	unsigned int (*len)(struct epf_vmed *vmed, bool host);
+	void (*convert)(struct epf_vmed *vmed, void *dst, const void *src,
+			bool to_local);
+};
+
 /**
  * struct epf_vmed_type - a device type the mediator can present
  * @name: name in the configfs attribute "device"
  * @info: the device as the core presents it to the host; its @nvqs is
  *	even (receive/transmit pairs) and its @features are those that may be
  *	offered to both drivers: only those whose data format does not
- *	depend on negotiation
+ *	depend on negotiation, or that @hdr converts
  * @packet: one source chain goes to one destination chain (else a stream)
+ * @hdr: header conversion of a packet type, NULL if packets pass unchanged
+ * @set_config: write the host's configuration from the tunables (caller
+ *	holds cfg_lock, or is probe); NULL if it stays zeroed
+ * @local_config: adjust @len bytes at @offset of the configuration as the
+ *	local driver reads it; NULL if it reads the host's
  */
 struct epf_vmed_type {
 	const char *name;
 	struct epf_virtio_info info;
 	bool packet;
+	const struct epf_vmed_hdr_ops *hdr;
+	void (*set_config)(struct epf_vmed *vmed);
+	void (*local_config)(struct epf_vmed *vmed, unsigned int offset,
+			     u8 *buf, unsigned int len);
 };
 
 /**
@@ -156,8 +208,6 @@ struct epf_vmed_lvq {
 	struct kvec rvec[EPF_VMED_LOCAL_INLINE];
 	struct kvec wvec[EPF_VMED_LOCAL_INLINE];
 };
-
-struct epf_vmed;
 
 /**
  * struct epf_vmed_local - the local virtio device, from bind to unbind
@@ -202,7 +252,9 @@ struct epf_vmed_local {
  * @features: device features to offer at bind
  * @poll_cpu: CPU for the poll thread, -1 for any
  * @irq_cpu: CPU for the local device's interrupts, -1 for the poll thread's
+ * @mac: the host's MAC address (net)
  * @bound: bound to a controller
+ * @dropped: packets lost because they did not fit (or the copy failed)
  * @lock: protects @local and the local device's state against the poll
  *	thread
  * @local: the local device while bound
@@ -220,7 +272,9 @@ struct epf_vmed {
 	u32 features;
 	int poll_cpu;
 	int irq_cpu;
+	u8 mac[ETH_ALEN];
 	bool bound;
+	atomic_long_t dropped;
 
 	/* Local device state: its config ops vs the poll thread */
 	struct mutex lock;
@@ -404,9 +458,9 @@ static ssize_t epf_vmed_copy(struct epf_vmed *vmed, struct epf_virtio_buf *hbuf,
 }
 
 /*
- * Host queue 2k+1 (host driver to device) into local queue 2k (device to
- * local driver).  A host chain is completed once all of it is in local
- * buffers.
+ * A stream, host queue 2k+1 (host driver to device) into local queue 2k
+ * (device to local driver).  A host chain is completed once all of it is
+ * in local buffers.
  */
 static bool epf_vmed_to_local(struct epf_vmed *vmed,
 			      struct epf_vmed_local *local, unsigned int k)
@@ -414,7 +468,6 @@ static bool epf_vmed_to_local(struct epf_vmed *vmed,
 	struct epf_virtio_queue *vq = epf_virtio_get_queue(vmed->evd, 2 * k + 1);
 	struct epf_vmed_hq *src = &vmed->hqs[2 * k + 1];
 	struct epf_vmed_lvq *dst = &local->lvqs[2 * k];
-	bool packet = vmed->type->packet;
 	bool progress = false;
 	ssize_t n;
 
@@ -427,10 +480,7 @@ static bool epf_vmed_to_local(struct epf_vmed *vmed,
 		}
 
 		if (!epf_virtio_buf_readable(&src->buf)) {
-			/* All of it copied: a packet is complete too */
-			if (packet && dst->busy &&
-			    epf_vmed_local_complete(local, 2 * k))
-				break;
+			/* All of it copied */
 			src->busy = false;
 			if (epf_virtio_complete(vq, &src->buf, 0))
 				break;
@@ -443,15 +493,6 @@ static bool epf_vmed_to_local(struct epf_vmed *vmed,
 
 		if (!vringh_kiov_length(&dst->wiov)) {
 			/* Full (or no room from the start) */
-			if (packet) {
-				dev_warn_ratelimited(epf_virtio_dev(vmed->evd),
-						     "Queue %u: %zu bytes do not fit, dropped\n",
-						     2 * k + 1,
-						     epf_virtio_buf_readable(&src->buf));
-				src->busy = false;
-				if (epf_virtio_complete(vq, &src->buf, 0))
-					break;
-			}
 			if (epf_vmed_local_complete(local, 2 * k))
 				break;
 			progress = true;
@@ -467,17 +508,17 @@ static bool epf_vmed_to_local(struct epf_vmed *vmed,
 		progress = true;
 	}
 
-	/* A stream: do not keep the local driver waiting for more */
-	if (!packet && dst->busy && dst->written && !local->broken)
+	/* Do not keep the local driver waiting for more */
+	if (dst->busy && dst->written && !local->broken)
 		epf_vmed_local_complete(local, 2 * k);
 
 	return progress;
 }
 
 /*
- * Local queue 2k+1 (local driver to device) into host queue 2k (device to
- * host driver).  A local chain is completed once all of it is in host
- * buffers.
+ * A stream, local queue 2k+1 (local driver to device) into host queue 2k
+ * (device to host driver).  A local chain is completed once all of it is
+ * in host buffers.
  */
 static bool epf_vmed_to_host(struct epf_vmed *vmed,
 			     struct epf_vmed_local *local, unsigned int k)
@@ -485,7 +526,6 @@ static bool epf_vmed_to_host(struct epf_vmed *vmed,
 	struct epf_virtio_queue *vq = epf_virtio_get_queue(vmed->evd, 2 * k);
 	struct epf_vmed_lvq *src = &local->lvqs[2 * k + 1];
 	struct epf_vmed_hq *dst = &vmed->hqs[2 * k];
-	bool packet = vmed->type->packet;
 	bool progress = false;
 	ssize_t n;
 
@@ -497,13 +537,7 @@ static bool epf_vmed_to_host(struct epf_vmed *vmed,
 		}
 
 		if (!vringh_kiov_length(&src->riov)) {
-			/* All of it copied: a packet is complete too */
-			if (packet && dst->busy) {
-				dst->busy = false;
-				if (epf_virtio_complete(vq, &dst->buf,
-							dst->written))
-					break;
-			}
+			/* All of it copied */
 			if (epf_vmed_local_complete(local, 2 * k + 1))
 				break;
 			progress = true;
@@ -519,14 +553,6 @@ static bool epf_vmed_to_host(struct epf_vmed *vmed,
 
 		if (!epf_virtio_buf_writable(&dst->buf)) {
 			/* Full (or no room from the start) */
-			if (packet) {
-				dev_warn_ratelimited(epf_virtio_dev(vmed->evd),
-						     "Queue %u: %zu bytes do not fit, dropped\n",
-						     2 * k,
-						     vringh_kiov_length(&src->riov));
-				if (epf_vmed_local_complete(local, 2 * k + 1))
-					break;
-			}
 			dst->busy = false;
 			if (epf_virtio_complete(vq, &dst->buf, dst->written))
 				break;
@@ -544,10 +570,253 @@ static bool epf_vmed_to_host(struct epf_vmed *vmed,
 		progress = true;
 	}
 
-	/* A stream: do not keep the host waiting for more */
-	if (!packet && dst->busy && dst->written) {
+	/* Do not keep the host waiting for more */
+	if (dst->busy && dst->written) {
 		dst->busy = false;
 		epf_virtio_complete(vq, &dst->buf, dst->written);
+	}
+
+	return progress;
+}
+
+/*
+ * Copy between kernel memory and a local chain: @len bytes into its
+ * writable part (@write) or out of its readable part.  Returns the bytes
+ * copied, fewer if the chain ends first, or -EFAULT for a bad address.
+ */
+static ssize_t epf_vmed_local_xfer(struct vringh_kiov *iov, void *data,
+				   size_t len, bool write)
+{
+	size_t done = 0;
+
+	while (len && iov->i < iov->used) {
+		struct kvec *seg = &iov->iov[iov->i];
+		size_t part = min(seg->iov_len, len);
+		void *p;
+
+		if (!part) {
+			iov->i++;
+			iov->consumed = 0;
+			continue;
+		}
+
+		p = epf_vmed_local_ptr(seg);
+		if (!p)
+			return -EFAULT;
+		if (write)
+			memcpy(p, data + done, part);
+		else
+			memcpy(data + done, p, part);
+
+		vringh_kiov_advance(iov, part);
+		done += part;
+		len -= part;
+	}
+
+	return done;
+}
+
+/* Header lengths of a packet type, 0 when it has none */
+static void epf_vmed_hdr_lens(struct epf_vmed *vmed, size_t *host,
+			      size_t *local)
+{
+	const struct epf_vmed_hdr_ops *hdr = vmed->type->hdr;
+
+	*host = hdr ? hdr->len(vmed, true) : 0;
+	*local = hdr ? hdr->len(vmed, false) : 0;
+}
+
+/*
+ * One packet from host chain @src into local chain @dst, header converted.
+ * Returns 0 when it is all there; -EAGAIN if the host memory is out of
+ * reach and nothing was consumed (try again); -EFAULT for a bad local
+ * address; another error if the packet is lost (it does not fit, or the
+ * host memory went out of reach halfway).
+ */
+static int epf_vmed_packet_to_local(struct epf_vmed *vmed,
+				    struct epf_vmed_hq *src,
+				    struct epf_vmed_lvq *dst)
+{
+	u8 hbuf[EPF_VMED_HDR_MAX] = {}, lbuf[EPF_VMED_HDR_MAX] = {};
+	size_t len = epf_virtio_buf_readable(&src->buf);
+	size_t shdr, dhdr;
+	ssize_t n;
+
+	epf_vmed_hdr_lens(vmed, &shdr, &dhdr);
+	if (len < shdr || len - shdr + dhdr > vringh_kiov_length(&dst->wiov))
+		return -EMSGSIZE;
+
+	if (dhdr) {
+		n = epf_virtio_pull(vmed->evd, &src->buf, hbuf, shdr);
+		if (n < 0)
+			return -EAGAIN;
+		if (n != shdr)
+			return -EIO;
+		vmed->type->hdr->convert(vmed, lbuf, hbuf, true);
+		n = epf_vmed_local_xfer(&dst->wiov, lbuf, dhdr, true);
+		if (n < 0)
+			return n;
+		dst->written = n;
+	}
+
+	n = epf_vmed_copy(vmed, &src->buf, &dst->wiov, true);
+	if (n == -EFAULT)
+		return n;
+	if (n < 0 && !dhdr)
+		return -EAGAIN;
+	if (n > 0)
+		dst->written += n;
+
+	return epf_virtio_buf_readable(&src->buf) ? -EIO : 0;
+}
+
+/*
+ * One packet from local chain @src into host chain @dst, header converted;
+ * returns as epf_vmed_packet_to_local().
+ */
+static int epf_vmed_packet_to_host(struct epf_vmed *vmed,
+				   struct epf_vmed_lvq *src,
+				   struct epf_vmed_hq *dst)
+{
+	u8 hbuf[EPF_VMED_HDR_MAX] = {}, lbuf[EPF_VMED_HDR_MAX] = {};
+	size_t len = vringh_kiov_length(&src->riov);
+	size_t shdr, dhdr;
+	ssize_t n;
+
+	epf_vmed_hdr_lens(vmed, &dhdr, &shdr);
+	if (len < shdr || len - shdr + dhdr > epf_virtio_buf_writable(&dst->buf))
+		return -EMSGSIZE;
+
+	if (dhdr) {
+		n = epf_vmed_local_xfer(&src->riov, lbuf, shdr, false);
+		if (n < 0)
+			return n;
+		vmed->type->hdr->convert(vmed, hbuf, lbuf, false);
+		n = epf_virtio_push(vmed->evd, &dst->buf, hbuf, dhdr);
+		if (n != dhdr)
+			return -EIO;
+		dst->written = n;
+	}
+
+	n = epf_vmed_copy(vmed, &dst->buf, &src->riov, false);
+	if (n == -EFAULT)
+		return n;
+	if (n < 0 && !dhdr)
+		return -EAGAIN;
+	if (n > 0)
+		dst->written += n;
+
+	return vringh_kiov_length(&src->riov) ? -EIO : 0;
+}
+
+/* A packet is lost: count it */
+static void epf_vmed_drop(struct epf_vmed *vmed, unsigned int index,
+			  size_t len, int err)
+{
+	atomic_long_inc(&vmed->dropped);
+	dev_warn_ratelimited(epf_virtio_dev(vmed->evd),
+			     "Queue %u: packet of %zu bytes dropped (err=%d)\n",
+			     index, len, err);
+}
+
+/*
+ * Packets, host queue 2k+1 into local queue 2k: each host chain goes whole
+ * into one local chain, or is dropped.  A packet is never left halfway
+ * from one call to the next, so resets find none.
+ */
+static bool epf_vmed_packets_to_local(struct epf_vmed *vmed,
+				      struct epf_vmed_local *local,
+				      unsigned int k)
+{
+	struct epf_virtio_queue *vq = epf_virtio_get_queue(vmed->evd, 2 * k + 1);
+	struct epf_vmed_hq *src = &vmed->hqs[2 * k + 1];
+	struct epf_vmed_lvq *dst = &local->lvqs[2 * k];
+	bool progress = false;
+	size_t len;
+	int ret;
+
+	for (;;) {
+		if (!src->busy) {
+			if (epf_virtio_getdesc(vq, &src->buf) <= 0)
+				break;
+			src->busy = true;
+			progress = true;
+		}
+		if (!dst->busy && epf_vmed_local_getdesc(local, 2 * k) <= 0)
+			break;
+
+		len = epf_virtio_buf_readable(&src->buf);
+		ret = epf_vmed_packet_to_local(vmed, src, dst);
+		if (ret == -EAGAIN)
+			break;
+		if (ret) {
+			epf_vmed_drop(vmed, 2 * k + 1, len, ret);
+			dst->written = 0;
+		}
+		if (ret == -EFAULT)
+			epf_vmed_local_fail(local, 2 * k, "bad buffer address",
+					    ret);
+		else if (epf_vmed_local_complete(local, 2 * k))
+			break;
+
+		src->busy = false;
+		if (epf_virtio_complete(vq, &src->buf, 0) || local->broken)
+			break;
+		progress = true;
+	}
+
+	return progress;
+}
+
+/*
+ * Packets, local queue 2k+1 into host queue 2k: each local chain goes
+ * whole into one host chain, or is dropped.
+ */
+static bool epf_vmed_packets_to_host(struct epf_vmed *vmed,
+				     struct epf_vmed_local *local,
+				     unsigned int k)
+{
+	struct epf_virtio_queue *vq = epf_virtio_get_queue(vmed->evd, 2 * k);
+	struct epf_vmed_lvq *src = &local->lvqs[2 * k + 1];
+	struct epf_vmed_hq *dst = &vmed->hqs[2 * k];
+	bool progress = false;
+	size_t len;
+	int ret;
+
+	for (;;) {
+		if (!src->busy) {
+			if (epf_vmed_local_getdesc(local, 2 * k + 1) <= 0)
+				break;
+			progress = true;
+		}
+		if (!dst->busy) {
+			if (epf_virtio_getdesc(vq, &dst->buf) <= 0)
+				break;
+			dst->busy = true;
+			dst->written = 0;
+		}
+
+		len = vringh_kiov_length(&src->riov);
+		ret = epf_vmed_packet_to_host(vmed, src, dst);
+		if (ret == -EAGAIN)
+			break;
+		if (ret) {
+			/* Too short for the host driver: it drops the buffer */
+			epf_vmed_drop(vmed, 2 * k, len, ret);
+			dst->written = 0;
+		}
+
+		dst->busy = false;
+		if (epf_virtio_complete(vq, &dst->buf, dst->written))
+			break;
+		if (ret == -EFAULT) {
+			epf_vmed_local_fail(local, 2 * k + 1,
+					    "bad buffer address", ret);
+			break;
+		}
+		if (epf_vmed_local_complete(local, 2 * k + 1))
+			break;
+		progress = true;
 	}
 
 	return progress;
@@ -576,6 +845,7 @@ static void epf_vmed_local_notify(struct epf_vmed_local *local)
 static bool epf_vmed_process(struct epf_virtio *evd)
 {
 	struct epf_vmed *vmed = epf_virtio_priv(evd);
+	bool packet = vmed->type->packet;
 	struct epf_vmed_local *local;
 	bool progress = false;
 	unsigned int k;
@@ -585,9 +855,13 @@ static bool epf_vmed_process(struct epf_virtio *evd)
 	if (epf_vmed_local_running(local)) {
 		for (k = 0; k < vmed->type->info.nvqs / 2; k++) {
 			if (!local->broken)
-				progress |= epf_vmed_to_local(vmed, local, k);
+				progress |= packet ?
+					epf_vmed_packets_to_local(vmed, local, k) :
+					epf_vmed_to_local(vmed, local, k);
 			if (!local->broken)
-				progress |= epf_vmed_to_host(vmed, local, k);
+				progress |= packet ?
+					epf_vmed_packets_to_host(vmed, local, k) :
+					epf_vmed_to_host(vmed, local, k);
 		}
 		epf_vmed_local_notify(local);
 	}
@@ -666,6 +940,90 @@ static const struct epf_virtio_ops epf_vmed_virtio_ops = {
 	.config_written = epf_vmed_config_written,
 };
 
+/* ------------------------------------------------------------------------
+ * virtio-net
+ *
+ * The host is legacy: its header is struct virtio_net_hdr, in its native
+ * byte order, or struct virtio_net_hdr_mrg_rxbuf with MRG_RXBUF.  The local
+ * driver has VERSION_1: its header is always the latter, little-endian.
+ * The fields carry over as they are; num_buffers is 1, one buffer a frame.
+ */
+
+/* A 16-bit header field from one side's byte order to the other's */
+static __virtio16 epf_vmed_net_hdr16(__virtio16 val, bool to_local)
+{
+	bool le = virtio_legacy_is_little_endian();
+
+	if (to_local)
+		return __cpu_to_virtio16(true, __virtio16_to_cpu(le, val));
+
+	return __cpu_to_virtio16(le, __virtio16_to_cpu(true, val));
+}
+
+static unsigned int epf_vmed_net_hdr_len(struct epf_vmed *vmed, bool host)
+{
+	if (host && !epf_virtio_has_feature(vmed->evd, VIRTIO_NET_F_MRG_RXBUF))
+		return sizeof(struct virtio_net_hdr);
+
+	return sizeof(struct virtio_net_hdr_mrg_rxbuf);
+}
+
+static void epf_vmed_net_hdr_convert(struct epf_vmed *vmed, void *dst,
+				     const void *src, bool to_local)
+{
+	const struct virtio_net_hdr_mrg_rxbuf *s = src;
+	struct virtio_net_hdr_mrg_rxbuf *d = dst;
+	bool le = to_local || virtio_legacy_is_little_endian();
+
+	d->hdr.flags = s->hdr.flags;
+	d->hdr.gso_type = s->hdr.gso_type;
+	d->hdr.hdr_len = epf_vmed_net_hdr16(s->hdr.hdr_len, to_local);
+	d->hdr.gso_size = epf_vmed_net_hdr16(s->hdr.gso_size, to_local);
+	d->hdr.csum_start = epf_vmed_net_hdr16(s->hdr.csum_start, to_local);
+	d->hdr.csum_offset = epf_vmed_net_hdr16(s->hdr.csum_offset, to_local);
+	d->num_buffers = __cpu_to_virtio16(le, 1);
+}
+
+static const struct epf_vmed_hdr_ops epf_vmed_net_hdr_ops = {
+	.len = epf_vmed_net_hdr_len,
+	.convert = epf_vmed_net_hdr_convert,
+};
+
+static void epf_vmed_net_set_config(struct epf_vmed *vmed)
+{
+	bool le = virtio_legacy_is_little_endian();
+	struct virtio_net_config cfg = {
+		.status = __cpu_to_virtio16(le, VIRTIO_NET_S_LINK_UP),
+		.max_virtqueue_pairs = __cpu_to_virtio16(le, 1),
+		.mtu = __cpu_to_virtio16(le, EPF_VMED_NET_MTU),
+	};
+
+	ether_addr_copy(cfg.mac, vmed->mac);
+	epf_virtio_config_set(vmed->evd, 0, &cfg, EPF_VMED_NET_CONFIG_SIZE,
+			      false);
+}
+
+/*
+ * Both interfaces are on one link: the local one gets the host's MAC
+ * address made locally administered, with another last byte.
+ */
+static void epf_vmed_net_local_config(struct epf_vmed *vmed,
+				      unsigned int offset, u8 *buf,
+				      unsigned int len)
+{
+	unsigned int start = offsetof(struct virtio_net_config, mac);
+	u8 mac[ETH_ALEN];
+	unsigned int i;
+
+	epf_virtio_config_get(vmed->evd, start, mac, ETH_ALEN);
+	mac[0] |= 0x02;
+	mac[ETH_ALEN - 1] ^= 0x01;
+
+	for (i = 0; i < len; i++)
+		if (offset + i >= start && offset + i < start + ETH_ALEN)
+			buf[i] = mac[offset + i - start];
+}
+
 static const struct epf_vmed_type epf_vmed_types[] = {
 	{
 		.name = "console",
@@ -679,6 +1037,26 @@ static const struct epf_vmed_type epf_vmed_types[] = {
 			.ops = &epf_vmed_virtio_ops,
 		},
 		.packet = false,
+	},
+	{
+		.name = "net",
+		.info = {
+			.virtio_id = VIRTIO_ID_NET,
+			.pci_device_id = VIRTIO_TRANS_ID_NET,
+			.pci_class = PCI_CLASS_NETWORK_ETHERNET << 8,
+			.nvqs = 2,
+			.config_size = EPF_VMED_NET_CONFIG_SIZE,
+			.features = BIT(VIRTIO_NET_F_CSUM) |
+				    BIT(VIRTIO_NET_F_GUEST_CSUM) |
+				    BIT(VIRTIO_NET_F_MTU) |
+				    BIT(VIRTIO_NET_F_MAC) |
+				    BIT(VIRTIO_NET_F_STATUS),
+			.ops = &epf_vmed_virtio_ops,
+		},
+		.packet = true,
+		.hdr = &epf_vmed_net_hdr_ops,
+		.set_config = epf_vmed_net_set_config,
+		.local_config = epf_vmed_net_local_config,
 	},
 };
 
@@ -699,6 +1077,8 @@ static void epf_vmed_get(struct virtio_device *vdev, unsigned int offset,
 	}
 
 	epf_virtio_config_get(vmed->evd, offset, buf, len);
+	if (vmed->type->local_config)
+		vmed->type->local_config(vmed, offset, buf, len);
 }
 
 static void epf_vmed_set(struct virtio_device *vdev, unsigned int offset,
@@ -1042,6 +1422,8 @@ static ssize_t epf_vmed_device_store(struct config_item *item,
 		evd = epf_virtio_create(vmed->epf, &vmed->type->info, vmed);
 	}
 	vmed->evd = IS_ERR(evd) ? NULL : evd;
+	if (vmed->evd && vmed->type->set_config)
+		vmed->type->set_config(vmed);
 
 out_unlock:
 	mutex_unlock(&vmed->cfg_lock);
@@ -1180,6 +1562,59 @@ static ssize_t epf_vmed_local_show(struct config_item *item, char *page)
 
 CONFIGFS_ATTR_RO(epf_vmed_, local);
 
+static ssize_t epf_vmed_mac_show(struct config_item *item, char *page)
+{
+	struct epf_vmed *vmed = epf_vmed_from_item(item);
+	ssize_t ret;
+
+	mutex_lock(&vmed->cfg_lock);
+	ret = sysfs_emit(page, "%pM\n", vmed->mac);
+	mutex_unlock(&vmed->cfg_lock);
+
+	return ret;
+}
+
+/* The host's MAC address (net); the local interface's is derived from it */
+static ssize_t epf_vmed_mac_store(struct config_item *item,
+				  const char *page, size_t len)
+{
+	struct epf_vmed *vmed = epf_vmed_from_item(item);
+	char buf[3 * ETH_ALEN + 1];
+	u8 mac[ETH_ALEN];
+	int ret = 0;
+
+	/* Exactly "xx:xx:xx:xx:xx:xx", a newline allowed */
+	if (len > 3 * ETH_ALEN)
+		return -EINVAL;
+	strscpy(buf, page, sizeof(buf));
+	strim(buf);
+	if (strlen(buf) != 3 * ETH_ALEN - 1 || !mac_pton(buf, mac) ||
+	    !is_valid_ether_addr(mac))
+		return -EINVAL;
+
+	mutex_lock(&vmed->cfg_lock);
+	if (epf_vmed_cfg_locked_out(vmed)) {
+		ret = -EBUSY;
+	} else {
+		ether_addr_copy(vmed->mac, mac);
+		if (vmed->evd && vmed->type->set_config)
+			vmed->type->set_config(vmed);
+	}
+	mutex_unlock(&vmed->cfg_lock);
+
+	return ret ? ret : len;
+}
+
+CONFIGFS_ATTR(epf_vmed_, mac);
+
+static ssize_t epf_vmed_dropped_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "%ld\n",
+			  atomic_long_read(&epf_vmed_from_item(item)->dropped));
+}
+
+CONFIGFS_ATTR_RO(epf_vmed_, dropped);
+
 static struct configfs_attribute *epf_vmed_attrs[] = {
 	&epf_vmed_attr_device,
 	&epf_vmed_attr_queue_size,
@@ -1187,6 +1622,8 @@ static struct configfs_attribute *epf_vmed_attrs[] = {
 	&epf_vmed_attr_poll_cpu,
 	&epf_vmed_attr_irq_cpu,
 	&epf_vmed_attr_local,
+	&epf_vmed_attr_mac,
+	&epf_vmed_attr_dropped,
 	NULL,
 };
 
@@ -1278,10 +1715,15 @@ static int epf_vmed_probe(struct pci_epf *epf,
 		epf_virtio_buf_init(&vmed->hqs[i].buf);
 	epf_vmed_set_type(vmed, &epf_vmed_types[0]);
 
+	eth_random_addr(vmed->mac);
+	atomic_long_set(&vmed->dropped, 0);
+
 	evd = epf_virtio_create(epf, &vmed->type->info, vmed);
 	if (IS_ERR(evd))
 		return PTR_ERR(evd);
 	vmed->evd = evd;
+	if (vmed->type->set_config)
+		vmed->type->set_config(vmed);
 
 	return 0;
 }
