@@ -9,12 +9,21 @@
 
 . /tests/lib/host.sh
 
-# vmed_local_bound FN: the endpoint's virtio_console drives FN's local device
+# vmed_local_bound FN [DRIVER]: the endpoint's DRIVER (virtio_console if
+# not given) drives FN's local device
 vmed_local_bound() {
 	vl_dev=$(cat "$1/vmed/local")
 	[ -n "$vl_dev" ] &&
 		readlink "/sys/bus/virtio/devices/$vl_dev/driver" |
-		grep -q virtio_console
+		grep -q "/${2:-virtio_console}\$"
+}
+
+# vmed_local_ifname FN: the interface the endpoint's virtio_net gave FN's
+# local device (in this namespace)
+vmed_local_ifname() {
+	for vi_d in /sys/bus/virtio/devices/"$(cat "$1/vmed/local")"/net/*; do
+		[ -e "$vi_d" ] && basename "$vi_d"
+	done
 }
 
 # vmed_hvcs: the hvc ttys that exist now (an hvc index nobody has taken
