@@ -168,17 +168,23 @@ tap_diag "dropped by the function: $(cat "$fn/vmed/dropped")"
 # --- host driver unbind / bind ----------------------------------------------------
 tap_check "unbind the host driver" sh -c "echo $bdf > $VIRTIO_PCI/unbind"
 tap_check "local device stays bound" vmed_local_bound "$fn" virtio_net
+tap_check "endpoint loses carrier" rig_wait 10 no_carrier in_ep "$ep_if"
 tap_check "bind the host driver" sh -c "echo $bdf > $VIRTIO_PCI/bind"
 tap_check "host virtio_net binds again, interface in its namespace" host_up
+tap_check "endpoint has carrier again" rig_wait 10 has_carrier in_ep "$ep_if"
 ping_both "after host rebind"
 
 # --- link stop / start --------------------------------------------------------------
 tap_check "stop the link" vmed_down 0
 tap_check "host device gone" test ! -e "/sys/bus/pci/devices/$bdf"
 tap_check "local device stays bound" vmed_local_bound "$fn" virtio_net
+tap_check "endpoint loses carrier on link down" \
+	rig_wait 10 no_carrier in_ep "$ep_if"
 tap_check "start the link" vmed_up 0
 tap_check "host virtio_net binds after restart, interface in its namespace" \
 	host_up
+tap_check "endpoint has carrier after restart" \
+	rig_wait 10 has_carrier in_ep "$ep_if"
 ping_both "after restart"
 xfer_tcp "TCP 8 MiB host -> endpoint after restart, checked" 8388608 \
 	in_host in_ep "$EP_IP"

@@ -27,7 +27,7 @@
  *
  * For net, the local interface and the host's are on one link: the local
  * driver reads the host's configuration with another MAC address, derived
- * from the host's.  No segmentation offload and no mergeable buffers, so
+ * from the host's, and a link that is up while the host driver is.  No segmentation offload and no mergeable buffers, so
  * both drivers post one buffer for each frame of the 1500-byte MTU; the
  * checksum fields of the header carry over, so partial checksums pass
  * both ways (CSUM and GUEST_CSUM, which stock drivers both accept).
@@ -258,6 +258,8 @@ struct epf_vmed_local {
  * @lock: protects @local and the local device's state against the poll
  *	thread
  * @local: the local device while bound
+ * @host_up: the host driver has set DRIVER_OK and not reset since (written
+ *	under @lock, read locklessly by the local config reads)
  * @hqs: chains held on the host queues (poll thread and reset callback)
  */
 struct epf_vmed {
@@ -279,6 +281,7 @@ struct epf_vmed {
 	/* Local device state: its config ops vs the poll thread */
 	struct mutex lock;
 	struct epf_vmed_local *local;
+	bool host_up;
 	struct epf_vmed_hq hqs[EPF_VMED_MAX_VQS];
 };
 
@@ -870,9 +873,24 @@ static bool epf_vmed_process(struct epf_virtio *evd)
 	return progress;
 }
 
+/*
+ * The host driver came or went: a type whose local configuration shows it
+ * (net: the link status) tells the local driver.  Caller holds lock.
+ */
+static void epf_vmed_host_state(struct epf_vmed *vmed, bool up)
+{
+	WRITE_ONCE(vmed->host_up, up);
+	if (vmed->type->local_config && epf_vmed_local_running(vmed->local))
+		virtio_config_changed(&vmed->local->vdev);
+}
+
 static int epf_vmed_activate(struct epf_virtio *evd)
 {
 	struct epf_vmed *vmed = epf_virtio_priv(evd);
+
+	mutex_lock(&vmed->lock);
+	epf_vmed_host_state(vmed, true);
+	mutex_unlock(&vmed->lock);
 
 	dev_dbg(&vmed->epf->dev, "Host connected\n");
 
@@ -886,6 +904,7 @@ static void epf_vmed_reset(struct epf_virtio *evd)
 	unsigned int i;
 
 	mutex_lock(&vmed->lock);
+	epf_vmed_host_state(vmed, false);
 
 	/* The host chains went with the host's queues */
 	for (i = 0; i < vmed->type->info.nvqs; i++) {
@@ -1005,23 +1024,33 @@ static void epf_vmed_net_set_config(struct epf_vmed *vmed)
 
 /*
  * Both interfaces are on one link: the local one gets the host's MAC
- * address made locally administered, with another last byte.
+ * address made locally administered, with another last byte.  Its link is
+ * up while the host driver is there (else its frames would wait in the
+ * ring until its transmit watchdog fires).
  */
 static void epf_vmed_net_local_config(struct epf_vmed *vmed,
 				      unsigned int offset, u8 *buf,
 				      unsigned int len)
 {
 	unsigned int start = offsetof(struct virtio_net_config, mac);
-	u8 mac[ETH_ALEN];
+	struct virtio_net_config cfg;
+	u8 *p = (u8 *)&cfg;
 	unsigned int i;
 
-	epf_virtio_config_get(vmed->evd, start, mac, ETH_ALEN);
-	mac[0] |= 0x02;
-	mac[ETH_ALEN - 1] ^= 0x01;
+	epf_virtio_config_get(vmed->evd, start, cfg.mac, ETH_ALEN);
+	cfg.mac[0] |= 0x02;
+	cfg.mac[ETH_ALEN - 1] ^= 0x01;
+	cfg.status = __cpu_to_virtio16(true, READ_ONCE(vmed->host_up) ?
+				       VIRTIO_NET_S_LINK_UP : 0);
 
-	for (i = 0; i < len; i++)
-		if (offset + i >= start && offset + i < start + ETH_ALEN)
-			buf[i] = mac[offset + i - start];
+	for (i = 0; i < len; i++) {
+		unsigned int at = offset + i;
+
+		if ((at >= start && at < start + ETH_ALEN) ||
+		    (at >= offsetof(struct virtio_net_config, status) &&
+		     at < offsetofend(struct virtio_net_config, status)))
+			buf[i] = p[at];
+	}
 }
 
 static const struct epf_vmed_type epf_vmed_types[] = {
