@@ -190,6 +190,39 @@ xfer_tcp "TCP 8 MiB host -> endpoint after restart, checked" 8388608 \
 	in_host in_ep "$EP_IP"
 tap_diag "dropped by the function: $(cat "$fn/vmed/dropped")"
 
+# --- a frame too big for the receiver's buffers: dropped, counted ---------
+# Without the MTU feature both drivers let their MTU be raised, but still
+# post buffers for 1500-byte frames.
+tap_check "stop the link" vmed_down 0
+tap_check "unlink the function" rm "$epc/mnet0"
+tap_check "local device gone" test ! -e "/sys/bus/virtio/devices/$local_dev"
+nomtu=$(printf '0x%x' $(($(cat "$fn/vmed/features") & ~8)))
+tap_check "features without MTU ($nomtu)" sh -c "echo $nomtu > $fn/vmed/features"
+tap_check "bind mnet0 to controller 0 again" vmed_link 0
+need "local virtio_net binds again" rig_wait 30 vmed_local_bound "$fn" virtio_net
+local_dev=$(cat "$fn/vmed/local")
+rig_wait 10 has_local_if
+ep_if=$(vmed_local_ifname "$fn")
+tap_check "endpoint interface ${ep_if:-?} in its namespace" \
+	vnet_ep_setup "$ep_if" "$EP_IP"
+tap_check "link up" vmed_up 0
+tap_check "host virtio_net binds, interface in its namespace" host_up
+tap_check "endpoint has carrier" rig_wait 10 has_carrier in_ep "$ep_if"
+ping_both "without the MTU feature"
+tap_check "MTU 4000 on both sides" sh -c \
+	"nsenter -t $VNET_HOST_NS -n ip link set $host_if mtu 4000 &&
+	 nsenter -t $VNET_EP_NS -n ip link set $ep_if mtu 4000"
+d0=$(cat "$fn/vmed/dropped")
+tap_check "3000-byte ping host -> endpoint lost" sh -c \
+	"! nsenter -t $VNET_HOST_NS -n ping -c 2 -W 2 -s 3000 $EP_IP"
+d1=$(cat "$fn/vmed/dropped")
+tap_check "the function counted the drops ($d0 -> $d1)" test "$d1" -ge $((d0 + 2))
+tap_check "3000-byte ping endpoint -> host lost" sh -c \
+	"! nsenter -t $VNET_EP_NS -n ping -c 2 -W 2 -s 3000 $HOST_IP"
+d2=$(cat "$fn/vmed/dropped")
+tap_check "the function counted the drops ($d1 -> $d2)" test "$d2" -ge $((d1 + 2))
+ping_both "with small frames, after the drops"
+
 # --- teardown ----------------------------------------------------------------------
 tap_check "stop the link" vmed_down 0
 tap_check "unlink the function" rm "$epc/mnet0"

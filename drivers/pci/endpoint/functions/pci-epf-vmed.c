@@ -27,16 +27,19 @@
  *
  * For net, the local interface and the host's are on one link: the local
  * driver reads the host's configuration with another MAC address, derived
- * from the host's, and a link that is up while the host driver is.  No segmentation offload and no mergeable buffers, so
- * both drivers post one buffer for each frame of the 1500-byte MTU; the
- * checksum fields of the header carry over, so partial checksums pass
- * both ways (CSUM and GUEST_CSUM, which stock drivers both accept).
+ * from the host's, and a link that is up while the host driver is.  No
+ * segmentation offload and no mergeable buffers, so both drivers post one
+ * buffer for each frame of the 1500-byte MTU (a bigger frame, if the MTU
+ * feature is turned off and the MTU raised, is dropped).  The checksum
+ * fields of the header carry over, so partial checksums pass both ways
+ * (CSUM and GUEST_CSUM, which stock drivers both accept).
  *
  * The local device:
  *  - lives from bind to unbind, across host driver reloads and link
  *    changes; data only flows while both the host driver and the local
  *    driver have set DRIVER_OK;
- *  - shares the device configuration the host sees (the core's copy);
+ *  - shares the device configuration the host sees (the core's copy),
+ *    but for what the type changes in the local view (net: MAC, status);
  *  - offers the same device features as the host, plus VERSION_1 (so its
  *    rings and configuration are little-endian, as the host's are on the
  *    wire), and never ACCESS_PLATFORM: its driver then puts physical
@@ -756,10 +759,12 @@ static bool epf_vmed_packets_to_local(struct epf_vmed *vmed,
 			epf_vmed_drop(vmed, 2 * k + 1, len, ret);
 			dst->written = 0;
 		}
+		/* A chain too small stays for the next packet */
 		if (ret == -EFAULT)
 			epf_vmed_local_fail(local, 2 * k, "bad buffer address",
 					    ret);
-		else if (epf_vmed_local_complete(local, 2 * k))
+		else if (ret != -EMSGSIZE &&
+			 epf_vmed_local_complete(local, 2 * k))
 			break;
 
 		src->busy = false;
@@ -804,14 +809,17 @@ static bool epf_vmed_packets_to_host(struct epf_vmed *vmed,
 		if (ret == -EAGAIN)
 			break;
 		if (ret) {
-			/* Too short for the host driver: it drops the buffer */
+			/* An empty buffer: the host driver drops it */
 			epf_vmed_drop(vmed, 2 * k, len, ret);
 			dst->written = 0;
 		}
 
-		dst->busy = false;
-		if (epf_virtio_complete(vq, &dst->buf, dst->written))
-			break;
+		/* A chain too small stays for the next packet */
+		if (ret != -EMSGSIZE) {
+			dst->busy = false;
+			if (epf_virtio_complete(vq, &dst->buf, dst->written))
+				break;
+		}
 		if (ret == -EFAULT) {
 			epf_vmed_local_fail(local, 2 * k + 1,
 					    "bad buffer address", ret);
