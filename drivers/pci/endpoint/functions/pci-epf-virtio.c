@@ -303,7 +303,7 @@ struct epf_virtio_trace {
  *	the last host reset
  * @busy_until: spin without sleeping until then after work
  * @hot_until: poll at the hot rate until then
- * @msix_check_at: next MSI-X state check while the host driver is away
+ * @msix_check_at: next MSI-X state check while no host driver runs
  * @isr_clear_at: when to clear the ISR config bit (0: nothing to clear)
  * @xfer_failing: the last transfer failed
  * @xfer_fail_since: jiffies of the first failure in a row
@@ -1435,8 +1435,14 @@ static bool epf_virtio_poll(struct epf_virtio *evd, ktime_t now)
 			epf_virtio_raise_config(evd);
 	}
 
-	/* Host driver gone with MSI-X on: move the configuration back */
-	if (!evd->status && evd->layout_msix &&
+	/*
+	 * No host driver running, and the configuration still where the last
+	 * one's MSI-X put it: move it back once MSI-X is off.  Not only after
+	 * a reset: a driver that failed the device leaves it FAILED, and the
+	 * next one's reset may come and go between two polls, while that
+	 * driver reads the configuration (a MAC) before enabling MSI-X.
+	 */
+	if (!(evd->status & VIRTIO_CONFIG_S_DRIVER_OK) && evd->layout_msix &&
 	    !ktime_before(now, evd->msix_check_at)) {
 		evd->msix_check_at = ktime_add_ms(now, EPF_VIRTIO_MSIX_CHECK_MS);
 		if (pci_epc_get_msix(epf->epc, epf->func_no, epf->vfunc_no) <= 0)
