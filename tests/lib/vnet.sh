@@ -29,10 +29,14 @@ vnet_load() {
 vnet_ns_start() {
 	unshare -n sleep 1000000 &
 	VNET_HOST_NS=$!
-	on_ep unshare -n sleep 1000000 &
+	# Not on_ep: $! of a backgrounded function is a subshell's
+	taskset "$EP_CPUS" unshare -n sleep 1000000 &
 	VNET_EP_NS=$!
 	sleep 0.2
-	[ -e "/proc/$VNET_HOST_NS/ns/net" ] && [ -e "/proc/$VNET_EP_NS/ns/net" ]
+	[ -e "/proc/$VNET_HOST_NS/ns/net" ] && [ -e "/proc/$VNET_EP_NS/ns/net" ] &&
+		[ "$(readlink "/proc/$VNET_HOST_NS/ns/net")" != "$(readlink /proc/self/ns/net)" ] &&
+		[ "$(readlink "/proc/$VNET_EP_NS/ns/net")" != "$(readlink /proc/self/ns/net)" ] &&
+		[ "$(readlink "/proc/$VNET_HOST_NS/ns/net")" != "$(readlink "/proc/$VNET_EP_NS/ns/net")" ]
 }
 
 # vnet_ns_stop: drop the namespaces (their interfaces come back here)
