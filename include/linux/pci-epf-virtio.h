@@ -139,6 +139,7 @@ void epf_virtio_config_get(struct epf_virtio *evd, unsigned int offset,
 			   void *buf, unsigned int len);
 
 bool epf_virtio_has_feature(struct epf_virtio *evd, unsigned int bit);
+int epf_virtio_parse_mac(const char *page, size_t len, u8 *mac);
 struct epf_virtio_queue *epf_virtio_get_queue(struct epf_virtio *evd,
 					      unsigned int index);
 

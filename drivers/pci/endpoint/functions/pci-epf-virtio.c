@@ -25,6 +25,8 @@
 
 #include <linux/bitmap.h>
 #include <linux/cpumask.h>
+#include <linux/etherdevice.h>
+#include <linux/hex.h>
 #include <linux/io.h>
 #include <linux/kthread.h>
 #include <linux/list.h>
@@ -2295,6 +2297,33 @@ bool epf_virtio_has_feature(struct epf_virtio *evd, unsigned int bit)
 	return bit < 32 && (evd->drv_features & BIT(bit));
 }
 EXPORT_SYMBOL_GPL(epf_virtio_has_feature);
+
+/**
+ * epf_virtio_parse_mac() - parse a MAC address written to a configfs file
+ * @page: what was written
+ * @len: its length
+ * @mac: the address, on success
+ *
+ * For the net functions' "mac" attributes: exactly "xx:xx:xx:xx:xx:xx",
+ * a trailing newline allowed, and a valid unicast address.
+ *
+ * Return: 0, or -EINVAL for anything else.
+ */
+int epf_virtio_parse_mac(const char *page, size_t len, u8 *mac)
+{
+	char buf[3 * ETH_ALEN + 1];
+
+	if (len > 3 * ETH_ALEN)
+		return -EINVAL;
+	strscpy(buf, page, sizeof(buf));
+	strim(buf);
+	if (strlen(buf) != 3 * ETH_ALEN - 1 || !mac_pton(buf, mac) ||
+	    !is_valid_ether_addr(mac))
+		return -EINVAL;
+
+	return 0;
+}
+EXPORT_SYMBOL_GPL(epf_virtio_parse_mac);
 
 /**
  * epf_virtio_get_queue() - a virtqueue of the device

@@ -78,7 +78,6 @@
 #include <linux/bitops.h>
 #include <linux/cpumask.h>
 #include <linux/etherdevice.h>
-#include <linux/hex.h>
 #include <linux/if_ether.h>
 #include <linux/interrupt.h>
 #include <linux/io.h>
@@ -1616,18 +1615,12 @@ static ssize_t epf_vmed_mac_store(struct config_item *item,
 				  const char *page, size_t len)
 {
 	struct epf_vmed *vmed = epf_vmed_from_item(item);
-	char buf[3 * ETH_ALEN + 1];
 	u8 mac[ETH_ALEN];
-	int ret = 0;
+	int ret;
 
-	/* Exactly "xx:xx:xx:xx:xx:xx", a newline allowed */
-	if (len > 3 * ETH_ALEN)
-		return -EINVAL;
-	strscpy(buf, page, sizeof(buf));
-	strim(buf);
-	if (strlen(buf) != 3 * ETH_ALEN - 1 || !mac_pton(buf, mac) ||
-	    !is_valid_ether_addr(mac))
-		return -EINVAL;
+	ret = epf_virtio_parse_mac(page, len, mac);
+	if (ret)
+		return ret;
 
 	mutex_lock(&vmed->cfg_lock);
 	if (epf_vmed_cfg_locked_out(vmed)) {
