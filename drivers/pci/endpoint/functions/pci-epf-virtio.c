@@ -100,7 +100,11 @@
 /* Link up waits at most this long for the poll thread to handle a link down */
 #define EPF_VIRTIO_LINK_WAIT_MS		1000
 
-/* While the host driver is away, recheck its MSI-X state this often */
+/*
+ * While no host driver runs and the configuration may not be where the next
+ * one reads it, recheck the host's MSI-X state this often (every poll while
+ * the thread spins for a set-up)
+ */
 #define EPF_VIRTIO_MSIX_CHECK_MS	10
 
 /* INTx: keep the ISR config bit set this long after a config interrupt */
@@ -306,6 +310,7 @@ struct epf_virtio_trace {
  * @busy_until: spin without sleeping until then after work
  * @hot_until: poll at the hot rate until then
  * @msix_check_at: next MSI-X state check while no host driver runs
+ * @setup_refused: the host's current set-up is refused (QUEUE_NUM reads 0)
  * @isr_clear_at: when to clear the ISR config bit (0: nothing to clear)
  * @xfer_failing: the last transfer failed
  * @xfer_fail_since: jiffies of the first failure in a row
@@ -371,6 +376,7 @@ struct epf_virtio {
 	ktime_t busy_until;
 	ktime_t hot_until;
 	ktime_t msix_check_at;
+	bool setup_refused;
 	ktime_t isr_clear_at;
 	bool xfer_failing;
 	unsigned long xfer_fail_since;
@@ -1012,12 +1018,17 @@ static void epf_virtio_fail(struct epf_virtio *evd)
 	epf_virtio_deactivate(evd);
 	evd->broken = true;
 
+	/*
+	 * Flag the status only if the host has not just written it: a reset
+	 * overwritten with the old bits would go unseen, and the next poll
+	 * handles whatever the host wrote.
+	 */
 	status = epf_virtio_rd8(evd, VIRTIO_PCI_STATUS);
-	if (status) {
+	if (status && status == evd->status) {
 		status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 		epf_virtio_wr8(evd, VIRTIO_PCI_STATUS, status);
+		evd->status = status;
 	}
-	evd->status = status;
 
 	dev_err_ratelimited(epf_virtio_to_dev(evd),
 			    "Device stopped: it needs a reset from the host\n");
@@ -1049,6 +1060,7 @@ static void epf_virtio_arm(struct epf_virtio *evd)
 
 	evd->layout_msix = false;
 	epf_virtio_cfg_write_bar(evd);
+	evd->setup_refused = false;
 
 	evd->status = 0;
 	evd->broken = false;
@@ -1090,7 +1102,10 @@ static void epf_virtio_host_reset(struct epf_virtio *evd, ktime_t now)
 	 */
 	epf_virtio_wr8(evd, VIRTIO_PCI_ISR, 0);
 	epf_virtio_wr16(evd, VIRTIO_PCI_QUEUE_NOTIFY, EPF_VIRTIO_NOTIFY_IDLE);
-	evd->msix_check_at = now;
+	if (evd->setup_refused) {
+		epf_virtio_wr16(evd, VIRTIO_PCI_QUEUE_NUM, evd->queue_size);
+		evd->setup_refused = false;
+	}
 
 	epf_virtio_watch(evd, now);
 }
@@ -1152,6 +1167,8 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 	u8 old = evd->status;
 
 	evd->status = status;
+	/* A driver may come or go: check the configuration's place now */
+	evd->msix_check_at = now;
 
 	if (!status) {
 		epf_virtio_host_reset(evd, now);
@@ -1188,6 +1205,13 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 				 evd->setup_gap_us);
 		epf_virtio_trace_print(evd);
 	}
+
+	/* Stopped earlier, and the host goes on as if not: say so again */
+	if (evd->broken && status && !(status & VIRTIO_CONFIG_S_NEEDS_RESET)) {
+		status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+		epf_virtio_wr8(evd, VIRTIO_PCI_STATUS, status);
+		evd->status = status;
+	}
 }
 
 /*
@@ -1205,6 +1229,10 @@ static void epf_virtio_queue_pfn(struct epf_virtio *evd, u32 pfn, u16 sel)
 	unsigned int nvqs = evd->info->nvqs;
 	struct epf_virtio_queue *vq;
 	u16 q = sel;
+
+	/* Consumed, so that the host's next check passes, but not used */
+	if (evd->setup_refused)
+		return;
 
 	if (sel != evd->sel_seen) {
 		u16 prev = sel - 1;
@@ -1328,6 +1356,15 @@ static void epf_virtio_activate(struct epf_virtio *evd)
 		else
 			evd->irq_type = PCI_IRQ_INTX;
 	}
+
+	/*
+	 * Refused too late, or read without MSI-X while the configuration was
+	 * still at the MSI-X offset: the driver runs on values it misread
+	 */
+	if (evd->setup_refused || (evd->layout_msix && !evd->msix_on)) {
+		dev_err(dev, "Host driver read the configuration at the wrong offset; reload it\n");
+		goto fail;
+	}
 	moved = epf_virtio_set_layout(evd, evd->msix_on > 0);
 
 	/* Legacy has no FEATURES_OK: the features are final by DRIVER_OK */
@@ -1371,11 +1408,64 @@ fail:
 	epf_virtio_fail(evd);
 }
 
+/*
+ * The host driver setting the device up may have read its configuration at
+ * the wrong offset: make its queue set-up fail (QUEUE_NUM reads 0), so that
+ * it gives up rather than run on wrong values.  The next reset lifts this.
+ */
+static void epf_virtio_refuse_setup(struct epf_virtio *evd)
+{
+	if (evd->setup_refused)
+		return;
+
+	evd->setup_refused = true;
+	epf_virtio_wr16(evd, VIRTIO_PCI_QUEUE_NUM, 0);
+	dev_warn(epf_virtio_to_dev(evd),
+		 "Host driver started before the configuration was back at offset %u: its set-up is refused; reload it\n",
+		 VIRTIO_PCI_CONFIG_OFF(false));
+}
+
+/*
+ * With no host driver running, keep the configuration where the next one
+ * reads it: at offset 20 once the host turned MSI-X off.  The last driver
+ * may have left it at 24 (MSI-X), or, failing before DRIVER_OK, have left
+ * MSI-X vectors over its first bytes.  A driver reads the configuration
+ * right after it sets DRIVER, before it enables MSI-X: if one is already
+ * there when the configuration has to move, it may have read garbage.
+ */
+static void epf_virtio_check_placement(struct epf_virtio *evd, ktime_t now)
+{
+	unsigned int n = min_t(unsigned int, evd->info->config_size, 4);
+	struct pci_epf *epf = evd->epf;
+	bool moved = evd->layout_msix;
+	u8 status = evd->status;
+
+	if (evd->active || !n)
+		return;
+	if (!moved && !memcmp(evd->bar + VIRTIO_PCI_CONFIG_OFF(false),
+			      evd->cfg_bar, n))
+		return;
+	if (ktime_before(now, evd->msix_check_at) &&
+	    !ktime_before(now, evd->spin_until))
+		return;
+
+	evd->msix_check_at = ktime_add_ms(now, EPF_VIRTIO_MSIX_CHECK_MS);
+	if (pci_epc_get_msix(epf->epc, epf->func_no, epf->vfunc_no) > 0)
+		return;
+
+	evd->layout_msix = false;
+	epf_virtio_cfg_write_bar(evd);
+
+	if (moved && (status & (VIRTIO_CONFIG_S_DRIVER |
+				VIRTIO_CONFIG_S_DRIVER_OK |
+				VIRTIO_CONFIG_S_FAILED)) == VIRTIO_CONFIG_S_DRIVER)
+		epf_virtio_refuse_setup(evd);
+}
+
 /* One pass over everything; true if anything happened */
 static bool epf_virtio_poll(struct epf_virtio *evd, ktime_t now)
 {
 	const struct epf_virtio_ops *ops = evd->info->ops;
-	struct pci_epf *epf = evd->epf;
 	bool work;
 	unsigned int i;
 	int ret;
@@ -1437,19 +1527,7 @@ static bool epf_virtio_poll(struct epf_virtio *evd, ktime_t now)
 			epf_virtio_raise_config(evd);
 	}
 
-	/*
-	 * No host driver running, and the configuration still where the last
-	 * one's MSI-X put it: move it back once MSI-X is off.  Not only after
-	 * a reset: a driver that failed the device leaves it FAILED, and the
-	 * next one's reset may come and go between two polls, while that
-	 * driver reads the configuration (a MAC) before enabling MSI-X.
-	 */
-	if (!(evd->status & VIRTIO_CONFIG_S_DRIVER_OK) && evd->layout_msix &&
-	    !ktime_before(now, evd->msix_check_at)) {
-		evd->msix_check_at = ktime_add_ms(now, EPF_VIRTIO_MSIX_CHECK_MS);
-		if (pci_epc_get_msix(epf->epc, epf->func_no, epf->vfunc_no) <= 0)
-			epf_virtio_set_layout(evd, false);
-	}
+	epf_virtio_check_placement(evd, now);
 
 	/* INTx: the host had time to read the config reason */
 	if (evd->isr_clear_at && !ktime_before(now, evd->isr_clear_at)) {
