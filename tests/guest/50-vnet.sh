@@ -161,6 +161,8 @@ tap_check "bind the host driver" sh -c "echo $bdf > $VIRTIO_PCI/bind"
 tap_check "host virtio_net binds again" host_wait_bound "$bdf" 30
 rig_wait 10 test -n "$(host_ifname "$bdf")"
 host_if=$(host_ifname "$bdf")
+tap_check "host interface has the MAC from configfs again" \
+	grep -qx "$HOST_MAC" "/sys/class/net/$host_if/address"
 tap_check "host interface ${host_if:-?} in its namespace" \
 	vnet_host_setup "$host_if" "$HOST_IP"
 tap_check "endpoint has carrier again" rig_wait 10 has_carrier in_ep "$ep_if"

@@ -7,7 +7,9 @@
 # unknown segmentation type, a partial checksum beyond the frame, a frame
 # far over the MTU).  The function must drop and count each one as a
 # receive error, give the chain back, keep the device running, and then
-# serve the stock driver again.
+# serve the stock driver again.  In between, a set-up that fails after
+# writing MSI-X vectors over the configuration must leave the next driver
+# the right MAC.
 #
 # vep-timeout: 600
 
@@ -61,10 +63,29 @@ for a in net-gso net-csum net-big; do
 	rmmod vep_hostile
 done
 
+# --- a set-up that fails after writing MSI-X vectors --------------------------
+# The vectors land where the next driver, without MSI-X yet, reads the MAC.
+FAILED=128
+mac_hex=$(echo "$HOST_MAC" | tr -d :)
+if insmod /lib/modules/vep/vep-hostile.ko dev="$bdf" attack=msix-fail; then
+	st=$(cat $HOSTILE/status)
+	tap_check "msix-fail: the host failed the device (status $st)" \
+		test $((st & FAILED)) -ne 0
+	tap_check "msix-fail: configuration back at offset 20 ($(cat $HOSTILE/restored) ms)" \
+		test "$(cat $HOSTILE/restored)" -ge 0
+	tap_check "msix-fail: it starts with the MAC ($(cat $HOSTILE/config))" \
+		test "$(cut -c1-12 $HOSTILE/config)" = "$mac_hex"
+	rmmod vep_hostile
+else
+	tap_fail "msix-fail: host test driver loads"
+fi
+
 # --- the stock driver again -------------------------------------------------------
 tap_check "bind the stock host driver" sh -c "echo $bdf > $VIRTIO_PCI/bind"
 tap_check "host virtio_net binds again" host_wait_bound "$bdf" 30
 rig_wait 10 test -n "$(host_ifname "$bdf")"
+tap_check "host interface has the MAC from configfs" grep -qx "$HOST_MAC" \
+	"/sys/class/net/$(host_ifname "$bdf")/address"
 tap_check "two network namespaces" vnet_ns_start
 tap_check "host interface in its namespace" \
 	vnet_host_setup "$(host_ifname "$bdf")" "$HOST_IP"

@@ -27,6 +27,14 @@
  *   net-csum    a partial checksum that starts beyond the frame
  *   net-big     a frame far larger than an MTU of 1500
  *
+ * Set-up attack: the driver reads the device configuration (at offset 20,
+ * MSI-X off), enables MSI-X, writes its vectors over offsets 20-23 and
+ * fails the device the way virtio_pci does when a probe fails.  The device
+ * must put its configuration back for the next driver: "config" holds the
+ * first bytes at offset 20 then, and "restored" how many milliseconds that
+ * took (-1: it never did within two seconds).
+ *   msix-fail
+ *
  * It is a test tool, not a driver to bind: it claims nothing, and it refuses
  * a device that has a driver.
  */
@@ -35,6 +43,7 @@
 
 #include <linux/delay.h>
 #include <linux/dma-mapping.h>
+#include <linux/hex.h>
 #include <linux/interrupt.h>
 #include <linux/module.h>
 #include <linux/pci.h>
@@ -53,6 +62,10 @@
 /* How long the device may take to take a queue, and to fail the device */
 #define VEP_HOSTILE_PFN_MS	2000
 #define VEP_HOSTILE_FAIL_MS	5000
+
+/* Configuration bytes checked after msix-fail, and how long to wait */
+#define VEP_HOSTILE_CFG		8
+#define VEP_HOSTILE_RESTORE_MS	2000
 
 /* Queues of the device used here, and size of the buffer behind them */
 #define VEP_HOSTILE_NVQS	2
@@ -85,6 +98,14 @@ MODULE_PARM_DESC(features, "Features to accept (a subset of the device's)");
 static int used = -1;
 module_param(used, int, 0444);
 MODULE_PARM_DESC(used, "Chains of queue 1 given back after a net attack");
+
+static int restored = -1;
+module_param(restored, int, 0444);
+MODULE_PARM_DESC(restored, "msix-fail: ms until the configuration was back (-1: never)");
+
+static char config[2 * VEP_HOSTILE_CFG + 1];
+module_param_string(config, config, sizeof(config), 0444);
+MODULE_PARM_DESC(config, "msix-fail: first configuration bytes at offset 20, in hex");
 
 /**
  * struct vep_hostile_vq - one queue set up by this driver
@@ -315,6 +336,70 @@ static void vep_hostile_free_irq(struct vep_hostile *h)
 		pci_free_irq_vectors(h->pdev);
 }
 
+/* Read the first configuration bytes as a driver without MSI-X sees them */
+static void vep_hostile_read_cfg(struct vep_hostile *h, u8 *cfg)
+{
+	int i;
+
+	for (i = 0; i < VEP_HOSTILE_CFG; i++)
+		cfg[i] = ioread8(h->regs + VIRTIO_PCI_CONFIG_OFF(false) + i);
+}
+
+/*
+ * Fail after the MSI-X vectors went in, as virtio_pci's probe does when a
+ * queue cannot be set up, then wait for the configuration to come back.
+ * Called after the ACKNOWLEDGE | DRIVER handshake.
+ */
+static int vep_hostile_msix_fail(struct vep_hostile *h)
+{
+	u8 before[VEP_HOSTILE_CFG], now[VEP_HOSTILE_CFG];
+	int msix = h->pdev->msix_cap;
+	void __iomem *r = h->regs;
+	unsigned long start;
+	u16 ctrl;
+
+	if (!msix)
+		return -ENODEV;
+	vep_hostile_read_cfg(h, before);
+
+	/*
+	 * MSI-X on, every vector masked: the device sees what it would see
+	 * from virtio_pci, and nothing is allocated that a driver-less device
+	 * would keep (its MSI data is released only by a driver's unbind)
+	 */
+	pci_read_config_word(h->pdev, msix + PCI_MSIX_FLAGS, &ctrl);
+	pci_write_config_word(h->pdev, msix + PCI_MSIX_FLAGS, ctrl |
+			      PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+	iowrite16(0, r + VIRTIO_MSI_CONFIG_VECTOR);
+	iowrite16(0, r + VIRTIO_PCI_QUEUE_SEL);
+	iowrite16(1, r + VIRTIO_MSI_QUEUE_VECTOR);
+
+	/* Queue 0 gave up: vectors off, MSI-X off, the device failed */
+	iowrite16(VIRTIO_MSI_NO_VECTOR, r + VIRTIO_MSI_QUEUE_VECTOR);
+	iowrite16(VIRTIO_MSI_NO_VECTOR, r + VIRTIO_MSI_CONFIG_VECTOR);
+	pci_write_config_word(h->pdev, msix + PCI_MSIX_FLAGS, ctrl);
+	iowrite8(ioread8(r + VIRTIO_PCI_STATUS) | VIRTIO_CONFIG_S_FAILED,
+		 r + VIRTIO_PCI_STATUS);
+
+	start = jiffies;
+	do {
+		vep_hostile_read_cfg(h, now);
+		if (!memcmp(now, before, sizeof(now))) {
+			restored = jiffies_to_msecs(jiffies - start);
+			break;
+		}
+		usleep_range(1000, 2000);
+	} while (time_before(jiffies, start +
+			     msecs_to_jiffies(VEP_HOSTILE_RESTORE_MS)));
+
+	bin2hex(config, now, sizeof(now));
+	status = ioread8(r + VIRTIO_PCI_STATUS);
+	pr_info("%s: configuration %s, back after %d ms\n", attack, config,
+		restored);
+
+	return 0;
+}
+
 static int vep_hostile_run(struct vep_hostile *h)
 {
 	bool behave = !strcmp(attack, "none");
@@ -328,6 +413,9 @@ static int vep_hostile_run(struct vep_hostile *h)
 		 h->regs + VIRTIO_PCI_STATUS);
 	iowrite32(features & ioread32(h->regs + VIRTIO_PCI_HOST_FEATURES),
 		  h->regs + VIRTIO_PCI_GUEST_FEATURES);
+
+	if (!strcmp(attack, "msix-fail"))
+		return vep_hostile_msix_fail(h);
 
 	iowrite16(0, h->regs + VIRTIO_PCI_QUEUE_SEL);
 	h->num = ioread16(h->regs + VIRTIO_PCI_QUEUE_NUM);

@@ -50,7 +50,10 @@ host_irq_kind() {
 # its CPU during the host's set-up; or, if it was off for all of a set-up
 # that came while the status still read FAILED from the one before, it saw
 # nothing at all, and the host logged a failed probe the endpoint did not.
-# host_wait_bound rebinds after exactly either of those (twice at most), counts
+# Off its CPU from a driver's unbind to the next one's start, it finds the
+# configuration still where MSI-X put it, and refuses that set-up (the new
+# driver may have read a MAC from the wrong offset).
+# host_wait_bound rebinds after exactly one of those (twice at most), counts
 # it in SETUP_RETRIES, and fails on anything else.  A set-up that fails
 # inside "echo > bind" logs before host_wait_bound starts, so lapses are
 # counted from the end of the previous call; the rebind follows the failure
@@ -62,6 +65,7 @@ SETUP_LAPSES_SEEN=${SETUP_LAPSES_SEEN:-0}
 # never saw
 setup_lapses() {
 	dmesg | awk -v drv="$HOST_DRIVER" '/was off its CPU for/ { lapses++ }
+		/its set-up is refused/ { lapses++ }
 		$0 ~ "probe with driver " drv " failed" { host++ }
 		/Host driver failed the device/ { ep++ }
 		END { print lapses + (host > ep ? host - ep : 0) }'
