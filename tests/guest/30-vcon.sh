@@ -59,8 +59,9 @@ rig_kill "$getty"
 # --- idle cost and wake-up latency ------------------------------------------
 #
 # With no traffic the poll thread backs off to a slow timer: its CPU time
-# over 5 s must stay small (a spinning thread would take all of it).  A byte sent after 200 ms of silence finds the
-# device idle: the time it takes to arrive is the wake-up latency.
+# over 5 s must stay small (a spinning thread would take all of it).  A
+# byte sent after 200 ms of silence finds the device idle: the time it
+# takes to arrive is the wake-up latency.
 poll_pid=
 for p in /proc/[0-9]*; do
 	[ "$(cat "$p/comm" 2>/dev/null)" = "epf-virtio/$POLL_CPU" ] &&
@@ -78,14 +79,16 @@ idle_window() {
 	echo $((($(poll_ticks) - iw_t0) * 2))
 }
 sleep 1
-# A spinning thread would take 1000 in every window; the 5 ms timer takes
-# about 10 under TCG.  The lower of two windows counts: a stall of the
+# A spinning thread would take 1000 in every window, one left at the hot
+# rate (50 us sleeps) 500 or more; the 5 ms timer takes 10 to 50 under TCG,
+# as each of its 200 polls a second runs slower the busier the machine
+# running the emulator is.  The lower of two windows counts: a stall of the
 # rig's vCPU on the shared host can charge one window with tens more.
 idle_pm=$(idle_window)
 idle_pm2=$(idle_window)
 [ "$idle_pm2" -lt "$idle_pm" ] && idle_pm=$idle_pm2
-tap_check "idle poll thread uses under 5% of a CPU ($idle_pm per mille)" \
-	test "$idle_pm" -lt 50
+tap_check "idle poll thread uses under 10% of a CPU ($idle_pm per mille)" \
+	test "$idle_pm" -lt 100
 for dir in "/dev/hvc0 /dev/hvcEP0" "/dev/hvcEP0 /dev/hvc0"; do
 	# shellcheck disable=SC2086 # two words
 	lat=$(/tests/bin/vep-lat -n 20 -g 200 $dir)
