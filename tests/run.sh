@@ -20,7 +20,8 @@
 # nonzero exit with no failed case, no case at all) adds a failed "GROUP:
 # guest run (REASON)" case followed by the console tail.  The output ends
 # with "1..N", "# K skipped" and "P passed, F failed" (skips count as
-# neither); the exit status is 0 only if F is 0 and P is not.
+# neither); the exit status is 0 only if F is 0 and P is not.  A group
+# with a failed case is followed by the last 40 kernel lines of its log.
 # The kernel is $VEP_BZIMAGE if set, else the bzImage of
 # "scripts/kernel.sh KVER" (-k, default $KVER or 7.2).  The timeout per
 # group is -t, else $VEP_TIMEOUT, else 600 s; a group script may raise its
@@ -191,6 +192,13 @@ for g in "${groups[@]}"; do
 		reason="no test cases reported, exit status $rc"
 	elif [ $rc -ne 0 ] && [ $gfailed -eq 0 ]; then
 		reason="exit status $rc with no failed case"
+	fi
+	# a failed case: the kernel's side of the story, for whoever has only
+	# this output (the console log is kept, but CI drops it)
+	if [ $gfailed -gt 0 ]; then
+		echo "# $g: $gfailed failed; the last 40 kernel lines of $glog:"
+		tr -d '\r' <"$glog" | grep -E '^\[ *[0-9]+\.[0-9]+\]' |
+			tail -n 40 | sed 's/^/#   /'
 	fi
 	if [ -n "$reason" ]; then
 		n=$((n + 1))

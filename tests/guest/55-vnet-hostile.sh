@@ -84,13 +84,17 @@ fi
 tap_check "bind the stock host driver" sh -c "echo $bdf > $VIRTIO_PCI/bind"
 tap_check "host virtio_net binds again" host_wait_bound "$bdf" 30
 rig_wait 10 test -n "$(host_ifname "$bdf")"
+host_if=$(host_ifname "$bdf")
 tap_check "host interface has the MAC from configfs" grep -qx "$HOST_MAC" \
-	"/sys/class/net/$(host_ifname "$bdf")/address"
+	"/sys/class/net/$host_if/address"
 tap_check "two network namespaces" vnet_ns_start
 tap_check "host interface in its namespace" \
-	vnet_host_setup "$(host_ifname "$bdf")" "$HOST_IP"
+	vnet_host_setup "$host_if" "$HOST_IP"
 tap_check "endpoint interface in its namespace" \
 	vnet_ep_setup "$ep_if" "$EP_IP"
+tap_check "endpoint has carrier" rig_wait 10 has_carrier in_ep "$ep_if"
+tap_check "host has carrier" \
+	rig_wait 10 has_carrier in_host "$host_if"
 tap_check "ping host -> endpoint" in_host ping -c 3 -W 5 "$EP_IP"
 tap_check "ping endpoint -> host" in_ep ping -c 3 -W 5 "$HOST_IP"
 
