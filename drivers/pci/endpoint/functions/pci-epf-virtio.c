@@ -102,10 +102,13 @@
 
 /*
  * While no host driver runs and the configuration may not be where the next
- * one reads it, recheck the host's MSI-X state this often (every poll while
- * the thread spins for a set-up)
+ * one reads it, recheck the host's MSI-X state this often, or this often
+ * while the thread spins for a set-up (and at once on a status change).
+ * Not on every spinning poll: a set-up's vectors keep the check busy, and
+ * the spin must stay short enough to catch every QUEUE_PFN.
  */
 #define EPF_VIRTIO_MSIX_CHECK_MS	10
+#define EPF_VIRTIO_MSIX_SPIN_CHECK_US	1000
 
 /* INTx: keep the ISR config bit set this long after a config interrupt */
 #define EPF_VIRTIO_ISR_HOLD_MS		100
@@ -1045,6 +1048,8 @@ static void epf_virtio_forget_queues(struct epf_virtio *evd)
 	}
 	bitmap_zero(evd->setup_mask, evd->info->nvqs);
 	evd->vec_queue = -1;
+	/* The next set-up starts at queue 0, whatever a teardown selected */
+	evd->sel_seen = 0;
 }
 
 /*
@@ -1066,7 +1071,6 @@ static void epf_virtio_arm(struct epf_virtio *evd)
 	evd->broken = false;
 	evd->drv_features = 0;
 	evd->msix_on = 0;
-	evd->sel_seen = 0;
 	evd->isr_clear_at = 0;
 	evd->trace_n = 0;
 	evd->trace_t0 = ktime_get();
@@ -1184,6 +1188,15 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 	if (old & ~status)
 		epf_virtio_host_reset(evd, now);
 
+	/*
+	 * A driver starting: its queues come next, from queue 0.  Seen before
+	 * any QUEUE_PFN of its set-up, as the status is read first.
+	 */
+	if ((status & VIRTIO_CONFIG_S_DRIVER) && !(old & VIRTIO_CONFIG_S_DRIVER)) {
+		bitmap_zero(evd->setup_mask, evd->info->nvqs);
+		evd->sel_seen = 0;
+	}
+
 	if (status & VIRTIO_CONFIG_S_DRIVER_OK)
 		epf_virtio_take_vector(evd);
 	else if (!(status & VIRTIO_CONFIG_S_FAILED))
@@ -1252,6 +1265,19 @@ static void epf_virtio_queue_pfn(struct epf_virtio *evd, u32 pfn, u16 sel)
 		dev_warn_ratelimited(dev, "Host set up queue %u, the device has %u\n",
 				     q, nvqs);
 		return;
+	}
+
+	/*
+	 * A second address for a queue in one round, the queue before it
+	 * without one: the first was that queue's, seen only once the host
+	 * had selected the next (the thread missed the QUEUE_SEL it was
+	 * written under).  The host sets its queues up in order, from 0.
+	 */
+	if (q && test_bit(q, evd->setup_mask) &&
+	    !test_bit(q - 1, evd->setup_mask)) {
+		evd->vqs[q - 1].pfn = evd->vqs[q].pfn;
+		evd->vqs[q - 1].vector = evd->vqs[q].vector;
+		set_bit(q - 1, evd->setup_mask);
 	}
 
 	vq = &evd->vqs[q];
@@ -1379,6 +1405,13 @@ static void epf_virtio_activate(struct epf_virtio *evd)
 
 		if (!vq->pfn)
 			continue;
+		/* The host sets its queues up in order: one was missed */
+		if (i && !evd->vqs[i - 1].pfn) {
+			dev_err(dev, "Host set up queue %u but not queue %u: reload its driver\n",
+				i, i - 1);
+			epf_virtio_trace_print(evd);
+			goto fail;
+		}
 		dev_dbg(dev, "Queue %u at %#llx, vector %#x\n", i,
 			(u64)vq->pfn << VIRTIO_PCI_QUEUE_ADDR_SHIFT, vq->vector);
 		ret = epf_virtio_map_queue(vq);
@@ -1445,11 +1478,15 @@ static void epf_virtio_check_placement(struct epf_virtio *evd, ktime_t now)
 	if (!moved && !memcmp(evd->bar + VIRTIO_PCI_CONFIG_OFF(false),
 			      evd->cfg_bar, n))
 		return;
-	if (ktime_before(now, evd->msix_check_at) &&
-	    !ktime_before(now, evd->spin_until))
+	if (ktime_before(now, evd->msix_check_at))
 		return;
 
-	evd->msix_check_at = ktime_add_ms(now, EPF_VIRTIO_MSIX_CHECK_MS);
+	if (ktime_before(now, evd->spin_until))
+		evd->msix_check_at = ktime_add_us(now,
+						  EPF_VIRTIO_MSIX_SPIN_CHECK_US);
+	else
+		evd->msix_check_at = ktime_add_ms(now,
+						  EPF_VIRTIO_MSIX_CHECK_MS);
 	if (pci_epc_get_msix(epf->epc, epf->func_no, epf->vfunc_no) > 0)
 		return;
 
