@@ -97,6 +97,15 @@
  */
 #define EPF_VIRTIO_SETUP_GAP_US		1000
 
+/*
+ * After taking a queue's address, wait at most this long for the host to
+ * write the queue's MSI-X vector or to go on to the next queue.  The host
+ * does so right after it requested the queue's interrupt, which can take a
+ * millisecond; QUEUE_VECTOR is one word for all queues, and read any later
+ * it may already hold the next queue's vector.
+ */
+#define EPF_VIRTIO_VECTOR_WAIT_US	5000
+
 /* Link up waits at most this long for the poll thread to handle a link down */
 #define EPF_VIRTIO_LINK_WAIT_MS		1000
 
@@ -1114,16 +1123,13 @@ static void epf_virtio_host_reset(struct epf_virtio *evd, ktime_t now)
 	epf_virtio_watch(evd, now);
 }
 
-/* The vector the host wrote for a queue is in QUEUE_VECTOR now */
-static void epf_virtio_take_vector(struct epf_virtio *evd)
+/* The vector the host wrote for the awaited queue: @vec, from QUEUE_VECTOR */
+static void epf_virtio_take_vector(struct epf_virtio *evd, u16 vec)
 {
-	struct epf_virtio_queue *vq;
-
 	if (evd->vec_queue < 0)
 		return;
 
-	vq = &evd->vqs[evd->vec_queue];
-	vq->vector = epf_virtio_rd16(evd, VIRTIO_MSI_QUEUE_VECTOR);
+	evd->vqs[evd->vec_queue].vector = vec;
 	evd->vec_queue = -1;
 }
 
@@ -1168,6 +1174,7 @@ static void epf_virtio_trace_print(struct epf_virtio *evd)
 static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 				      ktime_t now)
 {
+	u16 vec_now = epf_virtio_rd16(evd, VIRTIO_MSI_QUEUE_VECTOR);
 	u8 old = evd->status;
 
 	evd->status = status;
@@ -1197,8 +1204,9 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 		evd->sel_seen = 0;
 	}
 
+	/* The last queue's vector: nothing comes after it */
 	if (status & VIRTIO_CONFIG_S_DRIVER_OK)
-		epf_virtio_take_vector(evd);
+		epf_virtio_take_vector(evd, vec_now);
 	else if (!(status & VIRTIO_CONFIG_S_FAILED))
 		epf_virtio_watch(evd, now);
 
@@ -1236,12 +1244,15 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
  * since the last sample and the queue before it has not been set up in this
  * round, the PFN is that queue's.
  */
-static void epf_virtio_queue_pfn(struct epf_virtio *evd, u32 pfn, u16 sel)
+static void epf_virtio_queue_pfn(struct epf_virtio *evd, u32 pfn, u16 sel,
+				 u16 vec)
 {
 	struct device *dev = epf_virtio_to_dev(evd);
 	unsigned int nvqs = evd->info->nvqs;
 	struct epf_virtio_queue *vq;
-	u16 q = sel;
+	u8 status = evd->status;
+	u16 q = sel, pre;
+	ktime_t until;
 
 	/* Consumed, so that the host's next check passes, but not used */
 	if (evd->setup_refused)
@@ -1288,11 +1299,38 @@ static void epf_virtio_queue_pfn(struct epf_virtio *evd, u32 pfn, u16 sel)
 	/*
 	 * With MSI-X the host writes the queue's vector next, under the same
 	 * QUEUE_SEL; if it already moved on, the vector is already there.
+	 * Else wait a little for the write (a new value, or the host moving
+	 * on): the next queue's vector may follow within a few hundred
+	 * microseconds.  A vector equal to the last one (shared, or no MSI-X)
+	 * shows no change and is taken when the host moves on.
 	 */
-	if (q == sel)
-		evd->vec_queue = q;
-	else
-		vq->vector = epf_virtio_rd16(evd, VIRTIO_MSI_QUEUE_VECTOR);
+	if (q != sel) {
+		/* Read before QUEUE_PFN was cleared: not the next queue's */
+		vq->vector = vec;
+		return;
+	}
+
+	/*
+	 * Not on the CPU at normal priority without a break: the host's
+	 * interrupt request may wait for a worker on this CPU.
+	 */
+	pre = vec;
+	until = ktime_add_us(ktime_get(), EPF_VIRTIO_VECTOR_WAIT_US);
+	do {
+		vec = epf_virtio_rd16(evd, VIRTIO_MSI_QUEUE_VECTOR);
+		/* QUEUE_SEL after the vector: a vector older than a move */
+		rmb();
+		if (vec != pre ||
+		    epf_virtio_rd16(evd, VIRTIO_PCI_QUEUE_SEL) != q ||
+		    epf_virtio_rd8(evd, VIRTIO_PCI_STATUS) != status) {
+			vq->vector = vec;
+			return;
+		}
+		cond_resched();
+		cpu_relax();
+	} while (ktime_before(ktime_get(), until));
+
+	evd->vec_queue = q;
 }
 
 /*
@@ -1304,7 +1342,7 @@ static bool epf_virtio_poll_regs(struct epf_virtio *evd, ktime_t now)
 	bool activity = false;
 	unsigned long flags;
 	u8 status;
-	u16 sel;
+	u16 sel, vec;
 	u32 pfn;
 
 	status = epf_virtio_rd8(evd, VIRTIO_PCI_STATUS);
@@ -1321,12 +1359,18 @@ static bool epf_virtio_poll_regs(struct epf_virtio *evd, ktime_t now)
 	local_irq_save(flags);
 	pfn = epf_virtio_rd32(evd, VIRTIO_PCI_QUEUE_PFN);
 	if (pfn) {
-		/* QUEUE_SEL was written before QUEUE_PFN: read it after */
+		/*
+		 * QUEUE_SEL was written before QUEUE_PFN: read it after.  So
+		 * is QUEUE_VECTOR, and until QUEUE_PFN reads 0 again the host
+		 * cannot write the next queue's there.
+		 */
 		rmb();
 		sel = epf_virtio_rd16(evd, VIRTIO_PCI_QUEUE_SEL);
+		vec = epf_virtio_rd16(evd, VIRTIO_MSI_QUEUE_VECTOR);
 		epf_virtio_wr32(evd, VIRTIO_PCI_QUEUE_PFN, 0);
 	} else {
 		sel = epf_virtio_rd16(evd, VIRTIO_PCI_QUEUE_SEL);
+		vec = epf_virtio_rd16(evd, VIRTIO_MSI_QUEUE_VECTOR);
 	}
 	local_irq_restore(flags);
 
@@ -1335,10 +1379,10 @@ static bool epf_virtio_poll_regs(struct epf_virtio *evd, ktime_t now)
 
 	/* The host moved off the queue whose vector was awaited */
 	if (evd->vec_queue >= 0 && (sel != evd->vec_queue || pfn))
-		epf_virtio_take_vector(evd);
+		epf_virtio_take_vector(evd, vec);
 
 	if (pfn) {
-		epf_virtio_queue_pfn(evd, pfn, sel);
+		epf_virtio_queue_pfn(evd, pfn, sel, vec);
 		evd->spin_until = ktime_add_ms(now, EPF_VIRTIO_SETUP_SPIN_MS);
 		activity = true;
 	} else {
@@ -1430,6 +1474,16 @@ static void epf_virtio_activate(struct epf_virtio *evd)
 		 evd->drv_features,
 		 evd->irq_type == PCI_IRQ_MSIX ? "MSI-X" :
 		 evd->irq_type == PCI_IRQ_MSI ? "MSI" : "INTx");
+	if (evd->irq_type == PCI_IRQ_MSIX) {
+		char vecs[64] = "";
+		int n = 0;
+
+		for (i = 0; i < evd->info->nvqs && n < sizeof(vecs); i++)
+			n += scnprintf(vecs + n, sizeof(vecs) - n, " %#x",
+				       evd->vqs[i].vector);
+		dev_info(dev, "MSI-X vectors: configuration %#x, queues%s\n",
+			 evd->cfg_vector, vecs);
+	}
 
 	/* The host may have read the configuration where it was not */
 	if (moved)
