@@ -1318,8 +1318,18 @@ static void epf_virtio_queue_pfn(struct epf_virtio *evd, u32 pfn, u16 sel,
 	until = ktime_add_us(ktime_get(), EPF_VIRTIO_VECTOR_WAIT_US);
 	do {
 		vec = epf_virtio_rd16(evd, VIRTIO_MSI_QUEUE_VECTOR);
-		/* QUEUE_SEL after the vector: a vector older than a move */
+		/*
+		 * The rest after the vector.  A QUEUE_PFN still 0 (only this
+		 * thread clears it) means the host had not given the next
+		 * queue its address, let alone its vector, when @vec was read.
+		 */
 		rmb();
+		if (epf_virtio_rd32(evd, VIRTIO_PCI_QUEUE_PFN)) {
+			dev_warn_ratelimited(dev, "Queue %u's MSI-X vector went unseen; reload the host driver if its interrupts go astray\n",
+					     q);
+			vq->vector = pre;
+			return;
+		}
 		if (vec != pre ||
 		    epf_virtio_rd16(evd, VIRTIO_PCI_QUEUE_SEL) != q ||
 		    epf_virtio_rd8(evd, VIRTIO_PCI_STATUS) != status) {
