@@ -95,7 +95,7 @@
  * A set-up spin that stopped this long tells, should the host's set-up fail,
  * that the thread may have missed a QUEUE_PFN
  */
-#define EPF_VIRTIO_SETUP_GAP_US		1000
+#define EPF_VIRTIO_SETUP_GAP_US		200
 
 /*
  * After taking a queue's address, wait at most this long for the host to
@@ -1252,7 +1252,7 @@ static void epf_virtio_queue_pfn(struct epf_virtio *evd, u32 pfn, u16 sel,
 	struct epf_virtio_queue *vq;
 	u8 status = evd->status;
 	u16 q = sel, pre;
-	ktime_t until;
+	ktime_t until, last, now;
 
 	/* Consumed, so that the host's next check passes, but not used */
 	if (evd->setup_refused)
@@ -1315,8 +1315,15 @@ static void epf_virtio_queue_pfn(struct epf_virtio *evd, u32 pfn, u16 sel,
 	 * interrupt request may wait for a worker on this CPU.
 	 */
 	pre = vec;
-	until = ktime_add_us(ktime_get(), EPF_VIRTIO_VECTOR_WAIT_US);
+	last = ktime_get();
+	until = ktime_add_us(last, EPF_VIRTIO_VECTOR_WAIT_US);
 	do {
+		now = ktime_get();
+		/* A lapse here counts as one between polls (see epf_virtio_poll) */
+		evd->setup_gap_us = max_t(u32, evd->setup_gap_us,
+					  ktime_us_delta(now, last));
+		last = now;
+
 		vec = epf_virtio_rd16(evd, VIRTIO_MSI_QUEUE_VECTOR);
 		/*
 		 * The rest after the vector.  A QUEUE_PFN still 0 (only this
@@ -1338,7 +1345,7 @@ static void epf_virtio_queue_pfn(struct epf_virtio *evd, u32 pfn, u16 sel,
 		}
 		cond_resched();
 		cpu_relax();
-	} while (ktime_before(ktime_get(), until));
+	} while (ktime_before(now, until));
 
 	evd->vec_queue = q;
 }
