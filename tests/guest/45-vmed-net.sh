@@ -29,20 +29,7 @@ LOCAL_MAC=52:54:00:12:34:57
 HOST_IP=10.9.1.1
 EP_IP=10.9.1.2
 
-# need NAME CMD...: a case that ends the group when it fails
-need() {
-	n_name=$1
-	shift
-	if "$@"; then
-		tap_ok "$n_name"
-	else
-		tap_fail "$n_name" "exit status $?: $*"
-		vmed_diag
-		rig_check_dmesg
-		tap_end
-		exit 1
-	fi
-}
+RIG_NEED_DIAG=vmed_diag
 
 # refused NAME ATTR VALUE: writing VALUE to ATTR fails; one case
 refused() {
@@ -104,11 +91,11 @@ tap_diag "features offered: $(cat "$fn/vmed/features")"
 
 # --- bind: the local device, then the host ------------------------------------
 tap_check "bind mnet0 to controller 0" vmed_link 0
-need "local virtio_net binds" rig_wait 30 vmed_local_bound "$fn" virtio_net
+rig_need "local virtio_net binds" rig_wait 30 vmed_local_bound "$fn" virtio_net
 local_dev=$(cat "$fn/vmed/local")
 rig_wait 10 has_local_if
 ep_if=$(vmed_local_ifname "$fn")
-need "local interface ${ep_if:-?} appears for $local_dev" test -n "$ep_if"
+rig_need "local interface ${ep_if:-?} appears for $local_dev" test -n "$ep_if"
 tap_check "local interface has its own MAC ($LOCAL_MAC)" \
 	grep -qx "$LOCAL_MAC" "/sys/class/net/$ep_if/address"
 tap_check "local interface has MTU 1500" \
@@ -123,7 +110,7 @@ refused "device refused while bound" device console
 
 tap_check "link up" vmed_up 0
 bdf=$(host_bdf 0)
-need "host virtio_net binds the device" host_wait_bound "$bdf" 30
+rig_need "host virtio_net binds the device" host_wait_bound "$bdf" 30
 term_sides
 rig_wait 10 has_host_if "$bdf"
 host_if=$(host_ifname "$bdf")
@@ -199,7 +186,7 @@ tap_check "local device gone" test ! -e "/sys/bus/virtio/devices/$local_dev"
 nomtu=$(printf '0x%x' $(($(cat "$fn/vmed/features") & ~8)))
 tap_check "features without MTU ($nomtu)" sh -c "echo $nomtu > $fn/vmed/features"
 tap_check "bind mnet0 to controller 0 again" vmed_link 0
-need "local virtio_net binds again" rig_wait 30 vmed_local_bound "$fn" virtio_net
+rig_need "local virtio_net binds again" rig_wait 30 vmed_local_bound "$fn" virtio_net
 local_dev=$(cat "$fn/vmed/local")
 rig_wait 10 has_local_if
 ep_if=$(vmed_local_ifname "$fn")

@@ -51,26 +51,12 @@ fi
 tap_diag "features offered: $(cat "$fn/vnet/features")"
 
 # --- host binds -------------------------------------------------------------
-# need NAME CMD...: a case that ends the group when it fails
-need() {
-	n_name=$1
-	shift
-	if "$@"; then
-		tap_ok "$n_name"
-	else
-		tap_fail "$n_name" "exit status $?: $*"
-		rig_check_dmesg
-		tap_end
-		exit 1
-	fi
-}
-
-need "net0 on controller 0 (MAC $HOST_MAC, MTU 9000), link up" \
+rig_need "net0 on controller 0 (MAC $HOST_MAC, MTU 9000), link up" \
 	vnet_fn net0 0 "$HOST_MAC" 9000
 tap_check "configfs keeps the MAC" grep -qx "$HOST_MAC" "$fn/vnet/mac"
 bdf=$(host_bdf 0)
 tap_diag "host device: ${bdf:-none}"
-need "host virtio_net binds the device" host_wait_bound "$bdf" 30
+rig_need "host virtio_net binds the device" host_wait_bound "$bdf" 30
 term_sides
 rig_wait 10 test -n "$(host_ifname "$bdf")"
 host_if=$(host_ifname "$bdf")

@@ -84,3 +84,19 @@ rig_kill() {
 	done
 	kill "$1" 2>/dev/null
 }
+
+# rig_need NAME CMD...: a case that ends the group when it fails, after
+# $RIG_NEED_DIAG (a command, if set) and the kernel log check
+rig_need() {
+	rn_name=$1
+	shift
+	if "$@"; then
+		tap_ok "$rn_name"
+	else
+		tap_fail "$rn_name" "exit status $?: $*"
+		[ -z "${RIG_NEED_DIAG:-}" ] || $RIG_NEED_DIAG
+		rig_check_dmesg
+		tap_end
+		exit 1
+	fi
+}
