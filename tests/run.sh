@@ -6,8 +6,11 @@
 #   tests/run.sh [-k KVER] [-M DIR] [-t SECONDS] [-a 'KERNEL ARGS'] [-v]
 #                [GROUP ...]
 #
-# A group is a guest script tests/guest/GROUP.sh (GROUP may also be given as
-# GROUP.sh or a path to it); by default every group in tests/guest/, sorted.
+# A group is a guest script tests/guest/GROUP.sh, or a local one,
+# tests/local/GROUP.sh, run here with bash rather than in the rig (GROUP may
+# also be given as GROUP.sh or a path to it); by default every local group,
+# then every guest group, each set sorted.  A local group prints the same
+# lines as a guest group, and its output is its log.
 # One initramfs is built for the run, with tests/guest/ and tests/lib/ under
 # /tests, the project modules in /lib/modules/vep/ and the extra files named
 # in $VEP_EXTRA (whitespace-separated SRC:DST pairs).  The modules are the
@@ -60,9 +63,18 @@ shift $((OPTIND - 1))
 log() { echo "run.sh: $*" >&2; }
 
 # --- groups -------------------------------------------------------------
+# gdir GROUP: the directory of GROUP's script, tests/local or tests/guest
+gdir() {
+	if [ -f "$top/tests/local/$1.sh" ]; then
+		echo "$top/tests/local"
+	elif [ -f "$top/tests/guest/$1.sh" ]; then
+		echo "$top/tests/guest"
+	fi
+}
+
 groups=()
 if [ $# -eq 0 ]; then
-	for f in "$top"/tests/guest/*.sh; do
+	for f in "$top"/tests/local/*.sh "$top"/tests/guest/*.sh; do
 		[ -e "$f" ] || continue
 		g=${f##*/}
 		groups+=("${g%.sh}")
@@ -75,7 +87,9 @@ else
 fi
 [ ${#groups[@]} -gt 0 ] || { log "no test groups"; exit 2; }
 for g in "${groups[@]}"; do
-	[ -f "$top/tests/guest/$g.sh" ] || { log "no such group: $g"; exit 2; }
+	[ -n "$(gdir "$g")" ] || { log "no such group: $g"; exit 2; }
+	[ ! -f "$top/tests/local/$g.sh" ] || [ ! -f "$top/tests/guest/$g.sh" ] ||
+		{ log "group $g is both local and guest"; exit 2; }
 done
 
 # --- kernel ---------------------------------------------------------------
@@ -128,29 +142,46 @@ n=0 passed=0 failed=0 skipped=0
 for g in "${groups[@]}"; do
 	glog=$logdir/$g.log
 	gerr=$tmp/$g.err
+	gscript=$(gdir "$g")/$g.sh
 	gtimeout=$(sed -n 's/^# vep-timeout: *\([0-9][0-9]*\).*/\1/p' \
-		"$top/tests/guest/$g.sh" | head -n 1)
+		"$gscript" | head -n 1)
 	gtimeout=${gtimeout:-$timeout}
-	gappend=$(sed -n 's/^# vep-append: *//p' "$top/tests/guest/$g.sh" |
-		head -n 1)
-	gappend="$append $gappend"
-	qargs=(-k "$bzimage" -i "$tmp/initramfs.cpio.gz" -r "/tests/guest/$g.sh"
-	       -t "$gtimeout" -l "$glog")
-	[ -z "${gappend// /}" ] || qargs+=(-a "$gappend")
-	[ $verbose -eq 0 ] || qargs+=(-v)
-	if [ -n "${VEP_QEMU_ARGS:-}" ]; then
-		read -r -a qextra <<<"$VEP_QEMU_ARGS"
-		qargs+=(-- "${qextra[@]}")
-	fi
 	log "group $g (timeout $gtimeout s)"
 	t0=$(date +%s)
 	rc=0
-	if [ $verbose -eq 1 ]; then
-		"$top/scripts/qemu.sh" "${qargs[@]}" 2>"$gerr" >&2 || rc=$?
+	if [ "$(gdir "$g")" = "$top/tests/local" ]; then
+		# A local group runs here, on the build machine: its output is
+		# its log, and a timeout is reported the way qemu.sh does.
+		: >"$gerr"
+		export KVER=$kver
+		if [ $verbose -eq 1 ]; then
+			timeout -k 10 "$gtimeout" bash "$gscript" 2>&1 |
+				tee "$glog" >&2 || rc=$?
+		else
+			timeout -k 10 "$gtimeout" bash "$gscript" >"$glog" 2>&1 ||
+				rc=$?
+		fi
+		[ $rc -ne 124 ] ||
+			echo "qemu.sh: group timed out after $gtimeout s" >"$gerr"
 	else
-		"$top/scripts/qemu.sh" "${qargs[@]}" 2>"$gerr" >/dev/null || rc=$?
+		gappend=$(sed -n 's/^# vep-append: *//p' "$gscript" | head -n 1)
+		gappend="$append $gappend"
+		qargs=(-k "$bzimage" -i "$tmp/initramfs.cpio.gz"
+		       -r "/tests/guest/$g.sh" -t "$gtimeout" -l "$glog")
+		[ -z "${gappend// /}" ] || qargs+=(-a "$gappend")
+		[ $verbose -eq 0 ] || qargs+=(-v)
+		if [ -n "${VEP_QEMU_ARGS:-}" ]; then
+			read -r -a qextra <<<"$VEP_QEMU_ARGS"
+			qargs+=(-- "${qextra[@]}")
+		fi
+		if [ $verbose -eq 1 ]; then
+			"$top/scripts/qemu.sh" "${qargs[@]}" 2>"$gerr" >&2 || rc=$?
+		else
+			"$top/scripts/qemu.sh" "${qargs[@]}" 2>"$gerr" >/dev/null ||
+				rc=$?
+		fi
 	fi
-	log "group $g done in $(($(date +%s) - t0)) s, guest status $rc"
+	log "group $g done in $(($(date +%s) - t0)) s, status $rc"
 
 	gfailed=0 gcases=0
 	while IFS= read -r line; do
@@ -203,7 +234,11 @@ for g in "${groups[@]}"; do
 	if [ -n "$reason" ]; then
 		n=$((n + 1))
 		failed=$((failed + 1))
-		echo "not ok $n - $g: guest run ($reason)"
+		if [ "$(gdir "$g")" = "$top/tests/local" ]; then
+			echo "not ok $n - $g: local run ($reason)"
+		else
+			echo "not ok $n - $g: guest run ($reason)"
+		fi
 		echo "# console log: $glog; its last 40 lines:"
 		tr -d '\r' <"$glog" | tail -n 40 | sed 's/^/#   /'
 		# anything else qemu.sh said (its own errors, not the tail)
