@@ -3,15 +3,21 @@
 #
 # Fetch, configure and build the rig kernel, cached outside the repository.
 #
-#   scripts/kernel.sh [KVER]        prints the build directory on stdout
-#   scripts/kernel.sh --src [KVER]  prints the source directory (no build)
+#   scripts/kernel.sh [KVER]            prints the build directory on stdout
+#   scripts/kernel.sh --src [KVER]      prints the source directory (no build)
+#   scripts/kernel.sh --resolve KVER... prints "KVER PACKAGE VERSION" for each
+#                                       (nothing fetched); exits 3 if two of
+#                                       them resolve to the same source
 #
 # The kernel source comes from Debian's linux-source-$KVER package, fetched
-# with "apt-get download" and the sources list kept in scripts/apt/, so the
-# machine's own apt configuration is never touched.  When Debian no longer
-# carries the pinned version (sid replaces linux-source-X.Y as mainline moves
-# on), the newest linux-source-X.Y that the archive carries is used instead,
-# and a warning says so.
+# with "apt-get download" and the sources list scripts/apt/kernel.list (or
+# $VEP_APT_LIST), with apt's lists and archives under the cache, so the
+# machine's own apt configuration is never read or touched.  When the archive
+# no longer carries the pinned version (sid replaces linux-source-X.Y as
+# mainline moves on), the newest linux-source-X.Y it carries is used
+# instead, and a warning says so; --resolve shows which one that is, so
+# that a caller wanting two different kernels can tell when both became
+# the same one.
 #
 # The build is keyed by the package version, a hash of the config fragment
 # and build_rev below: bump build_rev when a change here alters the kernel.
@@ -19,49 +25,110 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-src_only=
-if [ "${1:-}" = --src ]; then
-	src_only=1
-	shift
-fi
+mode=build
+case ${1:-} in
+--src) mode=src; shift ;;
+--resolve) mode=resolve; shift ;;
+esac
 kver=${1:-${KVER:-7.2}}
 cache=${VEP_CACHE:-$HOME/.cache/vep}
+list=${VEP_APT_LIST:-$top/scripts/apt/kernel.list}
 jobs=${JOBS:-$(nproc)}
 build_rev=1
 
 log() { echo "kernel.sh: $*" >&2; }
 
-aptdir=$cache/apt
+[ -r "$list" ] || { log "cannot read the sources list $list"; exit 1; }
+
+# apt's state for this fetch lives under the cache, one directory per
+# sources list, so that another list (a test's) never mixes with this one.
+aptdir=$cache/apt/$(printf '%s' "$(readlink -f "$list")" | sha256sum | cut -c1-12)
 mkdir -p "$aptdir/lists/partial" "$aptdir/archives/partial" "$cache/src"
-apt_opts=(-o "Dir::Etc::sourcelist=$top/scripts/apt/kernel.list"
+apt_opts=(-o "Dir::Etc::sourcelist=$list"
 	  -o "Dir::Etc::sourceparts=-"
 	  -o "Dir::State::Lists=$aptdir/lists"
-	  -o "Dir::Cache=$aptdir"
-	  -o "APT::Sandbox::User=root")
+	  -o "Dir::Cache=$aptdir")
+# As root, apt drops to its _apt user to download, and that user may not
+# reach a cache under root's home: stay root (no other user is involved).
+[ "$(id -u)" -ne 0 ] || apt_opts+=(-o "APT::Sandbox::User=root")
 
 # Refresh the package lists at most once a day.
+#
+# Acquire::Check-Valid-Until=false: sid's Release file carries a Valid-Until
+# a week ahead, and the archive mirror this must work from (a snapshot, a
+# stale mirror, the one a build machine is given) may serve one past that
+# date; apt then refuses the whole suite.  Valid-Until guards an apt that
+# installs packages against being held on an old archive that hides
+# security updates.  This fetch installs nothing: it downloads one pinned
+# source package, still verified against the archive's signature through
+# signed-by in the list, for a test kernel.  So the check is relaxed here,
+# for this fetch and its private lists only.
 stamp=$aptdir/lists/.updated
 if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440)" ]; then
-	log "updating package lists"
-	apt-get "${apt_opts[@]}" -qq update >&2
-	touch "$stamp"
+	log "updating package lists from $list"
+	# A failed update may delete lists (a suite whose Release file is
+	# gone): keep a copy to go back to.
+	rm -rf "$aptdir/lists.old"
+	cp -a "$aptdir/lists" "$aptdir/lists.old"
+	if apt-get "${apt_opts[@]}" -o Acquire::Check-Valid-Until=false \
+		--error-on=any -qq update >&2; then
+		touch "$stamp"
+	elif [ -f "$stamp" ]; then
+		rm -rf "$aptdir/lists"
+		mv "$aptdir/lists.old" "$aptdir/lists"
+		rm -f "$aptdir"/*pkgcache.bin	# built from the failed lists
+		log "WARNING: the update failed; using the package lists of" \
+		    "$(date -r "$stamp" '+%F %R')"
+	else
+		rm -rf "$aptdir/lists.old"
+		log "the update failed and there are no older package lists"
+		exit 1
+	fi
+	rm -rf "$aptdir/lists.old"
 fi
 
+# pkgver KVER: the newest version of linux-source-KVER the lists carry
 pkgver() {
-	apt-cache "${apt_opts[@]}" show "linux-source-$1" 2>/dev/null |
-		sed -n 's/^Version: //p' | sort -V | tail -n 1
+	{ apt-cache "${apt_opts[@]}" show "linux-source-$1" 2>/dev/null ||
+		true; } | sed -n 's/^Version: //p' | sort -V | tail -n 1
 }
 
-ver=$(pkgver "$kver")
-if [ -z "$ver" ]; then
+# resolve KVER: set kver and ver to the source package to use for KVER
+resolve() {
+	kver=$1
+	ver=$(pkgver "$kver")
+	[ -z "$ver" ] || return 0
 	newest=$(apt-cache "${apt_opts[@]}" pkgnames linux-source- |
-		 sed -n 's/^linux-source-\([0-9][0-9.]*\)$/\1/p' | sort -V | tail -n 1)
-	[ -n "$newest" ] || { log "no linux-source package found"; exit 1; }
+		 sed -n 's/^linux-source-\([0-9][0-9.]*\)$/\1/p' | sort -V |
+		 tail -n 1)
+	[ -n "$newest" ] || { log "no linux-source-X.Y package in $list"; exit 1; }
 	log "WARNING: linux-source-$kver is gone from the archive;" \
 	    "using the newest one it carries, linux-source-$newest"
 	kver=$newest
 	ver=$(pkgver "$kver")
+	[ -n "$ver" ] || { log "linux-source-$kver has no version"; exit 1; }
+}
+
+if [ $mode = resolve ]; then
+	[ $# -gt 0 ] || { log "--resolve needs at least one KVER"; exit 2; }
+	seen=()
+	rc=0
+	for want in "$@"; do
+		resolve "$want"
+		echo "$want linux-source-$kver $ver"
+		for s in "${seen[@]}"; do
+			[ "${s#* }" = "$kver $ver" ] || continue
+			log "ERROR: kernels ${s%% *} and $want resolve to the same" \
+			    "source, linux-source-$kver $ver: the archive no" \
+			    "longer carries one of them; update the pinned versions"
+			rc=3
+		done
+		seen+=("$want $kver $ver")
+	done
+	exit $rc
 fi
+
+resolve "$kver"
 
 src=$cache/src/linux-source-$kver-$ver
 if [ ! -f "$src/.extracted" ]; then
@@ -79,7 +146,7 @@ if [ ! -f "$src/.extracted" ]; then
 	touch "$src/.extracted"
 fi
 
-if [ -n "$src_only" ]; then
+if [ $mode = src ]; then
 	echo "$src"
 	exit 0
 fi
