@@ -8,9 +8,10 @@
 # Checks each package with dpkg-query and installs only the missing ones with
 # apt-get (non-interactive, no recommends); "apt-get update" runs only when
 # something is missing.  Prints nothing when all packages are present, so it
-# is cheap to call at the start of every build or CI run.  Must run as root
-# (or through sudo when it is available).  -n only lists the missing packages
-# and exits 1 if there are any.
+# is cheap to call at the start of every build or CI run.  Installing needs
+# root: a normal user's run goes through sudo, and says so in one line when
+# there is none.  -n only lists the missing packages and exits 1 if there
+# are any.
 
 set -euo pipefail
 
@@ -23,8 +24,9 @@ pkgs=(
 	# the rig: QEMU and what goes into the initramfs
 	qemu-system-x86 busybox-static util-linux bsdutils login libpam-modules
 	libpam-runtime iperf3 iproute2
-	# host-side tools used by the scripts and tests
-	coreutils findutils gzip grep sed mawk procps socat
+	# host-side tools used by the scripts and tests (gpg signs the
+	# fetch test's archive, tmux is the demo test's terminal)
+	coreutils findutils gzip grep sed mawk procps socat gpg tmux
 )
 
 dry=0
@@ -44,23 +46,30 @@ if [ $dry -eq 1 ]; then
 fi
 
 sudo=()
+how=
 if [ "$(id -u)" -ne 0 ]; then
 	command -v sudo >/dev/null || {
-		echo "deps.sh: need root to install: ${missing[*]}" >&2
+		echo "deps.sh: run as root, or install sudo, to install: ${missing[*]}" >&2
 		exit 1
 	}
 	sudo=(sudo)
+	how=" through sudo"
 fi
 
-echo "deps.sh: installing ${missing[*]}" >&2
+echo "deps.sh: installing$how: ${missing[*]}" >&2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 run() {
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive "$@" >>"$log" 2>&1 || {
-		cat "$log" >&2
-		echo "deps.sh: failed: $*" >&2
-		exit 1
-	}
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive "$@" >>"$log" 2>&1
 }
-run apt-get -q update
-run apt-get -y -q -o Dpkg::Use-Pty=0 --no-install-recommends install "${missing[@]}"
+# The machine's own sources, as they are.  A failed update (a suite whose
+# Release file expired, say) leaves the lists it had: try with those.
+run apt-get -q update ||
+	echo "deps.sh: WARNING: apt-get update failed; installing from the" \
+	     "package lists the machine has" >&2
+run apt-get -y -q -o Dpkg::Use-Pty=0 --no-install-recommends \
+	install "${missing[@]}" || {
+	cat "$log" >&2
+	echo "deps.sh: failed to install$how: ${missing[*]}" >&2
+	exit 1
+}

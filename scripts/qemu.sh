@@ -115,8 +115,16 @@ place_threads() {
 	for ((i = 0; i < 50; i++)); do
 		for t in /proc/"$pid"/task/*; do
 			[ "$(cat "$t/comm" 2>/dev/null)" = "$last" ] || continue
-			taskset -p -c "$ep_cpu" "${t##*/}" >/dev/null &&
-				renice -n -15 -p "${t##*/}" >/dev/null
+			taskset -p -c "$ep_cpu" "${t##*/}" >/dev/null || {
+				echo "note (qemu.sh): the endpoint's vCPU could" \
+				     "not be moved to CPU $ep_cpu" >&2
+				return 0
+			}
+			# A raised priority needs root (CAP_SYS_NICE); without
+			# it the vCPU still has a CPU of its own.
+			renice -n -15 -p "${t##*/}" >/dev/null 2>&1 ||
+				echo "note (qemu.sh): not root, the endpoint's vCPU" \
+				     "keeps its normal priority" >&2
 			return 0
 		done
 		sleep 0.1
@@ -125,8 +133,19 @@ place_threads() {
 }
 
 if [ $interactive -eq 1 ]; then
-	"$qemu" "${args[@]}" -nographic -serial mon:stdio "$@"
-	exit $?
+	# QEMU takes this process's place.  From the side: place its vCPU,
+	# and remove the RAM file once its vCPUs exist (the memory backends,
+	# made before them, keep it mapped).
+	trap - EXIT
+	(
+		place_threads $$
+		for _ in $(seq 100); do
+			grep -qs TCG /proc/$$/task/*/comm && break
+			sleep 0.1
+		done
+		rm -f "$ram"
+	) &
+	exec "$qemu" "${args[@]}" -nographic -serial mon:stdio "$@"
 fi
 
 keeplog=1
