@@ -1,9 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# What "make demo" runs: boot the rig interactively on this terminal, with
-# the project's modules in /lib/modules/vep and the loopback controller
-# loaded. Leave with "poweroff -f" (or Ctrl-A X).
+# What "make demo" runs: boot the rig on this terminal and show the product.
+# The guest (scripts/demo-guest.sh) sets up the dedicated console function,
+# runs a getty on the endpoint's /dev/hvcEP0 and puts this terminal on the
+# host's /dev/hvc0: the first prompt is the endpoint's login, over the
+# link.  Ctrl-X there leads to a menu (endpoint console, host shell, the
+# network function, power off).  Ctrl-A X quits QEMU at any time.
 
 set -euo pipefail
 
@@ -17,22 +20,25 @@ make -s -C "$kdir" M="$top" W=1 modules >&2
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vep-demo.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-# The login shell's profile loads the controller once and says what is there
+# The console's login shell runs the demo, once; other logins (the one
+# over the link among them) get the plain profile.
 cat > "$tmp/profile" <<'PROFILE'
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-if ! grep -q '^pci_epc_loop ' /proc/modules; then
-	insmod /lib/modules/vep/pci-epc-loop.ko
-	echo "Loopback endpoint controllers (configfs):"
-	ls /sys/kernel/config/pci_ep/controllers/
-	echo "Endpoint functions available:"
-	ls /sys/kernel/config/pci_ep/functions/
-	echo "Leave with: poweroff -f"
+export PATH=/sbin:/usr/sbin:/bin:/usr/bin
+export HOME=${HOME:-/root}
+PS1='\h:\w\$ '
+if [ "$(tty)" = /dev/ttyS0 ] && [ ! -e /run/vep-demo ]; then
+	: >/run/vep-demo
+	exec /bin/sh /demo/demo.sh
 fi
 PROFILE
 
 mods=()
 while read -r m; do mods+=(-m "$m"); done < <(find "$top/drivers" -name '*.ko')
 "$top/scripts/initramfs.sh" -o "$tmp/initramfs.cpio.gz" "${mods[@]}" \
-	-f "$tmp/profile:/etc/profile" -f "$top/tests/lib:/tests/lib"
-"$top/scripts/qemu.sh" -I -k "$kdir/arch/x86/boot/bzImage" \
+	-f "$tmp/profile:/etc/profile" -f "$top/tests/lib:/tests/lib" \
+	-f "$top/scripts/demo-guest.sh:/demo/demo.sh"
+echo "demo: booting the rig (QEMU, software emulation: about a minute);" \
+     "Ctrl-A X quits QEMU at any time" >&2
+# loglevel=3: kernel messages below errors stay off the terminal.
+"$top/scripts/qemu.sh" -I -a loglevel=3 -k "$kdir/arch/x86/boot/bzImage" \
 	-i "$tmp/initramfs.cpio.gz"
