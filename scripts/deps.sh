@@ -26,7 +26,7 @@ pkgs=(
 	libpam-runtime iperf3 iproute2
 	# host-side tools used by the scripts and tests (gpg signs the
 	# fetch test's archive, tmux is the demo test's terminal)
-	coreutils findutils gzip grep sed mawk procps socat gpg tmux
+	coreutils findutils gzip grep sed mawk procps socat gpg gpg-agent tmux
 )
 
 dry=0

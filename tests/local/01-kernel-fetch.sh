@@ -91,7 +91,8 @@ serve() {
 	done
 	return 1
 }
-trap '[ -z "$server" ] || kill "$server" 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '[ -z "$server" ] || kill "$server" 2>/dev/null
+      gpgconf --kill gpg-agent 2>/dev/null; rm -rf "$tmp"' EXIT
 
 if ! { serve && setup; } >"$tmp/setup.log" 2>&1; then
 	tap_fail "make a signed test archive" "$(tail -n 5 "$tmp/setup.log")"
