@@ -7,7 +7,7 @@
 #   tap_fail NAME [REASON]      prints "not ok - NAME" (and "# REASON")
 #   tap_check NAME CMD [ARG...] runs CMD; ok if it exits 0, else not ok with
 #                               the exit status and the last 20 lines of its
-#                               output as diagnostics
+#                               output as diagnostics; returns CMD's status
 #   tap_skip NAME REASON        prints "ok - NAME # SKIP REASON"
 #   tap_diag TEXT...            prints each line of TEXT as "# line"
 #   tap_end                     returns 1 if any case failed, else 0; end a
@@ -55,7 +55,7 @@ tap_check() {
 		[ -s "$out" ] && tail -n 20 "$out" | sed 's/^/#   /'
 	fi
 	rm -f "$out"
-	return 0
+	return $rc
 }
 
 tap_end() {
