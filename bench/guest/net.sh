@@ -117,7 +117,7 @@ f=$EPCFS/functions/pci_epf_vnet/net0
 if mkdir "$f" && echo "$NET_FEATURES" >"$f/vnet/features" &&
    vnet_fn net0 0 "$HOST_MAC" 1500 &&
    bdf=$(host_bdf 0) && host_wait_bound "$bdf" 30 &&
-   rig_wait 10 test -n "$(host_ifname "$bdf")" &&
+   rig_wait 10 host_has_if "$bdf" &&
    link_up dedicated "$(host_ifname "$bdf")" \
 	"$(ifname_of "$(cat "$f/vnet/ifindex")")"; then
 	term_sides
@@ -141,12 +141,12 @@ if mkdir "$fn" && echo net >"$fn/vmed/device" &&
    echo "$NET_FEATURES" >"$fn/vmed/features" &&
    echo "$POLL_CPU" >"$fn/vmed/poll_cpu" && echo 0 >"$fn/vmed/irq_cpu" &&
    echo 4 >"$fn/msix_interrupts" && vmed_link 0 &&
-   rig_wait 30 test -n "$(cat "$fn/vmed/local")" &&
+   rig_wait 30 grep -q . "$fn/vmed/local" &&
    local_dev=$(cat "$fn/vmed/local") &&
    rig_wait 10 test -d "/sys/bus/virtio/devices/$local_dev/net" &&
    ep_if=$(basename /sys/bus/virtio/devices/"$local_dev"/net/*) &&
    vmed_up 0 && bdf=$(host_bdf 0) && host_wait_bound "$bdf" 30 &&
-   rig_wait 10 test -n "$(host_ifname "$bdf")" &&
+   rig_wait 10 host_has_if "$bdf" &&
    link_up mediated "$(host_ifname "$bdf")" "$ep_if"; then
 	term_sides
 	measure mediated

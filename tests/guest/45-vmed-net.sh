@@ -63,8 +63,8 @@ host_up() {
 
 # ping_both WHAT: ping each way; two cases
 ping_both() {
-	tap_check "ping host -> endpoint $1" in_host ping -c 3 -W 5 "$EP_IP"
-	tap_check "ping endpoint -> host $1" in_ep ping -c 3 -W 5 "$HOST_IP"
+	tap_check "ping host -> endpoint $1" rig_ping in_host ping -c 3 -W 5 "$EP_IP"
+	tap_check "ping endpoint -> host $1" rig_ping in_ep ping -c 3 -W 5 "$HOST_IP"
 }
 
 rig_load_epc host_cpu=0 || exit 1
@@ -138,12 +138,14 @@ tap_check "endpoint interface in its namespace" vnet_ep_setup "$ep_if" "$EP_IP"
 tap_check "endpoint has carrier" rig_wait 10 has_carrier in_ep "$ep_if"
 tap_check "host has carrier" rig_wait 10 has_carrier in_host "$host_if"
 ping_both ""
-tap_check "ping 1472 bytes both ways" sh -c \
-	"nsenter -t $VNET_HOST_NS -n ping -c 2 -W 5 -s 1472 $EP_IP &&
-	 nsenter -t $VNET_EP_NS -n ping -c 2 -W 5 -s 1472 $HOST_IP"
-tap_check "ping 6000 bytes (fragments) both ways" sh -c \
-	"nsenter -t $VNET_HOST_NS -n ping -c 2 -W 5 -s 6000 $EP_IP &&
-	 nsenter -t $VNET_EP_NS -n ping -c 2 -W 5 -s 6000 $HOST_IP"
+tap_check "ping 1472 bytes host -> endpoint" \
+	rig_ping nsenter -t "$VNET_HOST_NS" -n ping -c 2 -W 5 -s 1472 "$EP_IP"
+tap_check "ping 1472 bytes endpoint -> host" \
+	rig_ping nsenter -t "$VNET_EP_NS" -n ping -c 2 -W 5 -s 1472 "$HOST_IP"
+tap_check "ping 6000 bytes (fragments) host -> endpoint" \
+	rig_ping nsenter -t "$VNET_HOST_NS" -n ping -c 2 -W 5 -s 6000 "$EP_IP"
+tap_check "ping 6000 bytes (fragments) endpoint -> host" \
+	rig_ping nsenter -t "$VNET_EP_NS" -n ping -c 2 -W 5 -s 6000 "$HOST_IP"
 
 # --- bulk, checked ---------------------------------------------------------------
 xfer_tcp "TCP 64 MiB host -> endpoint, checked" 67108864 in_host in_ep "$EP_IP"

@@ -58,7 +58,7 @@ bdf=$(host_bdf 0)
 tap_diag "host device: ${bdf:-none}"
 rig_need "host virtio_net binds the device" host_wait_bound "$bdf" 30
 term_sides
-rig_wait 10 test -n "$(host_ifname "$bdf")"
+rig_wait 10 host_has_if "$bdf"
 host_if=$(host_ifname "$bdf")
 tap_diag "host interface: ${host_if:-none}"
 tap_check "host interface has the MAC from configfs" \
@@ -90,12 +90,12 @@ tap_check "host interface in its namespace" vnet_host_setup "$host_if" "$HOST_IP
 tap_check "endpoint interface in its namespace" vnet_ep_setup "$ep_if" "$EP_IP"
 tap_check "endpoint has carrier" rig_wait 10 has_carrier in_ep "$ep_if"
 tap_check "host has carrier" rig_wait 10 has_carrier in_host "$host_if"
-tap_check "ping host -> endpoint" in_host ping -c 3 -W 5 "$EP_IP"
-tap_check "ping endpoint -> host" in_ep ping -c 3 -W 5 "$HOST_IP"
+tap_check "ping host -> endpoint" rig_ping in_host ping -c 3 -W 5 "$EP_IP"
+tap_check "ping endpoint -> host" rig_ping in_ep ping -c 3 -W 5 "$HOST_IP"
 tap_check "ping 8000 bytes host -> endpoint" \
-	in_host ping -c 3 -W 5 -s 8000 "$EP_IP"
+	rig_ping in_host ping -c 3 -W 5 -s 8000 "$EP_IP"
 tap_check "ping 8000 bytes endpoint -> host" \
-	in_ep ping -c 3 -W 5 -s 8000 "$HOST_IP"
+	rig_ping in_ep ping -c 3 -W 5 -s 8000 "$HOST_IP"
 
 # --- bulk, checked ------------------------------------------------------------
 xfer_tcp "TCP 64 MiB host -> endpoint, checked" 67108864 in_host in_ep "$EP_IP"
@@ -112,26 +112,32 @@ tap_check "MTU 1500 on both sides" sh -c \
 	"nsenter -t $VNET_HOST_NS -n ip link set $host_if mtu 1500 &&
 	 nsenter -t $VNET_EP_NS -n ip link set $ep_if mtu 1500"
 tap_check "ping 1472 bytes host -> endpoint" \
-	in_host ping -c 3 -W 5 -s 1472 "$EP_IP"
+	rig_ping in_host ping -c 3 -W 5 -s 1472 "$EP_IP"
 tap_check "ping 1472 bytes endpoint -> host" \
-	in_ep ping -c 3 -W 5 -s 1472 "$HOST_IP"
+	rig_ping in_ep ping -c 3 -W 5 -s 1472 "$HOST_IP"
 tap_check "ping 6000 bytes (fragments) host -> endpoint" \
-	in_host ping -c 3 -W 5 -s 6000 "$EP_IP"
+	rig_ping in_host ping -c 3 -W 5 -s 6000 "$EP_IP"
 tap_check "ping 6000 bytes (fragments) endpoint -> host" \
-	in_ep ping -c 3 -W 5 -s 6000 "$HOST_IP"
+	rig_ping in_ep ping -c 3 -W 5 -s 6000 "$HOST_IP"
 tap_check "MTU 4000 on both sides" sh -c \
 	"nsenter -t $VNET_HOST_NS -n ip link set $host_if mtu 4000 &&
 	 nsenter -t $VNET_EP_NS -n ip link set $ep_if mtu 4000"
-tap_check "ping 3972 bytes both ways" sh -c \
-	"nsenter -t $VNET_HOST_NS -n ping -c 2 -W 5 -s 3972 $EP_IP &&
-	 nsenter -t $VNET_EP_NS -n ping -c 2 -W 5 -s 3972 $HOST_IP"
+tap_check "ping 3972 bytes host -> endpoint" \
+	rig_ping nsenter -t "$VNET_HOST_NS" -n ping -c 2 -W 5 -s 3972 "$EP_IP"
+tap_check "ping 3972 bytes endpoint -> host" \
+	rig_ping nsenter -t "$VNET_EP_NS" -n ping -c 2 -W 5 -s 3972 "$HOST_IP"
 
 # --- host driver unbind / bind, with traffic ----------------------------------
 in_ep /tests/bin/vep-tcp -c "$HOST_IP" 5002 -n 1000000000 -t 60 >/dev/null 2>&1 &
 bg_tx=$!
 in_host /tests/bin/vep-tcp -l 5002 -n 1000000000 -t 60 >/dev/null 2>&1 &
 bg_rx=$!
-sleep 3
+sleep 2
+tx0=$(ep_stat "$ep_if" tx_bytes)
+sleep 1
+tx1=$(ep_stat "$ep_if" tx_bytes)
+tap_check "traffic flows before the unbind ($((tx1 - tx0)) bytes in 1 s)" \
+	test $((tx1 - tx0)) -gt 1000000
 drop0=$(ep_stat "$ep_if" tx_drop)
 tap_check "unbind the host driver during traffic" \
 	sh -c "echo $bdf > $VIRTIO_PCI/unbind"
@@ -145,7 +151,7 @@ tap_check "endpoint counts what it could not send ($drop0 -> $drop1)" \
 	test "$drop1" -gt "$drop0"
 tap_check "bind the host driver" sh -c "echo $bdf > $VIRTIO_PCI/bind"
 tap_check "host virtio_net binds again" host_wait_bound "$bdf" 30
-rig_wait 10 test -n "$(host_ifname "$bdf")"
+rig_wait 10 host_has_if "$bdf"
 host_if=$(host_ifname "$bdf")
 tap_check "host interface has the MAC from configfs again" \
 	grep -qx "$HOST_MAC" "/sys/class/net/$host_if/address"
@@ -154,9 +160,9 @@ tap_check "host interface ${host_if:-?} in its namespace" \
 tap_check "endpoint has carrier again" rig_wait 10 has_carrier in_ep "$ep_if"
 tap_check "MTU 9000 on the endpoint again" in_ep ip link set "$ep_if" mtu 9000
 tap_check "ping host -> endpoint after rebind" \
-	in_host ping -c 3 -W 5 -s 8000 "$EP_IP"
+	rig_ping in_host ping -c 3 -W 5 -s 8000 "$EP_IP"
 tap_check "ping endpoint -> host after rebind" \
-	in_ep ping -c 3 -W 5 -s 8000 "$HOST_IP"
+	rig_ping in_ep ping -c 3 -W 5 -s 8000 "$HOST_IP"
 
 # --- host driver reloads, a ping after each -----------------------------------
 # Every set-up must leave both queues with their rings and MSI-X vectors:
@@ -173,12 +179,12 @@ while [ $i -lt $RELOADS ]; do
 		reload_fail="reload $i: host driver did not bind"
 		break
 	fi
-	rig_wait 10 test -n "$(host_ifname "$bdf")"
+	rig_wait 10 host_has_if "$bdf"
 	host_if=$(host_ifname "$bdf")
 	if ! grep -qx "$HOST_MAC" "/sys/class/net/$host_if/address" 2>/dev/null ||
 	   ! vnet_host_setup "$host_if" "$HOST_IP" ||
 	   ! rig_wait 10 has_carrier in_host "$host_if" ||
-	   ! in_host ping -c 2 -W 5 "$EP_IP" >/dev/null 2>&1; then
+	   ! rig_ping in_host ping -c 2 -W 5 "$EP_IP" >/dev/null 2>&1; then
 		reload_fail="reload $i: no ping across ($(grep -h virtio /proc/interrupts | tr -s ' ' | tr '\n' '|') $(dmesg | grep -E 'MSI-X vectors|went unseen' | tail -n 2 | tr '\n' '|'))"
 		break
 	fi
@@ -203,16 +209,16 @@ tap_check "start the link" sh -c "echo 1 > $epc/start"
 tap_check "link up complete" rig_link 0 up
 bdf=$(host_bdf 0)
 tap_check "host virtio_net binds after restart" host_wait_bound "$bdf" 30
-rig_wait 10 test -n "$(host_ifname "$bdf")"
+rig_wait 10 host_has_if "$bdf"
 host_if=$(host_ifname "$bdf")
 tap_check "host interface ${host_if:-?} in its namespace" \
 	vnet_host_setup "$host_if" "$HOST_IP"
 tap_check "endpoint has carrier after restart" \
 	rig_wait 10 has_carrier in_ep "$ep_if"
 tap_check "ping host -> endpoint after restart" \
-	in_host ping -c 3 -W 5 "$EP_IP"
+	rig_ping in_host ping -c 3 -W 5 "$EP_IP"
 tap_check "ping endpoint -> host after restart" \
-	in_ep ping -c 3 -W 5 "$HOST_IP"
+	rig_ping in_ep ping -c 3 -W 5 "$HOST_IP"
 xfer_tcp "TCP 8 MiB endpoint -> host after restart, checked" 8388608 \
 	in_ep in_host "$HOST_IP"
 

@@ -44,6 +44,25 @@ rig_wait() {
 	"$@"
 }
 
+# rig_ping CMD...: CMD, a ping with "-c N" (run directly or behind in_host,
+# in_ep or nsenter), gets every one of its N replies; busybox ping succeeds
+# on one.  A loss fails it and prints ping's summary.
+rig_ping() {
+	rp_n=''
+	rp_prev=''
+	for rp_a in "$@"; do
+		[ "$rp_prev" = -c ] && rp_n=$rp_a
+		rp_prev=$rp_a
+	done
+	[ -n "$rp_n" ] || { echo "rig_ping: no -c N in: $*"; return 2; }
+	rp_out=$("$@" 2>&1)
+	echo "$rp_out" |
+		grep -q "^$rp_n packets transmitted, $rp_n packets received" &&
+		return 0
+	echo "$rp_out" | tail -n 3
+	return 1
+}
+
 KTROUBLE='BUG:|Oops|WARNING:|general protection|UBSAN:|nobody cared'
 
 # rig_ktrouble: kernel log lines that report trouble, but the expected

@@ -63,6 +63,12 @@ host_ifname() {
 	done
 }
 
+# host_has_if BDF: the host has an interface for the device at BDF (for
+# rig_wait, which must run the lookup anew each time)
+host_has_if() {
+	[ -n "$(host_ifname "$1")" ]
+}
+
 # ifname_of IFINDEX: name of the interface with IFINDEX (in this namespace)
 ifname_of() {
 	for io_d in /sys/class/net/*; do
