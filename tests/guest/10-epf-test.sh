@@ -31,7 +31,11 @@ if [ -x /tests/bin/pci_endpoint_test ]; then
 	sed -n 's/^\(not ok\|ok\) [0-9]* \(.*\)$/\1 - selftest: \2/p' \
 		/tmp/selftest.out
 	grep '^#' /tmp/selftest.out | tail -n 40
-	tap_diag "selftest exit status $rc"
+	# the run as a whole: its status, and every planned case reported
+	plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' /tmp/selftest.out)
+	ran=$(grep -cE '^(not )?ok [0-9]+ ' /tmp/selftest.out)
+	tap_check "selftest: exit status $rc, $ran of ${plan:-no} planned cases reported" \
+		test "$rc" -eq 0 -a -n "$plan" -a "$ran" = "$plan"
 	for t in READ_TEST WRITE_TEST COPY_TEST; do
 		tap_skip "selftest: pci_ep_data_transfer.dma.$t" \
 			"the rig has no DMA channel"

@@ -7,6 +7,16 @@
 . /tests/lib/tap.sh
 . /tests/lib/rig.sh
 
+# Before the module is loaded: a refused load must be the parameter's doing
+# (once loaded, any second insmod fails with EEXIST).
+bad_param() {
+	rig_mark bad-param
+	! insmod /lib/modules/vep/pci-epc-loop.ko nr_controllers=99 &&
+		! grep -q '^pci_epc_loop ' /proc/modules &&
+		rig_dmesg_since bad-param | grep -q 'nr_controllers must be 1 to'
+}
+tap_check "bad module parameter refused, and said so" bad_param
+
 rig_load_epc || exit 1
 epc=$(rig_epc 0)
 
@@ -25,9 +35,6 @@ add_test_fn() {
 	echo 1 > "$EPCFS/functions/pci_epf_test/$1/msi_interrupts"
 	echo 8 > "$EPCFS/functions/pci_epf_test/$1/msix_interrupts"
 }
-
-tap_check "bad module parameter refused" \
-	sh -c '! insmod /lib/modules/vep/pci-epc-loop.ko nr_controllers=99'
 
 # Starting twice
 add_test_fn m0

@@ -126,6 +126,8 @@ int main(int argc, char **argv)
 	qsort(us, count, sizeof(*us), vep_lat_cmp);
 	printf("%lld %lld %lld\n", us[0], us[count / 2], us[count - 1]);
 	free(us);
+	if (lost)
+		fprintf(stderr, "vep-lat: %d of %d lost\n", lost, count);
 	return lost ? 1 : 0;
 
 usage:
