@@ -9,7 +9,8 @@
 # receive error, give the chain back, keep the device running, and then
 # serve the stock driver again.  In between, a set-up that fails after
 # writing MSI-X vectors over the configuration must leave the next driver
-# the right MAC.
+# the right MAC.  First of all, before any driver, every MSI-X table entry
+# must be masked, as the PCIe specification has it at reset.
 #
 # vep-timeout: 600
 
@@ -30,9 +31,23 @@ term_sides
 epc=$(rig_epc 0)
 fn=$EPCFS/functions/pci_epf_vnet/net0
 
+# --- the MSI-X table as a host finds it, before any driver -------------------
+# No driver binds on its own until the table was read: Linux masks every
+# entry itself when it enables MSI-X, a firmware or another OS may not.
+echo 0 >/sys/bus/pci/drivers_autoprobe
 tap_check "net0 on controller 0, MTU 1500, link up" \
 	vnet_fn net0 0 "$HOST_MAC" 1500
 bdf=$(host_bdf 0)
+if insmod /lib/modules/vep/vep-hostile.ko dev="$bdf" attack=msix-table; then
+	tap_check "msix-table: every entry masked at reset ($(cat $HOSTILE/msix_masked) of $(cat $HOSTILE/msix_entries))" \
+		test "$(cat $HOSTILE/msix_entries)" -eq 3 -a \
+		"$(cat $HOSTILE/msix_masked)" -eq 3
+	rmmod vep_hostile
+else
+	tap_fail "msix-table: host test driver loads"
+fi
+echo 1 >/sys/bus/pci/drivers_autoprobe
+echo "$bdf" >/sys/bus/pci/drivers_probe
 tap_check "host virtio_net binds the device" host_wait_bound "$bdf" 30 ||
 	{ tap_end; exit 1; }
 ep_if=$(ifname_of "$(cat "$fn/vnet/ifindex")")

@@ -35,6 +35,13 @@
  * took (-1: it never did within two seconds).
  *   msix-fail
  *
+ * Reset-state check: before any driver enabled MSI-X, every entry of the
+ * device's MSI-X table must be masked (PCIe r6.0, 7.7.2.5), or a host that
+ * enables MSI-X without masking unused entries (firmware, another OS) has
+ * the device write to address 0.  Nothing is written; "msix_entries" says
+ * how many entries the table has, "msix_masked" how many were masked.
+ *   msix-table
+ *
  * It is a test tool, not a driver to bind: it claims nothing, and it refuses
  * a device that has a driver.
  */
@@ -102,6 +109,14 @@ MODULE_PARM_DESC(used, "Chains of queue 1 given back after a net attack");
 static int restored = -1;
 module_param(restored, int, 0444);
 MODULE_PARM_DESC(restored, "msix-fail: ms until the configuration was back (-1: never)");
+
+static int msix_entries = -1;
+module_param(msix_entries, int, 0444);
+MODULE_PARM_DESC(msix_entries, "msix-table: entries in the MSI-X table");
+
+static int msix_masked = -1;
+module_param(msix_masked, int, 0444);
+MODULE_PARM_DESC(msix_masked, "msix-table: entries found masked");
 
 static char config[2 * VEP_HOSTILE_CFG + 1];
 module_param_string(config, config, sizeof(config), 0444);
@@ -400,12 +415,51 @@ static int vep_hostile_msix_fail(struct vep_hostile *h)
 	return 0;
 }
 
+/* Count the MSI-X table's entries and the masked ones; writes nothing */
+static int vep_hostile_msix_table(struct vep_hostile *h)
+{
+	struct pci_dev *pdev = h->pdev;
+	int msix = pdev->msix_cap;
+	void __iomem *table;
+	u32 off, vctrl;
+	u16 ctrl;
+	u8 bir;
+	int i;
+
+	if (!msix)
+		return -ENODEV;
+	pci_read_config_word(pdev, msix + PCI_MSIX_FLAGS, &ctrl);
+	pci_read_config_dword(pdev, msix + PCI_MSIX_TABLE, &off);
+	bir = off & PCI_MSIX_TABLE_BIR;
+	msix_entries = (ctrl & PCI_MSIX_FLAGS_QSIZE) + 1;
+	table = pci_iomap_range(pdev, bir, off & PCI_MSIX_TABLE_OFFSET,
+				msix_entries * PCI_MSIX_ENTRY_SIZE);
+	if (!table)
+		return -ENOMEM;
+
+	msix_masked = 0;
+	for (i = 0; i < msix_entries; i++) {
+		vctrl = ioread32(table + i * PCI_MSIX_ENTRY_SIZE +
+				 PCI_MSIX_ENTRY_VECTOR_CTRL);
+		if (vctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT)
+			msix_masked++;
+	}
+	pci_iounmap(pdev, table);
+	pr_info("%s: %d of %d MSI-X entries masked\n", attack, msix_masked,
+		msix_entries);
+
+	return 0;
+}
+
 static int vep_hostile_run(struct vep_hostile *h)
 {
 	bool behave = !strcmp(attack, "none");
 	unsigned long timeout;
 	u8 s;
 	int ret;
+
+	if (!strcmp(attack, "msix-table"))
+		return vep_hostile_msix_table(h);
 
 	/* Reset, then the legacy handshake */
 	iowrite8(0, h->regs + VIRTIO_PCI_STATUS);

@@ -1062,12 +1062,37 @@ static void epf_virtio_forget_queues(struct epf_virtio *evd)
 }
 
 /*
- * Put the register file in its power-on state: no host driver, MSI-X off.
- * Only when the host cannot be using it (before link up, after link down).
+ * Put the MSI-X table and PBA in their reset state (PCIe r6.0, 7.7.2.5):
+ * every entry masked and nothing pending.  A host that never programs an
+ * entry then leaves it masked, and the controller latches its interrupts
+ * instead of sending them to address 0.
+ */
+static void epf_virtio_msix_reset(struct epf_virtio *evd)
+{
+	unsigned int i;
+
+	if (!evd->msix_nr)
+		return;
+
+	memset(evd->bar + EPF_VIRTIO_MSIX_TABLE, 0,
+	       evd->msix_nr * PCI_MSIX_ENTRY_SIZE +
+	       ALIGN(DIV_ROUND_UP(evd->msix_nr, 8), 8));
+	for (i = 0; i < evd->msix_nr; i++)
+		epf_virtio_wr32(evd, EPF_VIRTIO_MSIX_TABLE +
+				i * PCI_MSIX_ENTRY_SIZE +
+				PCI_MSIX_ENTRY_VECTOR_CTRL,
+				PCI_MSIX_ENTRY_CTRL_MASKBIT);
+}
+
+/*
+ * Put the register file in its power-on state: no host driver, MSI-X off,
+ * every MSI-X entry masked.  Only when the host cannot be using it (before
+ * link up, after link down).
  */
 static void epf_virtio_arm(struct epf_virtio *evd)
 {
 	memset(evd->bar, 0, EPF_VIRTIO_REGS_SIZE);
+	epf_virtio_msix_reset(evd);
 	epf_virtio_wr32(evd, VIRTIO_PCI_HOST_FEATURES, evd->dev_features);
 	epf_virtio_wr16(evd, VIRTIO_PCI_QUEUE_NUM, evd->queue_size);
 	epf_virtio_wr16(evd, VIRTIO_PCI_QUEUE_NOTIFY, EPF_VIRTIO_NOTIFY_IDLE);
