@@ -211,7 +211,9 @@ fail() {
 
 # Kernel trouble: printk lines carry a [seconds.micros] timestamp, which
 # need not start the line when the kernel cut into a program's output.
-kpat='\[ *[0-9]+\.[0-9]{6}\] .*(Kernel panic|BUG:|Oops|WARNING:|general protection|UBSAN:|kernel BUG)'
+# A soft lockup reports as "BUG: soft lockup"; RCU stalls and hung tasks
+# have words of their own.
+kpat='\[ *[0-9]+\.[0-9]{6}\] .*(Kernel panic|BUG:|Oops|WARNING:|general protection|UBSAN:|kernel BUG|detected stalls? on CPU|self-detected stall|blocked for more than [0-9]+ seconds)'
 if [ $timedout -eq 1 ]; then
 	fail 124 "guest timed out after $timeout s"
 fi

@@ -63,7 +63,7 @@ rig_ping() {
 	return 1
 }
 
-KTROUBLE='BUG:|Oops|WARNING:|general protection|UBSAN:|nobody cared'
+KTROUBLE='BUG:|Oops|WARNING:|general protection|UBSAN:|nobody cared|detected stalls? on CPU|self-detected stall|blocked for more than [0-9]+ seconds'
 
 # rig_ktrouble: kernel log lines that report trouble, but the expected
 # warnings of /tests/known-warnings
