@@ -223,7 +223,7 @@ struct epf_vmed_lvq {
  * @irq_pending: queues to interrupt (bit numbers)
  * @irq_inflight: interrupts queued and not yet handled
  * @irq_csd: delivers the interrupts on the chosen CPU
- * @irq_cpu: CPU the interrupts go to, -1 for the poll thread's
+ * @irq_cpu: CPU the interrupts go to, -1 for any but the poll thread's
  *
  * @status, @broken and the @lvqs' chains are protected by epf_vmed::lock.
  */
@@ -253,7 +253,8 @@ struct epf_vmed_local {
  * @queue_size: virtqueue size to use at bind
  * @features: device features to offer at bind
  * @poll_cpu: CPU for the poll thread, -1 for any
- * @irq_cpu: CPU for the local device's interrupts, -1 for the poll thread's
+ * @irq_cpu: CPU for the local device's interrupts, -1 for any but the poll
+ *	thread's
  * @mac: the host's MAC address (net)
  * @bound: bound to a controller
  * @dropped: packets lost because they did not fit (or the copy failed)
@@ -313,9 +314,17 @@ static void epf_vmed_irq(void *data)
 		wake_up_var(&local->irq_inflight);
 }
 
-/* Interrupt the local driver for the queues in @mask */
+/*
+ * Interrupt the local driver for the queues in @mask.  Never on the CPU
+ * this runs on: a call to the current CPU would run the handler inline, in
+ * the poll thread, with interrupts off and the poll thread's locks held,
+ * and virtio_console's handler may then spin on an hvc lock held by a
+ * writer that waits for this very thread.  So irq_cpu -1, an offline CPU
+ * or the poll thread's own CPU all mean: any other online CPU.
+ */
 static void epf_vmed_raise(struct epf_vmed_local *local, unsigned long mask)
 {
+	int self = raw_smp_processor_id();
 	int cpu = local->irq_cpu;
 
 	atomic_long_or(mask, &local->irq_pending);
@@ -326,8 +335,11 @@ static void epf_vmed_raise(struct epf_vmed_local *local, unsigned long mask)
 	 */
 	smp_mb__after_atomic();
 
-	if (cpu < 0 || !cpu_online(cpu))
-		cpu = raw_smp_processor_id();
+	if (cpu < 0 || cpu == self || !cpu_online(cpu))
+		cpu = cpumask_any_but(cpu_online_mask, self);
+	/* One CPU left online: inline is all there is (bind needs two) */
+	if (cpu >= nr_cpu_ids)
+		cpu = self;
 
 	/* -EBUSY: queued and not started yet, it will see @mask */
 	atomic_inc(&local->irq_inflight);
@@ -1686,6 +1698,12 @@ static int epf_vmed_bind(struct pci_epf *epf)
 	if (!evd)
 		return -ENODEV;
 	vmed = epf_virtio_priv(evd);
+
+	/* The local interrupts need a CPU other than the poll thread's */
+	if (num_online_cpus() < 2) {
+		dev_err(&epf->dev, "Needs two online CPUs: one polls, the other takes the local device's interrupts\n");
+		return -EOPNOTSUPP;
+	}
 
 	mutex_lock(&vmed->cfg_lock);
 	params.queue_size = vmed->queue_size;
