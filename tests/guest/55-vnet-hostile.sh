@@ -38,7 +38,12 @@ echo 0 >/sys/bus/pci/drivers_autoprobe
 tap_check "net0 on controller 0, MTU 1500, link up" \
 	vnet_fn net0 0 "$HOST_MAC" 1500
 bdf=$(host_bdf 0)
-if insmod /lib/modules/vep/vep-hostile.ko dev="$bdf" attack=msix-table; then
+if [ -e "/sys/bus/pci/devices/$bdf/driver" ]; then
+	# Before 7.x, pci_bus_add_device() called device_attach(), which
+	# does not ask drivers_autoprobe
+	tap_skip "msix-table: every entry masked at reset" \
+		"a driver bound the device at once: this kernel attaches drivers whatever drivers_autoprobe says"
+elif insmod /lib/modules/vep/vep-hostile.ko dev="$bdf" attack=msix-table; then
 	tap_check "msix-table: every entry masked at reset ($(cat $HOSTILE/msix_masked) of $(cat $HOSTILE/msix_entries))" \
 		test "$(cat $HOSTILE/msix_entries)" -eq 3 -a \
 		"$(cat $HOSTILE/msix_masked)" -eq 3
