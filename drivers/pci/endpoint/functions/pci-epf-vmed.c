@@ -324,8 +324,8 @@ static void epf_vmed_irq(void *data)
  */
 static void epf_vmed_raise(struct epf_vmed_local *local, unsigned long mask)
 {
-	int self = raw_smp_processor_id();
 	int cpu = local->irq_cpu;
+	int self;
 
 	atomic_long_or(mask, &local->irq_pending);
 	/*
@@ -335,6 +335,8 @@ static void epf_vmed_raise(struct epf_vmed_local *local, unsigned long mask)
 	 */
 	smp_mb__after_atomic();
 
+	/* Not moved between the choice and the call */
+	self = get_cpu();
 	if (cpu < 0 || cpu == self || !cpu_online(cpu))
 		cpu = cpumask_any_but(cpu_online_mask, self);
 	/* One CPU left online: inline is all there is (bind needs two) */
@@ -345,6 +347,7 @@ static void epf_vmed_raise(struct epf_vmed_local *local, unsigned long mask)
 	atomic_inc(&local->irq_inflight);
 	if (smp_call_function_single_async(cpu, &local->irq_csd))
 		atomic_dec(&local->irq_inflight);
+	put_cpu();
 }
 
 /* Wait until no interrupt handler runs or is queued */
