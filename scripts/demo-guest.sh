@@ -95,9 +95,14 @@ demo_net_up() {
 	[ -n "$NET_EP_IF" ] && [ -n "$NET_HOST_IF" ] || return 1
 	unshare -n sleep 1000000 &
 	NET_HOST_NS=$!
-	on_ep unshare -n sleep 1000000 &
+	# not on_ep: $! of a backgrounded function is a subshell's
+	taskset "$EP_CPUS" unshare -n sleep 1000000 &
 	NET_EP_NS=$!
 	sleep 0.2
+	for ns in "$NET_HOST_NS" "$NET_EP_NS"; do
+		[ -e "/proc/$ns/ns/net" ] && [ "$(readlink "/proc/$ns/ns/net")" != \
+			"$(readlink /proc/self/ns/net)" ] || return 1
+	done
 	ip link set "$NET_HOST_IF" netns "$NET_HOST_NS" &&
 		ip link set "$NET_EP_IF" netns "$NET_EP_NS" &&
 		nsenter -t "$NET_HOST_NS" -n ip addr add 10.9.0.1/24 dev "$NET_HOST_IF" &&

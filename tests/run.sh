@@ -151,15 +151,17 @@ for g in "${groups[@]}"; do
 	rc=0
 	if [ "$(gdir "$g")" = "$top/tests/local" ]; then
 		# A local group runs here, on the build machine: its output is
-		# its log, and a timeout is reported the way qemu.sh does.
+		# its log, and a timeout is reported the way qemu.sh does.  In
+		# the foreground, so that Ctrl-C reaches it (its own traps
+		# clean up what it started).
 		: >"$gerr"
 		export KVER=$kver
 		if [ $verbose -eq 1 ]; then
-			timeout -k 10 "$gtimeout" bash "$gscript" 2>&1 |
+			timeout --foreground -k 10 "$gtimeout" bash "$gscript" 2>&1 |
 				tee "$glog" >&2 || rc=$?
 		else
-			timeout -k 10 "$gtimeout" bash "$gscript" >"$glog" 2>&1 ||
-				rc=$?
+			timeout --foreground -k 10 "$gtimeout" bash "$gscript" \
+				>"$glog" 2>&1 || rc=$?
 		fi
 		[ $rc -ne 124 ] ||
 			echo "qemu.sh: group timed out after $gtimeout s" >"$gerr"
