@@ -11,12 +11,21 @@
 #
 # MAKE ARGS default to "test KVER=7.2".  -u runs them as a normal user
 # (sudo installed and allowed, as on a desktop), -k keeps the chroot,
-# -d puts it in DIR (default: a new directory under /var/tmp; it needs
-# about 6 GiB), -m names the Debian mirror (default deb.debian.org).
-# Needs root, and debootstrap (installed if missing).  Prints the time of
-# each step; the exit status is make's.
+# -d puts it in DIR, which must not exist yet (default: a new directory
+# under /var/tmp; it needs about 6 GiB), -m names the Debian mirror
+# (default deb.debian.org).  Needs root, and debootstrap (installed if
+# missing).  It runs in a mount namespace of its own, so the chroot's
+# mounts are seen nowhere else and go with it.  Prints the time of each
+# step; the exit status is make's.
 
 set -euo pipefail
+
+[ "$(id -u)" -eq 0 ] || { echo "fresh-check.sh: needs root (debootstrap, chroot)" >&2; exit 2; }
+# Again, with the same arguments, in a private mount namespace
+if [ -z "${VEP_FRESH_NS:-}" ]; then
+	VEP_FRESH_NS=1 exec unshare --mount --propagation private -- \
+		"$0" "$@"
+fi
 
 usage() {
 	sed -n '/^#   scripts/,/^$/p' "$0" >&2
@@ -36,7 +45,6 @@ done
 shift $((OPTIND - 1))
 [ $# -gt 0 ] || set -- test KVER=7.2
 
-[ "$(id -u)" -eq 0 ] || { echo "fresh-check.sh: needs root (debootstrap, chroot)" >&2; exit 2; }
 top=$(cd "$(dirname "$0")/.." && pwd)
 start=$SECONDS
 step() { echo "fresh-check: [$((SECONDS - start)) s] $*" >&2; }
@@ -46,7 +54,13 @@ if ! command -v debootstrap >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive apt-get -y -q install debootstrap >/dev/null
 fi
 
-[ -n "$dir" ] || dir=$(mktemp -d /var/tmp/vep-fresh.XXXXXX)
+if [ -n "$dir" ]; then
+	# it is removed at the end: never a directory that holds anything else
+	[ ! -e "$dir" ] || { echo "fresh-check.sh: $dir exists" >&2; exit 2; }
+	mkdir -p "$dir"
+else
+	dir=$(mktemp -d /var/tmp/vep-fresh.XXXXXX)
+fi
 root=$dir/root
 mounts=()
 cleanup() {
@@ -54,7 +68,7 @@ cleanup() {
 	# the tests may have left processes behind in the chroot
 	for p in /proc/[0-9]*; do
 		[ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] &&
-			kill -9 "${p#/proc/}" 2>/dev/null
+			{ kill -9 "${p#/proc/}" 2>/dev/null || true; }
 	done
 	for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
 		umount -l "${mounts[i]}" 2>/dev/null || true
