@@ -143,26 +143,26 @@ else
 		"out: $(cat "$tmp/out"); err: $(tail -n 3 "$tmp/err")"
 fi
 
-"$top/scripts/kernel.sh" --resolve 9.1 9.2 >"$tmp/out" 2>"$tmp/err"
-rc=$?
-if [ $rc -eq 0 ] &&
-   [ "$(cat "$tmp/out")" = "$(printf '%s\n' '9.1 linux-source-9.1 9.1.3-1' \
-				      '9.2 linux-source-9.2 9.2.1-1')" ]; then
-	tap_ok "--resolve names two different sources"
-else
-	tap_fail "--resolve names two different sources" \
-		"status $rc: $(cat "$tmp/out" "$tmp/err")"
-fi
-
-"$top/scripts/kernel.sh" --resolve 9.2 9.0 >"$tmp/out" 2>"$tmp/err"
-rc=$?
-if [ $rc -eq 3 ] &&
-   grep -q 'kernels 9.2 and 9.0 resolve to the same source' "$tmp/err"; then
-	tap_ok "--resolve fails when two kernels become the same source"
-else
-	tap_fail "--resolve fails when two kernels become the same source" \
-		"status $rc: $(cat "$tmp/out" "$tmp/err")"
-fi
+# resolve_is STATUS KVER...: "kernel.sh --resolve KVER..." exits with
+# STATUS; its output stays in $tmp/out and $tmp/err (printed on failure)
+resolve_is() {
+	local want=$1 rc=0
+	shift
+	"$top/scripts/kernel.sh" --resolve "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+	cat "$tmp/out" "$tmp/err"
+	[ $rc -eq "$want" ]
+}
+two_sources() {
+	resolve_is 0 9.1 9.2 &&
+	[ "$(cat "$tmp/out")" = "$(printf '%s\n' '9.1 linux-source-9.1 9.1.3-1' \
+					   '9.2 linux-source-9.2 9.2.1-1')" ]
+}
+one_source() {
+	resolve_is 3 9.2 9.0 &&
+	grep -q 'kernels 9.2 and 9.0 resolve to the same source' "$tmp/err"
+}
+tap_check "--resolve names two different sources" two_sources
+tap_check "--resolve fails when two kernels become the same source" one_source
 
 # The archive goes away after a day: the lists already fetched serve.
 find "$VEP_CACHE/apt" -name .updated -exec touch -d '-2 days' {} +
