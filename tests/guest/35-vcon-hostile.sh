@@ -3,9 +3,11 @@
 #
 # The console function against a host that is not the stock driver: a host
 # test driver (tests/host/vep-hostile.c) breaks the virtio protocol in one
-# way per case, and the function must say so in its log (ratelimited),
-# ask for a reset, and serve the next, well-behaved host.  The same
-# driver, behaving, takes INTx and counts the interrupts.
+# way per case, and the function must log that very error (ratelimited),
+# ask for a reset, and serve the next, well-behaved host.  A descriptor
+# switched while the device reads it must be taken whole, one version or
+# the other.  The same driver, behaving, takes MSI then INTx and tells
+# configuration interrupts from queue interrupts.
 #
 # vep-timeout: 600
 
@@ -36,23 +38,67 @@ tap_check "host driver bound" rig_wait 30 sh -c \
 tap_check "unbind the stock host driver" sh -c "echo $bdf > $VIRTIO_PCI/unbind"
 
 # --- attacks -----------------------------------------------------------------
-for a in desc-loop bad-head bad-next huge-len bad-addr indirect \
-	 bad-idx; do
+# attack_err ATTACK: the error line the function must log for ATTACK (an ERE)
+attack_err() {
+	case $1 in
+	bad-pfn)	echo 'Failed to map ring of queue 0 at 0x7ffffff0000' ;;
+	desc-loop)	echo 'Queue 1: descriptor 0 of chain 0 is already in a pending chain' ;;
+	bad-head)	echo 'Queue 1: head 263 out of a ring of 256' ;;
+	bad-next)	echo 'Queue 1: descriptor 0 chains to 259' ;;
+	huge-len)	echo 'Queue 1: descriptor 0 too long \(4294963200,' ;;
+	bad-addr)	echo 'Host buffer 0x400000000000\+64 unreachable' ;;
+	indirect)	echo 'Queue 1: descriptor 0 has flags 0x4' ;;
+	bad-idx)	echo 'Queue 1: avail index 356 is 356 beyond the 0 taken' ;;
+	avail-overrun)	echo 'Queue 0: avail index 257 is 257 beyond the 0 taken' ;;
+	overlap)	echo 'Queue 0: descriptor 1 of chain 2 is already in a pending chain' ;;
+	esac
+}
+
+for a in bad-pfn desc-loop bad-head bad-next huge-len bad-addr indirect \
+	 bad-idx avail-overrun overlap; do
 	rig_mark "$a"
 	if ! insmod /lib/modules/vep/vep-hostile.ko dev="$bdf" attack="$a"; then
 		tap_fail "$a: host test driver loads"
 		continue
 	fi
 	st=$(cat $HOSTILE/status)
+	log=$(rig_dmesg_since "$a" | grep pci_epf_vcon)
+	err=$(attack_err "$a")
 	if [ $((st & NEEDS_RESET)) -ne 0 ] &&
-	   rig_dmesg_since "$a" | grep -q pci_epf_vcon; then
+	   printf '%s\n' "$log" | grep -Eq "$err" &&
+	   printf '%s\n' "$log" | grep -q 'it needs a reset from the host'; then
 		tap_ok "$a: device needs reset, error logged (status $st)"
 	else
-		tap_fail "$a: device needs reset, error logged" "status $st"
-		rig_dmesg_since "$a" | tail -n 5 | sed 's/^/# /'
+		tap_fail "$a: device needs reset, error logged" \
+			"status $st, expected a line /$err/"
+		printf '%s\n' "$log" | tail -n 5 | sed 's/^/# /'
 	fi
 	rmmod vep_hostile
 done
+
+# A descriptor switched between sound and broken while the device reads it
+rig_mark desc-rewrite
+if insmod /lib/modules/vep/vep-hostile.ko dev="$bdf" attack=desc-rewrite; then
+	st=$(cat $HOSTILE/status)
+	used=$(cat $HOSTILE/used)
+	log=$(rig_dmesg_since desc-rewrite | grep -E 'vep_hostile|pci_epf_vcon')
+	tap_diag "$log"
+	# The broken version must be refused whole, by the chain checks
+	checked='Queue 1: descriptor 0 (too long|of chain 0 is already in a pending chain)'
+	if [ "$used" = 1 ] && [ $((st & NEEDS_RESET)) -eq 0 ]; then
+		tap_ok "desc-rewrite: one version taken (the sound one: used)"
+	elif [ "$used" = 0 ] && [ $((st & NEEDS_RESET)) -ne 0 ] &&
+	     printf '%s\n' "$log" | grep -Eq "$checked" &&
+	     ! printf '%s\n' "$log" | grep -q unreachable; then
+		tap_ok "desc-rewrite: one version taken (the broken one: reset)"
+	else
+		tap_fail "desc-rewrite: one version taken" \
+			"status $st, $used chain(s) back, or refused but not by /$checked/"
+	fi
+	rmmod vep_hostile
+else
+	tap_fail "desc-rewrite: host test driver loads"
+fi
 tap_diag "$(dmesg | grep -c pci_epf_vcon) function log lines in all"
 
 # --- a well-behaved host with MSI, then INTx -------------------------------
@@ -62,15 +108,18 @@ for kind in msi intx; do
 		continue
 	fi
 	tap_check "$kind: device running (status 7)" test "$(cat $HOSTILE/status)" = 7
-	n0=$(cat $HOSTILE/irqs)
 	# A console size change is a configuration interrupt
 	on_ep /bin/stty -F /dev/hvcEP0 rows 33 cols 101
+	rig_wait 5 sh -c "[ \$(cat $HOSTILE/cfg_irqs) -ge 1 ]"
+	cfg=$(cat $HOSTILE/cfg_irqs) rx=$(cat $HOSTILE/rx_irqs)
+	tap_check "$kind: configuration interrupt, no queue interrupt yet ($cfg, $rx)" \
+		test "$cfg" -ge 1 -a "$rx" -eq 0
 	# Endpoint data fills the one receive buffer: a queue interrupt
 	echo "to the $kind host" >/dev/hvcEP0
-	rig_wait 5 sh -c "[ \$(cat $HOSTILE/irqs) -ge $((n0 + 2)) ]"
-	n1=$(cat $HOSTILE/irqs)
-	tap_check "$kind: host took config and queue interrupts ($n0 -> $n1)" \
-		test "$n1" -ge $((n0 + 2))
+	rig_wait 5 sh -c "[ \$(cat $HOSTILE/rx_irqs) -ge 1 ]"
+	tap_check "$kind: queue interrupt after the receive buffer came back" \
+		test "$(cat $HOSTILE/rx_irqs)" -ge 1
+	tap_diag "$kind: $(cat $HOSTILE/irqs) interrupt(s), $(cat $HOSTILE/cfg_irqs) configuration, $(cat $HOSTILE/rx_irqs) queue"
 	rmmod vep_hostile
 done
 

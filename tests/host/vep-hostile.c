@@ -7,7 +7,10 @@
  * the way @attack names, or (attack "none") behaves, takes the device's
  * interrupts the way @irq names and counts them, with one receive buffer
  * posted on queue 0.  What it saw is in read-only module parameters:
- * "status" (the device status after the attack; -1 before) and "irqs".
+ * "status" (the device status after the attack; -1 before), "irqs" (all
+ * interrupts), "cfg_irqs" (those whose ISR had the configuration bit) and
+ * "rx_irqs" (those whose ISR had the queue bit once the device had given
+ * the receive buffer back).
  *
  * Attacks, all on queue 1 (the device reads from it) unless said otherwise:
  *   bad-pfn     queue 0 given a page frame beyond any memory
@@ -18,6 +21,23 @@
  *   bad-addr    a buffer at an address no memory backs
  *   indirect    an indirect descriptor, a feature never negotiated
  *   bad-idx     an available index far ahead of the ring
+ *
+ * Queue 0 (the device writes to it, and takes a chain only when it has
+ * data for the host, which the test gives it none of):
+ *   avail-overrun  a whole ring of chains made available, then, once the
+ *                  device had time to see them, one more entry: more
+ *                  entries than the ring holds wait for the device
+ *   overlap        a chain of two descriptors, then a second chain whose
+ *                  next descriptor is the first chain's second, while the
+ *                  first chain still waits for the device
+ *
+ * Descriptor rewritten while the device reads it: queue 1 gets a sound
+ * one-descriptor chain, which the host keeps switching to a 4 GiB
+ * descriptor that chains to itself and back, for VEP_HOSTILE_FLIP_MS.  The
+ * device must take one version whole: either it gives the chain back
+ * ("used" 1) or it finds the bad version and needs a reset, never both,
+ * never neither.
+ *   desc-rewrite
  *
  * Net attacks: well-formed rings, but one bad frame on the transmit queue
  * (queue 1) of a virtio-net device; the device must drop and count it,
@@ -70,9 +90,18 @@
 #define VEP_HOSTILE_PFN_MS	2000
 #define VEP_HOSTILE_FAIL_MS	5000
 
+/* How long the device gets to see chains before the next step of an attack */
+#define VEP_HOSTILE_MIRROR_MS	500
+
+/* How long desc-rewrite keeps switching the descriptor */
+#define VEP_HOSTILE_FLIP_MS	300
+
 /* Configuration bytes checked after msix-fail, and how long to wait */
 #define VEP_HOSTILE_CFG		8
 #define VEP_HOSTILE_RESTORE_MS	2000
+
+/* ISR bit for used buffers (the configuration bit has a name) */
+#define VEP_HOSTILE_ISR_QUEUE	0x1
 
 /* Queues of the device used here, and size of the buffer behind them */
 #define VEP_HOSTILE_NVQS	2
@@ -98,13 +127,21 @@ static unsigned int irqs;
 module_param(irqs, uint, 0444);
 MODULE_PARM_DESC(irqs, "Interrupts taken from the device");
 
+static unsigned int cfg_irqs;
+module_param(cfg_irqs, uint, 0444);
+MODULE_PARM_DESC(cfg_irqs, "Interrupts for a configuration change");
+
+static unsigned int rx_irqs;
+module_param(rx_irqs, uint, 0444);
+MODULE_PARM_DESC(rx_irqs, "Queue interrupts after the receive buffer came back");
+
 static unsigned int features;
 module_param(features, uint, 0444);
 MODULE_PARM_DESC(features, "Features to accept (a subset of the device's)");
 
 static int used = -1;
 module_param(used, int, 0444);
-MODULE_PARM_DESC(used, "Chains of queue 1 given back after a net attack");
+MODULE_PARM_DESC(used, "Chains of queue 1 given back after a net attack or desc-rewrite");
 
 static int restored = -1;
 module_param(restored, int, 0444);
@@ -163,12 +200,18 @@ static struct vep_hostile *vep_hostile_dev;
 static irqreturn_t vep_hostile_irq(int irq, void *data)
 {
 	struct vep_hostile *h = data;
+	u8 isr;
 
-	/* With INTx the ISR register says whether the device interrupted */
-	if (!h->msi && !ioread8(h->regs + VIRTIO_PCI_ISR))
+	/* Without MSI-X the ISR register says why the device interrupted */
+	isr = ioread8(h->regs + VIRTIO_PCI_ISR);
+	if (!h->msi && !isr)
 		return IRQ_NONE;
 
 	WRITE_ONCE(irqs, irqs + 1);
+	if (isr & VIRTIO_PCI_ISR_CONFIG)
+		WRITE_ONCE(cfg_irqs, cfg_irqs + 1);
+	if ((isr & VEP_HOSTILE_ISR_QUEUE) && READ_ONCE(h->vq[0].vr.used->idx))
+		WRITE_ONCE(rx_irqs, rx_irqs + 1);
 
 	return IRQ_HANDLED;
 }
@@ -271,6 +314,25 @@ static bool vep_hostile_break_ring(struct vep_hostile *h)
 	} else if (!strcmp(attack, "bad-idx")) {
 		vep_hostile_desc(h, 1, 0, buf, 16, 0, 0);
 		vep_hostile_post(h, 1, 0, n + 100);
+	} else if (!strcmp(attack, "avail-overrun")) {
+		u16 i;
+
+		for (i = 0; i < n; i++) {
+			vep_hostile_desc(h, 0, i, buf, 16, VRING_DESC_F_WRITE, 0);
+			vep_hostile_post(h, 0, i, 1);
+		}
+		msleep(VEP_HOSTILE_MIRROR_MS);
+		/* Head 0 again, in the slot of the first entry, not yet read */
+		vep_hostile_post(h, 0, 0, 1);
+	} else if (!strcmp(attack, "overlap")) {
+		vep_hostile_desc(h, 0, 0, buf, 16,
+				 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+		vep_hostile_desc(h, 0, 1, buf + 16, 16, VRING_DESC_F_WRITE, 0);
+		vep_hostile_post(h, 0, 0, 1);
+		msleep(VEP_HOSTILE_MIRROR_MS);
+		vep_hostile_desc(h, 0, 2, buf + 32, 16,
+				 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+		vep_hostile_post(h, 0, 2, 1);
 	} else {
 		return false;
 	}
@@ -313,6 +375,45 @@ static bool vep_hostile_bad_frame(struct vep_hostile *h)
 	vep_hostile_post(h, 1, 0, 1);
 
 	return true;
+}
+
+/* desc-rewrite: see the top of the file */
+static int vep_hostile_rewrite(struct vep_hostile *h)
+{
+	struct vring_desc *d = &h->vq[1].vr.desc[0];
+	struct vring_used *u = h->vq[1].vr.used;
+	unsigned long timeout;
+	unsigned int flips = 0;
+	u8 s;
+
+	vep_hostile_desc(h, 1, 0, h->buf_dma, 16, 0, 0);
+	vep_hostile_post(h, 1, 0, 1);
+
+	timeout = jiffies + msecs_to_jiffies(VEP_HOSTILE_FLIP_MS);
+	while (time_before(jiffies, timeout)) {
+		WRITE_ONCE(d->len, (__force __virtio32)cpu_to_le32(0xfffff000));
+		WRITE_ONCE(d->flags,
+			   (__force __virtio16)cpu_to_le16(VRING_DESC_F_NEXT));
+		WRITE_ONCE(d->len, (__force __virtio32)cpu_to_le32(16));
+		WRITE_ONCE(d->flags, 0);
+		flips++;
+		if (!(flips % 1024))
+			cond_resched();
+	}
+
+	timeout = jiffies + msecs_to_jiffies(VEP_HOSTILE_FAIL_MS);
+	do {
+		msleep(20);
+		s = ioread8(h->regs + VIRTIO_PCI_STATUS);
+	} while (!(s & VIRTIO_CONFIG_S_NEEDS_RESET) && !READ_ONCE(u->idx) &&
+		 time_before(jiffies, timeout));
+
+	status = s;
+	used = le16_to_cpu((__force __le16)READ_ONCE(u->idx));
+	pr_info("%s: %u switches, device status %#x, %d chain(s) back\n",
+		attack, flips, status, used);
+
+	return 0;
 }
 
 static int vep_hostile_request_irq(struct vep_hostile *h)
@@ -521,6 +622,9 @@ static int vep_hostile_run(struct vep_hostile *h)
 			status, used);
 		return 0;
 	}
+
+	if (!strcmp(attack, "desc-rewrite"))
+		return vep_hostile_rewrite(h);
 
 	if (strcmp(attack, "bad-pfn") && !vep_hostile_break_ring(h)) {
 		pr_err("unknown attack \"%s\"\n", attack);

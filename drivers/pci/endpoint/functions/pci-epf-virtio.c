@@ -227,6 +227,8 @@ static DEFINE_MUTEX(epf_virtio_pollers_lock);
  * @shadow_size: size of @shadow
  * @sring: the shadow ring, as vringh sees it
  * @vrh: vringh state, on @sring
+ * @pending: descriptors of chains mirrored into the shadow but not yet
+ *	taken by vringh; no later chain may rewrite them
  * @avail_idx: host avail index mirrored into the shadow so far
  * @used_idx: used index published to the host so far
  * @completed: used entries were published since the last notify check
@@ -247,6 +249,7 @@ struct epf_virtio_queue {
 	size_t shadow_size;
 	struct vring sring;
 	struct vringh vrh;
+	unsigned long *pending;
 	u16 avail_idx;
 	u16 used_idx;
 	bool completed;
@@ -801,6 +804,7 @@ static int epf_virtio_map_queue(struct epf_virtio_queue *vq)
 	vq->h_used = vq->map.virt_addr + used_off;
 
 	memset(vq->shadow, 0, vq->shadow_size);
+	bitmap_zero(vq->pending, num);
 	vring_init(&vq->sring, num, vq->shadow, SMP_CACHE_BYTES);
 	ret = vringh_init_kern(&vq->vrh, evd->drv_features, num, true,
 			       vq->sring.desc, vq->sring.avail,
@@ -868,6 +872,16 @@ static int epf_virtio_mirror_chain(struct epf_virtio_queue *vq, u16 head)
 					    vq->index, head);
 			return -ELOOP;
 		}
+		/*
+		 * A descriptor of a chain vringh has not taken yet, or one
+		 * met before in this chain: rewriting its shadow would
+		 * change a chain already checked.
+		 */
+		if (__test_and_set_bit(i, vq->pending)) {
+			dev_err_ratelimited(dev, "Queue %u: descriptor %u of chain %u is already in a pending chain\n",
+					    vq->index, i, head);
+			return -ELOOP;
+		}
 		if (flags & ~(VRING_DESC_F_NEXT | VRING_DESC_F_WRITE)) {
 			dev_err_ratelimited(dev, "Queue %u: descriptor %u has flags %#x\n",
 					    vq->index, i, flags);
@@ -905,6 +919,26 @@ static int epf_virtio_mirror_chain(struct epf_virtio_queue *vq, u16 head)
 }
 
 /*
+ * vringh took the chain at @head: its shadow descriptors, which no other
+ * chain could rewrite while they were pending, may be mirrored over again.
+ */
+static void epf_virtio_chain_taken(struct epf_virtio_queue *vq, u16 head)
+{
+	unsigned int num = vq->sring.num;
+	unsigned int count;
+	u16 i = head;
+
+	for (count = 0; count < num && i < num; count++) {
+		const struct vring_desc *s = &vq->sring.desc[i];
+
+		__clear_bit(i, vq->pending);
+		if (!(vringh16_to_cpu(&vq->vrh, s->flags) & VRING_DESC_F_NEXT))
+			break;
+		i = vringh16_to_cpu(&vq->vrh, s->next);
+	}
+}
+
+/*
  * Mirror what the host made available since the last call into the shadow.
  * Returns 1 if there was something new, 0 if not, or a negative error code
  * if the host broke the ring.
@@ -913,18 +947,24 @@ static int epf_virtio_mirror_avail(struct epf_virtio_queue *vq)
 {
 	struct vringh *vrh = &vq->vrh;
 	unsigned int num = vq->sring.num;
-	u16 host_idx, pending;
+	u16 host_idx, ahead;
 	int ret;
 
 	host_idx = readw(vq->h_avail + offsetof(struct vring_avail, idx));
-	pending = host_idx - vq->avail_idx;
-	if (!pending)
+	if (host_idx == vq->avail_idx)
 		return 0;
 
-	if (pending > num) {
+	/*
+	 * At most a ring's worth beyond what vringh has taken, not beyond
+	 * what was mirrored: shadow slots between the two are still to be
+	 * read, and must not be written again.
+	 */
+	ahead = host_idx - vq->vrh.last_avail_idx;
+	if (ahead > num) {
 		dev_err_ratelimited(epf_virtio_to_dev(vq->evd),
-				    "Queue %u: avail index jumped from %u to %u\n",
-				    vq->index, vq->avail_idx, host_idx);
+				    "Queue %u: avail index %u is %u beyond the %u taken\n",
+				    vq->index, host_idx, ahead,
+				    vq->vrh.last_avail_idx);
 		return -EPROTO;
 	}
 
@@ -2087,8 +2127,10 @@ static void epf_virtio_free_queues(struct epf_virtio *evd)
 	if (!evd->vqs)
 		return;
 
-	for (i = 0; i < evd->info->nvqs; i++)
+	for (i = 0; i < evd->info->nvqs; i++) {
 		kvfree(evd->vqs[i].shadow);
+		bitmap_free(evd->vqs[i].pending);
+	}
 	kfree(evd->vqs);
 	evd->vqs = NULL;
 }
@@ -2110,7 +2152,8 @@ static int epf_virtio_alloc_queues(struct epf_virtio *evd)
 		vq->vector = VIRTIO_MSI_NO_VECTOR;
 		vq->shadow_size = vring_size(evd->queue_size, SMP_CACHE_BYTES);
 		vq->shadow = kvzalloc(vq->shadow_size, GFP_KERNEL);
-		if (!vq->shadow) {
+		vq->pending = bitmap_zalloc(evd->queue_size, GFP_KERNEL);
+		if (!vq->shadow || !vq->pending) {
 			epf_virtio_free_queues(evd);
 			return -ENOMEM;
 		}
@@ -2604,6 +2647,8 @@ int epf_virtio_getdesc(struct epf_virtio_queue *vq, struct epf_virtio_buf *buf)
 
 	ret = vringh_getdesc_kern(&vq->vrh, &buf->riov, &buf->wiov, &buf->head,
 				  GFP_KERNEL);
+	if (ret > 0)
+		epf_virtio_chain_taken(vq, buf->head);
 	if (ret < 0) {
 		dev_err_ratelimited(epf_virtio_to_dev(evd),
 				    "Queue %u: bad buffer chain (err=%d)\n",
