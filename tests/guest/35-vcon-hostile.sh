@@ -114,6 +114,10 @@ for kind in msi intx; do
 	cfg=$(cat $HOSTILE/cfg_irqs) rx=$(cat $HOSTILE/rx_irqs)
 	tap_check "$kind: configuration interrupt, no queue interrupt yet ($cfg, $rx)" \
 		test "$cfg" -ge 1 -a "$rx" -eq 0
+	# 101 columns, 33 rows (le16 each), then the host's "VEP!" at 8 kept
+	now=$(cat $HOSTILE/config_now)
+	tap_check "$kind: new size in the configuration, the host's write kept ($now)" \
+		test "${now%????????????????}:${now#????????????????}" = "65002100:56455021"
 	# Endpoint data fills the one receive buffer: a queue interrupt
 	echo "to the $kind host" >/dev/hvcEP0
 	rig_wait 5 sh -c "[ \$(cat $HOSTILE/rx_irqs) -ge 1 ]"

@@ -204,6 +204,28 @@ tap_check "host device gone" test ! -e "/sys/bus/pci/devices/$bdf"
 tap_check "unlink the function" rm "$epc/med0"
 tap_check "local device gone" test ! -e "/sys/bus/virtio/devices/$local_dev"
 tap_check "remove the function" rmdir "$fn"
+
+# --- type changes racing bind and unbind -----------------------------------------
+# A write to "device" frees the host-side device and makes another, which
+# bind and unbind look up: the writes must wait for them, or be refused.
+fn9=$EPCFS/functions/pci_epf_vmed/med9
+mkdir "$fn9"
+(
+	while :; do
+		echo net >"$fn9/vmed/device"
+		echo console >"$fn9/vmed/device"
+	done
+) 2>/dev/null &
+sw=$!
+nb=0
+for i in $(seq 1 40); do
+	ln -s "$fn9" "$epc/" 2>/dev/null && nb=$((nb + 1))
+	rm -f "$epc/med9"
+done
+rig_kill $sw
+tap_check "type changes racing 40 binds and unbinds ($nb bound)" \
+	test "$nb" -gt 0
+tap_check "remove the raced function" rmdir "$fn9"
 tap_check "unload pci-epf-vmed" rmmod pci_epf_vmed
 tap_check "unload pci-epf-virtio" rmmod pci_epf_virtio
 rig_check_dmesg

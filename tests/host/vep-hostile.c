@@ -10,7 +10,11 @@
  * "status" (the device status after the attack; -1 before), "irqs" (all
  * interrupts), "cfg_irqs" (those whose ISR had the configuration bit) and
  * "rx_irqs" (those whose ISR had the queue bit once the device had given
- * the receive buffer back).
+ * the receive buffer back).  Behaving, it also writes "VEP!" to the bytes
+ * at configuration offset 8 (a console's emerg_wr, a driver-written field),
+ * and "config_now" reads the first VEP_HOSTILE_NOW configuration bytes
+ * (MSI-X off) when read, so a test can check that a device-side change to
+ * the configuration did not undo the host's write.
  *
  * Attacks, all on queue 1 (the device reads from it) unless said otherwise:
  *   bad-pfn     queue 0 given a page frame beyond any memory
@@ -98,6 +102,10 @@
 
 /* Configuration bytes checked after msix-fail, and how long to wait */
 #define VEP_HOSTILE_CFG		8
+
+/* Configuration bytes config_now shows, and where the host writes its own */
+#define VEP_HOSTILE_NOW		12
+#define VEP_HOSTILE_POKE	8
 #define VEP_HOSTILE_RESTORE_MS	2000
 
 /* ISR bit for used buffers (the configuration bit has a name) */
@@ -196,6 +204,27 @@ struct vep_hostile {
 };
 
 static struct vep_hostile *vep_hostile_dev;
+
+/* config_now: the configuration bytes at offset 20, read when asked */
+static int vep_hostile_config_now(char *page, const struct kernel_param *kp)
+{
+	struct vep_hostile *h = READ_ONCE(vep_hostile_dev);
+	u8 cfg[VEP_HOSTILE_NOW];
+	int i;
+
+	if (!h || status < 0)
+		return -ENODEV;
+	for (i = 0; i < VEP_HOSTILE_NOW; i++)
+		cfg[i] = ioread8(h->regs + VIRTIO_PCI_CONFIG_OFF(false) + i);
+
+	return sysfs_emit(page, "%*phN\n", VEP_HOSTILE_NOW, cfg);
+}
+
+static const struct kernel_param_ops vep_hostile_now_ops = {
+	.get = vep_hostile_config_now,
+};
+module_param_cb(config_now, &vep_hostile_now_ops, NULL, 0444);
+MODULE_PARM_DESC(config_now, "Configuration bytes at offset 20 now, in hex");
 
 static irqreturn_t vep_hostile_irq(int irq, void *data)
 {
@@ -556,8 +585,8 @@ static int vep_hostile_run(struct vep_hostile *h)
 {
 	bool behave = !strcmp(attack, "none");
 	unsigned long timeout;
+	int i, ret;
 	u8 s;
-	int ret;
 
 	if (!strcmp(attack, "msix-table"))
 		return vep_hostile_msix_table(h);
@@ -601,6 +630,9 @@ static int vep_hostile_run(struct vep_hostile *h)
 		vep_hostile_desc(h, 0, 0, h->buf_dma, VEP_HOSTILE_BUF,
 				 VRING_DESC_F_WRITE, 0);
 		vep_hostile_post(h, 0, 0, 1);
+		for (i = 0; i < 4; i++)
+			iowrite8("VEP!"[i], h->regs + VIRTIO_PCI_CONFIG_OFF(false) +
+				 VEP_HOSTILE_POKE + i);
 		status = ioread8(h->regs + VIRTIO_PCI_STATUS);
 		return 0;
 	}

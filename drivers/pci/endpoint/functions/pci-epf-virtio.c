@@ -690,21 +690,32 @@ static void epf_virtio_raise_config(struct epf_virtio *evd)
  * Device configuration
  */
 
-/* Write the device configuration to the BAR at the current layout */
-static void epf_virtio_cfg_write_bar(struct epf_virtio *evd)
+/*
+ * Write the device configuration to the BAR at the current layout: all of
+ * it if @all (the host is not using it: power-on state, or a layout move),
+ * else only the bytes the device driver changed since the last write.  A
+ * byte the device driver did not change is never written, so that a host
+ * write to it that the poll thread has not seen yet is not lost.
+ */
+static void epf_virtio_cfg_write_bar(struct epf_virtio *evd, bool all)
 {
+	u8 *bar_cfg = evd->bar + epf_virtio_cfg_base(evd);
 	unsigned int size = evd->info->config_size;
 	unsigned long flags;
+	unsigned int i;
 
 	if (!size)
 		return;
 
 	spin_lock_irqsave(&evd->cfg_lock, flags);
-	memcpy(evd->cfg_bar, evd->cfg, size);
+	for (i = 0; i < size; i++) {
+		if (!all && evd->cfg[i] == evd->cfg_bar[i])
+			continue;
+		evd->cfg_bar[i] = evd->cfg[i];
+		WRITE_ONCE(bar_cfg[i], evd->cfg[i]);
+	}
 	evd->cfg_dirty = false;
 	spin_unlock_irqrestore(&evd->cfg_lock, flags);
-
-	memcpy(evd->bar + epf_virtio_cfg_base(evd), evd->cfg_bar, size);
 }
 
 /*
@@ -719,12 +730,16 @@ static bool epf_virtio_set_layout(struct epf_virtio *evd, bool msix)
 		return false;
 
 	evd->layout_msix = msix;
-	epf_virtio_cfg_write_bar(evd);
+	epf_virtio_cfg_write_bar(evd, true);
 
 	return true;
 }
 
-/* Let the device driver know about host writes to the configuration */
+/*
+ * Let the device driver know about host writes to the configuration.  Only
+ * the bytes the host wrote are taken: a device-side change to a byte in
+ * between, not yet in the BAR, stays.
+ */
 static void epf_virtio_cfg_check_writes(struct epf_virtio *evd)
 {
 	const u8 *bar_cfg = evd->bar + epf_virtio_cfg_base(evd);
@@ -732,21 +747,20 @@ static void epf_virtio_cfg_check_writes(struct epf_virtio *evd)
 	unsigned int i, first = size, last = 0;
 	unsigned long flags;
 
+	spin_lock_irqsave(&evd->cfg_lock, flags);
 	for (i = 0; i < size; i++) {
 		u8 val = READ_ONCE(bar_cfg[i]);
 
 		if (val == evd->cfg_bar[i])
 			continue;
 		evd->cfg_bar[i] = val;
+		evd->cfg[i] = val;
 		first = min(first, i);
 		last = i;
 	}
+	spin_unlock_irqrestore(&evd->cfg_lock, flags);
 	if (first == size)
 		return;
-
-	spin_lock_irqsave(&evd->cfg_lock, flags);
-	memcpy(evd->cfg + first, evd->cfg_bar + first, last - first + 1);
-	spin_unlock_irqrestore(&evd->cfg_lock, flags);
 
 	evd->info->ops->config_written(evd, first, last - first + 1);
 }
@@ -1138,7 +1152,7 @@ static void epf_virtio_arm(struct epf_virtio *evd)
 	epf_virtio_wr16(evd, VIRTIO_PCI_QUEUE_NOTIFY, EPF_VIRTIO_NOTIFY_IDLE);
 
 	evd->layout_msix = false;
-	epf_virtio_cfg_write_bar(evd);
+	epf_virtio_cfg_write_bar(evd, true);
 	evd->setup_refused = false;
 
 	evd->status = 0;
@@ -1627,7 +1641,7 @@ static void epf_virtio_check_placement(struct epf_virtio *evd, ktime_t now)
 		return;
 
 	evd->layout_msix = false;
-	epf_virtio_cfg_write_bar(evd);
+	epf_virtio_cfg_write_bar(evd, true);
 
 	if (moved && (status & (VIRTIO_CONFIG_S_DRIVER |
 				VIRTIO_CONFIG_S_DRIVER_OK |
@@ -1695,7 +1709,7 @@ static bool epf_virtio_poll(struct epf_virtio *evd, ktime_t now)
 		evd->cfg_notify = false;
 		spin_unlock_irqrestore(&evd->cfg_lock, flags);
 
-		epf_virtio_cfg_write_bar(evd);
+		epf_virtio_cfg_write_bar(evd, false);
 		if (notify && evd->active)
 			epf_virtio_raise_config(evd);
 	}

@@ -1438,7 +1438,14 @@ static ssize_t epf_vmed_device_show(struct config_item *item, char *page)
 	return sysfs_emit(page, "%s\n", epf_vmed_from_item(item)->type->name);
 }
 
-/* Another device type: the host-side device is made again */
+/*
+ * Another device type: the host-side device is made again.  The function's
+ * driver data (the core's device) changes, and bind and unbind read it
+ * before they can take cfg_lock: they run under the function's own lock
+ * (pci_epf_bind() and pci_epf_unbind() hold epf->lock), which is taken
+ * here first, so that neither can meet a device being freed.  Lock order:
+ * epf->lock, then cfg_lock.
+ */
 static ssize_t epf_vmed_device_store(struct config_item *item,
 				     const char *page, size_t len)
 {
@@ -1454,6 +1461,7 @@ static ssize_t epf_vmed_device_store(struct config_item *item,
 	if (!type)
 		return -EINVAL;
 
+	mutex_lock(&vmed->epf->lock);
 	mutex_lock(&vmed->cfg_lock);
 	if (epf_vmed_cfg_locked_out(vmed)) {
 		ret = -EBUSY;
@@ -1478,6 +1486,7 @@ static ssize_t epf_vmed_device_store(struct config_item *item,
 
 out_unlock:
 	mutex_unlock(&vmed->cfg_lock);
+	mutex_unlock(&vmed->epf->lock);
 
 	return ret ? ret : len;
 }
@@ -1691,13 +1700,16 @@ static struct config_group *epf_vmed_add_cfs(struct pci_epf *epf,
  * Endpoint function driver
  */
 
+/* Called with epf->lock held, which keeps the driver data from changing */
 static int epf_vmed_bind(struct pci_epf *epf)
 {
-	struct epf_virtio *evd = epf_virtio_from_epf(epf);
+	struct epf_virtio *evd;
 	struct epf_vmed *vmed;
 	struct epf_virtio_params params;
 	int ret;
 
+	lockdep_assert_held(&epf->lock);
+	evd = epf_virtio_from_epf(epf);
 	if (!evd)
 		return -ENODEV;
 	vmed = epf_virtio_priv(evd);
@@ -1732,10 +1744,21 @@ out_unlock:
 	return ret;
 }
 
+/*
+ * Called with epf->lock held, as bind.  Also after a failed bind: the
+ * endpoint core calls unbind then too once the function was ever bound,
+ * and the host-side device may be gone (a type change failed).
+ */
 static void epf_vmed_unbind(struct pci_epf *epf)
 {
-	struct epf_vmed *vmed = epf_virtio_priv(epf_virtio_from_epf(epf));
+	struct epf_virtio *evd;
+	struct epf_vmed *vmed;
 
+	lockdep_assert_held(&epf->lock);
+	evd = epf_virtio_from_epf(epf);
+	if (!evd)
+		return;
+	vmed = epf_virtio_priv(evd);
 	mutex_lock(&vmed->cfg_lock);
 	/* The poll thread stops first: the local device is not used any more */
 	epf_virtio_unbind(vmed->evd);
