@@ -12,9 +12,10 @@
  * Every callback of struct epf_virtio_ops runs in process context (may
  * sleep), one at a time for a device: in the core's poll thread, or for
  * @reset also in the caller of epf_virtio_unbind() or of the controller's
- * deinit event, with the poll thread kept out.  A device driver needs no
- * locking between them.  The helpers that take a struct epf_virtio_queue or
- * a struct epf_virtio_buf may only be called from those callbacks.
+ * deinit and link down events, with the poll thread kept out.  A device
+ * driver needs no locking between them.  The helpers that take a struct
+ * epf_virtio_queue or a struct epf_virtio_buf may only be called from
+ * those callbacks.
  */
 
 #ifndef __LINUX_PCI_EPF_VIRTIO_H
@@ -34,6 +35,16 @@ struct epf_virtio_queue;
 
 /* Largest device configuration space, so that it fits in the register BAR */
 #define EPF_VIRTIO_CONFIG_SIZE_MAX	128
+
+/*
+ * Byte order of what a legacy host driver writes in its own order: the
+ * rings, the device configuration and virtio-net headers.  Only
+ * little-endian hosts are supported (x86, arm64 and RISC-V ones all are).
+ * The core reads the host rings as little-endian whatever the endpoint's
+ * own order, and device drivers use this, never the endpoint's order
+ * (virtio_legacy_is_little_endian()), for the rest.
+ */
+#define EPF_VIRTIO_HOST_LE		true
 
 /* Segments of a buffer chain held inline before vringh allocates more */
 #define EPF_VIRTIO_BUF_INLINE		4

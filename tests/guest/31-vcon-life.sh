@@ -48,6 +48,58 @@ xfer_check "host to endpoint after the restarts: 256 KiB" 262144 \
 xfer_check "endpoint to host after the restarts: 256 KiB" 262144 \
 	/dev/hvcEP0 /dev/hvc0 60
 
+# --- link down and up while the poll thread cannot run ---------------------------
+# The link events must not wait for the poll thread.  With its CPU taken by
+# a real-time spinner (no throttling, no fair server), the endpoint stops
+# and starts its link at once; the device is back in its power-on state all
+# the same, so once the CPU is free a host driver binds it and data moves.
+# The spinner starts once the thread is back to idle polling (10 s after
+# the last link or host activity), so that it almost surely finds the
+# thread between two passes, not in one (a link down waits for a pass).
+# This shell stays on the other CPU meanwhile.
+uptime_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+sleep 11
+taskset -p "$HOST_CPUS" $$ >/dev/null
+rt=$(cat /proc/sys/kernel/sched_rt_runtime_us)
+echo -1 >/proc/sys/kernel/sched_rt_runtime_us
+mount -t debugfs none /sys/kernel/debug 2>/dev/null
+fs=/sys/kernel/debug/sched/fair_server/cpu$POLL_CPU/runtime
+fs_old=
+if [ -w "$fs" ]; then
+	fs_old=$(cat "$fs")
+	echo 0 >"$fs"
+fi
+/tests/bin/vep-hog "$POLL_CPU" 4000 &
+hog=$!
+sleep 0.3
+t0=$(uptime_ms)
+echo 0 >"$epc/start" && rig_link 0 down
+t1=$(uptime_ms)
+echo 1 >"$epc/start" && rig_link 0 up
+t2=$(uptime_ms)
+kill -0 "$hog" 2>/dev/null
+hog_ran=$?
+wait "$hog"
+hog_status=$?
+[ -z "$fs_old" ] || echo "$fs_old" >"$fs"
+tap_diag "fair server of CPU $POLL_CPU: ${fs_old:-none} ns, off during the spin"
+echo "$rt" >/proc/sys/kernel/sched_rt_runtime_us
+taskset -p 3 $$ >/dev/null
+tap_check "link down ($((t1 - t0)) ms) and up ($((t2 - t1)) ms) with the poll thread held off, each under 500 ms" \
+	test $((t1 - t0)) -lt 500 -a $((t2 - t1)) -lt 500 -a "$hog_ran" -eq 0 -a "$hog_status" -eq 0
+# The host's driver probed at link up, with no poll thread to take its
+# queues: that probe fails, as the legacy interface must.  A new one works.
+bdf=$(host_bdf 0)
+tap_check "host driver rebound after the held-off link up" sh -c \
+	"echo $bdf > $VIRTIO_PCI/unbind; echo $bdf > $VIRTIO_PCI/bind"
+tap_check "host virtio_console binds once the poll thread runs" \
+	host_wait_bound "$bdf" 10
+term_sides
+xfer_check "host to endpoint after the held-off link cycle: 64 KiB" 65536 \
+	/dev/hvc0 /dev/hvcEP0 30
+xfer_check "endpoint to host after the held-off link cycle: 64 KiB" 65536 \
+	/dev/hvcEP0 /dev/hvc0 30
+
 # --- host driver unbind/bind x50, with traffic ---------------------------------
 #
 # Both sides stream self-checking lines (tests/tools/vep-stream.c) all

@@ -51,11 +51,12 @@ attack_err() {
 	bad-idx)	echo 'Queue 1: avail index 356 is 356 beyond the 0 taken' ;;
 	avail-overrun)	echo 'Queue 0: avail index 257 is 257 beyond the 0 taken' ;;
 	overlap)	echo 'Queue 0: descriptor 1 of chain 2 is already in a pending chain' ;;
+	big-endian)	echo 'Queue 1: avail index 0x100, or 1 in big-endian order: a big-endian host\? Only little-endian' ;;
 	esac
 }
 
 for a in bad-pfn desc-loop bad-head bad-next huge-len bad-addr indirect \
-	 bad-idx avail-overrun overlap; do
+	 bad-idx avail-overrun overlap big-endian; do
 	rig_mark "$a"
 	if ! insmod /lib/modules/vep/vep-hostile.ko dev="$bdf" attack="$a"; then
 		tap_fail "$a: host test driver loads"

@@ -25,6 +25,8 @@
  *   bad-addr    a buffer at an address no memory backs
  *   indirect    an indirect descriptor, a feature never negotiated
  *   bad-idx     an available index far ahead of the ring
+ *   big-endian  a sound one-descriptor chain, written as a big-endian host's
+ *               legacy driver would (rings are in the driver's own order)
  *
  * Queue 0 (the device writes to it, and takes a chain only when it has
  * data for the host, which the test gives it none of):
@@ -343,6 +345,17 @@ static bool vep_hostile_break_ring(struct vep_hostile *h)
 	} else if (!strcmp(attack, "bad-idx")) {
 		vep_hostile_desc(h, 1, 0, buf, 16, 0, 0);
 		vep_hostile_post(h, 1, 0, n + 100);
+	} else if (!strcmp(attack, "big-endian")) {
+		struct vring *vr = &h->vq[1].vr;
+
+		vr->desc[0].addr = (__force __virtio64)cpu_to_be64(buf);
+		vr->desc[0].len = (__force __virtio32)cpu_to_be32(16);
+		vr->desc[0].flags = 0;
+		vr->desc[0].next = 0;
+		vr->avail->ring[0] = 0;
+		dma_wmb();
+		vr->avail->idx = (__force __virtio16)cpu_to_be16(1);
+		iowrite16(1, h->regs + VIRTIO_PCI_QUEUE_NOTIFY);
 	} else if (!strcmp(attack, "avail-overrun")) {
 		u16 i;
 

@@ -106,9 +106,6 @@
  */
 #define EPF_VIRTIO_VECTOR_WAIT_US	5000
 
-/* Link up waits at most this long for the poll thread to handle a link down */
-#define EPF_VIRTIO_LINK_WAIT_MS		1000
-
 /*
  * While no host driver runs and the configuration may not be where the next
  * one reads it, recheck the host's MSI-X state this often, or this often
@@ -146,7 +143,7 @@
 
 /* Events signalled to the poll thread (bits of epf_virtio::events) */
 enum {
-	EPF_VIRTIO_EV_LINK,	/* link up or down (see link_want/link_downs) */
+	EPF_VIRTIO_EV_LINK,	/* link up (see link_want) */
 	EPF_VIRTIO_EV_BME,	/* the host enabled bus mastering */
 	EPF_VIRTIO_EV_WAKE,	/* the device driver has work */
 	EPF_VIRTIO_EV_CONFIG,	/* device configuration changed */
@@ -294,14 +291,11 @@ struct epf_virtio_trace {
  * @poll_node: in the poller's device list
  * @events: EPF_VIRTIO_EV_* bits for the poll thread
  * @link_want: link state from the last EPC event
- * @link_downs: number of link down events
- * @link_wq: link up waits here for the poll thread to handle link downs
  * @cfg_lock: protects @cfg and @cfg_dirty / @cfg_notify
  * @cfg: device configuration as the device driver wants it
  * @cfg_dirty: @cfg changed since it was last written to the BAR
  * @cfg_notify: tell the host about that change
  * @cfg_bar: device configuration as last written to the BAR
- * @link_downs_seen: @link_downs handled so far
  * @status: device status as last seen
  * @active: DRIVER_OK handled and the device driver activated
  * @broken: the device needs a reset from the host
@@ -332,8 +326,8 @@ struct epf_virtio_trace {
  * @dmap: the MMIO byte mover's current data mapping
  * @dmap_valid: @dmap is mapped
  *
- * Fields from @link_downs_seen on belong to the poll thread, or to whoever
- * holds the poller's lock (bind/unbind and the EPC event callbacks).
+ * Fields from @status on belong to the poll thread, or to whoever holds
+ * the poller's lock (bind/unbind and the EPC event callbacks).
  */
 struct epf_virtio {
 	struct pci_epf *epf;
@@ -359,8 +353,6 @@ struct epf_virtio {
 	struct list_head poll_node;
 	unsigned long events;
 	bool link_want;
-	atomic_t link_downs;
-	wait_queue_head_t link_wq;
 
 	/* Device configuration: the device driver writes, the thread reads */
 	spinlock_t cfg_lock;
@@ -369,7 +361,6 @@ struct epf_virtio {
 	bool cfg_notify;
 	u8 *cfg_bar;
 
-	int link_downs_seen;
 	u8 status;
 	bool active;
 	bool broken;
@@ -953,6 +944,22 @@ static void epf_virtio_chain_taken(struct epf_virtio_queue *vq, u16 head)
 }
 
 /*
+ * The host broke the ring at its very first entries, and its avail index
+ * has a low byte of 0: most likely a big-endian host, whose legacy driver
+ * writes the rings in its own order.  Say so, as only little-endian hosts
+ * are supported.
+ */
+static void epf_virtio_endian_hint(struct epf_virtio_queue *vq, u16 host_idx)
+{
+	if (vq->vrh.last_avail_idx || (host_idx & 0xff) || !host_idx)
+		return;
+
+	dev_err_ratelimited(epf_virtio_to_dev(vq->evd),
+			    "Queue %u: avail index %#x, or %u in big-endian order: a big-endian host? Only little-endian hosts are supported\n",
+			    vq->index, host_idx, swab16(host_idx));
+}
+
+/*
  * Mirror what the host made available since the last call into the shadow.
  * Returns 1 if there was something new, 0 if not, or a negative error code
  * if the host broke the ring.
@@ -979,6 +986,7 @@ static int epf_virtio_mirror_avail(struct epf_virtio_queue *vq)
 				    "Queue %u: avail index %u is %u beyond the %u taken\n",
 				    vq->index, host_idx, ahead,
 				    vq->vrh.last_avail_idx);
+		epf_virtio_endian_hint(vq, host_idx);
 		return -EPROTO;
 	}
 
@@ -992,8 +1000,10 @@ static int epf_virtio_mirror_avail(struct epf_virtio_queue *vq)
 		head = readw(vq->h_avail + offsetof(struct vring_avail, ring) +
 			     slot * sizeof(__virtio16));
 		ret = epf_virtio_mirror_chain(vq, head);
-		if (ret)
+		if (ret) {
+			epf_virtio_endian_hint(vq, host_idx);
 			return ret;
+		}
 
 		vq->sring.avail->ring[slot] = cpu_to_vringh16(vrh, head);
 		vq->avail_idx++;
@@ -1733,23 +1743,12 @@ static bool epf_virtio_poll(struct epf_virtio *evd, ktime_t now)
 
 static bool epf_virtio_handle_events(struct epf_virtio *evd, ktime_t now)
 {
-	struct device *dev = epf_virtio_to_dev(evd);
 	bool work = false;
 
 	if (!READ_ONCE(evd->events))
 		return false;
 
 	if (test_and_clear_bit(EPF_VIRTIO_EV_LINK, &evd->events)) {
-		int downs = atomic_read(&evd->link_downs);
-
-		/* The host is gone: back to power-on state for the next one */
-		if (downs != evd->link_downs_seen) {
-			dev_dbg(dev, "Link down\n");
-			epf_virtio_deactivate(evd);
-			epf_virtio_arm(evd);
-			WRITE_ONCE(evd->link_downs_seen, downs);
-			wake_up_all(&evd->link_wq);
-		}
 		/* No message: the host may be probing right now */
 		if (READ_ONCE(evd->link_want))
 			epf_virtio_watch(evd, now);
@@ -1925,7 +1924,6 @@ static int epf_virtio_start_polling(struct epf_virtio *evd)
 		return PTR_ERR(p);
 
 	mutex_lock(&p->lock);
-	evd->link_downs_seen = atomic_read(&evd->link_downs);
 	epf_virtio_watch(evd, ktime_get());
 	list_add_tail(&evd->poll_node, &p->devices);
 	WRITE_ONCE(evd->poller, p);
@@ -1947,11 +1945,9 @@ static void epf_virtio_stop_polling(struct epf_virtio *evd)
 	mutex_lock(&p->lock);
 	list_del(&evd->poll_node);
 	epf_virtio_deactivate(evd);
-	WRITE_ONCE(evd->link_downs_seen, atomic_read(&evd->link_downs));
 	mutex_unlock(&p->lock);
 
 	WRITE_ONCE(evd->poller, NULL);
-	wake_up_all(&evd->link_wq);
 
 	/* Every mapping undone before the controller or BAR goes away */
 	flush_work(&evd->unmap_work);
@@ -2073,9 +2069,11 @@ static void epf_virtio_epc_deinit(struct pci_epf *epf)
 }
 
 /*
- * Link events may come from contexts that hold controller locks (a link
- * up may even lead to host drivers probing this device synchronously):
- * only tell the poll thread.
+ * Link up: tell the poll thread, which watches closely for the host's
+ * driver from now on.  Never wait here: the controller may hold its locks,
+ * and a link up may even lead to host drivers probing this device
+ * synchronously.  The register file is already in its power-on state: the
+ * link down before it saw to that.
  */
 static int epf_virtio_link_up(struct pci_epf *epf)
 {
@@ -2084,30 +2082,30 @@ static int epf_virtio_link_up(struct pci_epf *epf)
 	WRITE_ONCE(evd->link_want, true);
 	epf_virtio_signal(evd, EPF_VIRTIO_EV_LINK);
 
-	/*
-	 * A link down not handled yet would put the register file back in
-	 * its power-on state under a host driver that is already setting
-	 * the device up: let the poll thread catch up before the host can
-	 * see the link.
-	 */
-	if (READ_ONCE(evd->poller) &&
-	    !wait_event_timeout(evd->link_wq,
-				READ_ONCE(evd->link_downs_seen) ==
-				atomic_read(&evd->link_downs),
-				msecs_to_jiffies(EPF_VIRTIO_LINK_WAIT_MS)))
-		dev_warn(epf_virtio_to_dev(evd),
-			 "Poll thread late for a link down; the host may see a stale device\n");
-
 	return 0;
 }
 
+/*
+ * Link down: the host is gone.  Put the device back in its power-on state
+ * before returning, so that nothing of it is left for the next link up and
+ * the next host's driver.  The poller's lock keeps the poll thread out
+ * meanwhile; it holds it for one pass over its devices at a time, which
+ * never waits for the host.
+ */
 static int epf_virtio_link_down(struct pci_epf *epf)
 {
 	struct epf_virtio *evd = epf_get_drvdata(epf);
+	struct epf_virtio_poller *p = evd->poller;
 
 	WRITE_ONCE(evd->link_want, false);
-	atomic_inc(&evd->link_downs);
-	epf_virtio_signal(evd, EPF_VIRTIO_EV_LINK);
+	if (!p)
+		return 0;
+
+	mutex_lock(&p->lock);
+	epf_virtio_deactivate(evd);
+	epf_virtio_arm(evd);
+	mutex_unlock(&p->lock);
+	dev_dbg(epf_virtio_to_dev(evd), "Link down\n");
 
 	return 0;
 }
@@ -2369,8 +2367,6 @@ struct epf_virtio *epf_virtio_create(struct pci_epf *epf,
 	spin_lock_init(&evd->stale_lock);
 	INIT_LIST_HEAD(&evd->stale_maps);
 	INIT_WORK(&evd->unmap_work, epf_virtio_unmap_work);
-	atomic_set(&evd->link_downs, 0);
-	init_waitqueue_head(&evd->link_wq);
 	evd->vec_queue = -1;
 
 	evd->cfg = kzalloc(2 * EPF_VIRTIO_CONFIG_SIZE_MAX, GFP_KERNEL);

@@ -993,7 +993,7 @@ static const struct epf_virtio_ops epf_vmed_virtio_ops = {
 /* A 16-bit header field from one side's byte order to the other's */
 static __virtio16 epf_vmed_net_hdr16(__virtio16 val, bool to_local)
 {
-	bool le = virtio_legacy_is_little_endian();
+	bool le = EPF_VIRTIO_HOST_LE;
 
 	if (to_local)
 		return __cpu_to_virtio16(true, __virtio16_to_cpu(le, val));
@@ -1014,7 +1014,7 @@ static void epf_vmed_net_hdr_convert(struct epf_vmed *vmed, void *dst,
 {
 	const struct virtio_net_hdr_mrg_rxbuf *s = src;
 	struct virtio_net_hdr_mrg_rxbuf *d = dst;
-	bool le = to_local || virtio_legacy_is_little_endian();
+	bool le = to_local || EPF_VIRTIO_HOST_LE;
 
 	d->hdr.flags = s->hdr.flags;
 	d->hdr.gso_type = s->hdr.gso_type;
@@ -1032,7 +1032,7 @@ static const struct epf_vmed_hdr_ops epf_vmed_net_hdr_ops = {
 
 static void epf_vmed_net_set_config(struct epf_vmed *vmed)
 {
-	bool le = virtio_legacy_is_little_endian();
+	bool le = EPF_VIRTIO_HOST_LE;
 	struct virtio_net_config cfg = {
 		.status = __cpu_to_virtio16(le, VIRTIO_NET_S_LINK_UP),
 		.max_virtqueue_pairs = __cpu_to_virtio16(le, 1),

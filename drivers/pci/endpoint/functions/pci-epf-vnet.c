@@ -526,7 +526,7 @@ static int epf_vnet_activate(struct epf_virtio *evd)
 {
 	struct epf_vnet *vnet = epf_virtio_priv(evd);
 
-	vnet->le = virtio_legacy_is_little_endian();
+	vnet->le = EPF_VIRTIO_HOST_LE;
 	vnet->mrg = epf_virtio_has_feature(evd, VIRTIO_NET_F_MRG_RXBUF);
 	vnet->hdr_len = vnet->mrg ? sizeof(struct virtio_net_hdr_mrg_rxbuf) :
 				    sizeof(struct virtio_net_hdr);
@@ -617,7 +617,7 @@ static const struct epf_virtio_info epf_vnet_info = {
  */
 static void epf_vnet_set_config(struct epf_vnet *vnet)
 {
-	bool le = virtio_legacy_is_little_endian();
+	bool le = EPF_VIRTIO_HOST_LE;
 	struct virtio_net_config cfg = {
 		.status = __cpu_to_virtio16(le, VIRTIO_NET_S_LINK_UP),
 		.max_virtqueue_pairs = __cpu_to_virtio16(le, 1),
