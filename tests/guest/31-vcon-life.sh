@@ -111,13 +111,22 @@ xfer_check "endpoint to host after the held-off link cycle: 64 KiB" 65536 \
 # dup or damage.
 #
 # The host's streamer closes hvc0 right before each unbind, while the
-# endpoint streams on.  Unbinding with hvc0 open and data coming in races
-# in the host's stock drivers: khvcd sees the port gone (virtio_console's
-# get_chars says -EPIPE) and queues a hangup on a tty that the closing
-# reader may free meanwhile (seen in the rig as list corruption in the
-# workqueue, then a hung CPU).
-rm -f /tmp/ep-stream.out
-taskset "$EP_CPUS" /tests/bin/vep-stream E H /dev/hvcEP0 >/tmp/ep-stream.out &
+# endpoint streams on: its data is still coming into the host's ring at
+# the unbind (counted from the host's interrupts, a diagnostic).  Host to
+# endpoint traffic cannot go on through the unbind: unbinding with hvc0
+# open and data coming in races in the host's stock drivers: khvcd sees
+# the port gone (virtio_console's get_chars says -EPIPE) and queues a
+# hangup on a tty that the closing reader may free meanwhile (seen in the
+# rig as list corruption in the workqueue, then a hung CPU).
+#
+# The endpoint's reader was there before any host session began, so each
+# must reach it from its line 0 (vep-stream -s) and up to what its writer
+# wrote, less at most 64 lines: the host hvc's 4 KiB output buffer, which
+# the unbind drops if the device had not taken it yet; and at most one
+# 32-line batch more than the writer counted (a write the kill cut short).
+rm -f /tmp/ep-stream.out /tmp/ep-sessions
+taskset "$EP_CPUS" /tests/bin/vep-stream -s -l /tmp/ep-sessions E H /dev/hvcEP0 \
+	>/tmp/ep-stream.out &
 ep_stream=$!
 sleep 0.5
 
@@ -130,19 +139,21 @@ host_stream() {
 	rig_wait 30 test -e /tmp/host-ready
 }
 
-# host_stream_end: stop the host's streamer; it found no errors.  Then
-# give what the endpoint still sends a moment to fill the host's ring.
+# host_stream_end: stop the host's streamer; it found no errors
 host_stream_end() {
 	kill "$hs_pid"
-	wait "$hs_pid" || return 1
-	sleep 0.3
+	wait "$hs_pid"
 }
 
 n=0
+live=0
 why=
 while [ $n -lt 50 ]; do
 	host_stream $n || { why="no traffic"; break; }
 	host_stream_end || { why="host stream: $(cat /tmp/host-stream.$n)"; break; }
+	i0=$(host_irqs "$bdf")
+	sleep 0.05
+	[ "$(host_irqs "$bdf")" -gt "$i0" ] && live=$((live + 1))
 	echo "$bdf" >"$VIRTIO_PCI/unbind" || { why="unbind failed"; break; }
 	echo "$bdf" >"$VIRTIO_PCI/bind" || { why="bind failed"; break; }
 	host_wait_bound "$bdf" 10 || { why="not bound"; break; }
@@ -153,6 +164,7 @@ tap_check "host driver unbound and bound 50 times while both sides streamed ($n 
 	test $n -eq 50
 [ -n "$why" ] && dmesg | tail -n 12 | sed 's/^/# /'
 tap_diag "last host stream: $(cat "/tmp/host-stream.$((n - 1))" 2>/dev/null)"
+tap_diag "endpoint data was still arriving at $live of $n unbinds"
 
 # One more host session, then both streamers stop, the endpoint's first
 tap_check "host streams after the rebinds" host_stream $n
@@ -167,6 +179,35 @@ tap_check "endpoint streamed through the rebinds without errors" \
 set -- $(cat /tmp/ep-stream.out)
 tap_check "endpoint got every host session's data (51 sessions, at least 20 lines each)" \
 	test "${2:-0}" -eq 51 -a "${6:-0}" -ge 20
+
+# sessions_whole: each host session reached the endpoint from its line 0
+# to within the allowance above of what its writer wrote; but the last,
+# which went on after the endpoint's reader had stopped
+sessions_whole() {
+	sw_bad=0
+	sw_n=0
+	while [ $sw_n -lt $n ]; do
+		f=/tmp/host-stream.$sw_n
+		sw_n=$((sw_n + 1))
+		set -- $(grep '^sessions ' "$f")
+		sw_w=${12:-0} sw_z=${16:-none}
+		sw_l=$(awk -v z="$sw_z" '$2 == z { l = $6 } END { print l }' \
+			/tmp/ep-sessions)
+		if [ -z "$sw_l" ]; then
+			echo "$f: session $sw_z never reached the endpoint"
+			sw_bad=1
+			continue
+		fi
+		sw_got=$((0x$sw_l + 1))
+		if [ $sw_got -lt $((sw_w - 64)) ] || [ $sw_got -gt $((sw_w + 32)) ]; then
+			echo "$f: session $sw_z wrote $sw_w lines, the endpoint got up to $sw_got"
+			sw_bad=1
+		fi
+	done
+	return $sw_bad
+}
+tap_check "each host session arrived whole: from line 0, to within 64 lines of its end ($n sessions)" \
+	sessions_whole
 
 # Then one more rebind, and a fresh host driver for the checksummed
 # transfers once the endpoint's streamer has left
@@ -194,6 +235,12 @@ xfer_check "endpoint to host after the rebinds: 256 KiB" 262144 \
 # side is one script started before the host writes: a process that moves
 # to the endpoint's CPU while the host's writer spins could wait forever
 # for the host's CPU to flush its TLB (a one-kernel rig hazard).
+#
+# Each step's status is kept: an open must work (0), a read of 100 bytes
+# must get them or still wait at its timeout (0, or 143: killed by
+# busybox timeout's SIGTERM; the tty drops what comes while it is closed),
+# and agetty must still wait for a login name at its timeout (143),
+# having opened the tty and hung it up.
 cat >/tmp/ep-opens.sh <<'EOS'
 n=0
 while [ $n -lt 30 ]; do
@@ -202,12 +249,13 @@ while [ $n -lt 30 ]; do
 	1) timeout 1 head -c 100 /dev/hvcEP0 >/dev/null ;;
 	2) timeout 1 agetty -L --nohints hvcEP0 vt100 </dev/null >/dev/null 2>&1 ;;
 	esac
+	echo "$((n % 3)) $?" >>/tmp/ep-opens-st
 	n=$((n + 1))
 done
 echo "$n" >/tmp/ep-opens
 EOS
 head -c 65536 /dev/zero >/tmp/zero
-rm -f /tmp/ep-opens
+rm -f /tmp/ep-opens /tmp/ep-opens-st
 taskset "$EP_CPUS" sh /tmp/ep-opens.sh &
 ep_opens=$!
 exec 9<>/dev/hvc0
@@ -218,6 +266,10 @@ host_writer=$!
 rig_wait 120 test -e /tmp/ep-opens
 tap_check "endpoint opened, closed, hung up hvcEP0 30 times while the host wrote" \
 	grep -qx 30 /tmp/ep-opens
+tap_diag "step statuses (step status count): $(sort /tmp/ep-opens-st | uniq -c | awk '{ printf "%s %s x%s; ", $2, $3, $1 }')"
+tap_check "every open worked, every read got its data or waited, every agetty waited" \
+	test -z "$(awk '!($1 == 0 && $2 == 0) && !($1 == 1 && ($2 == 0 || $2 == 143)) &&
+			!($1 == 2 && $2 == 143)' /tmp/ep-opens-st)"
 if rig_wait 30 sh -c "! kill -0 $host_writer"; then
 	tap_ok "host writer not stuck"
 else

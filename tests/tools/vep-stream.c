@@ -2,7 +2,7 @@
 /*
  * vep-stream: a two-way stream of self-checking lines over a terminal.
  *
- *   vep-stream [-m MIN] [-r FILE] TAG PEER TTY
+ *   vep-stream [-s] [-l LOG] [-m MIN] [-r FILE] TAG PEER TTY
  *
  * Opens TTY in raw mode (its input flushed) and, until the terminal hangs
  * up or SIGTERM comes, writes numbered lines tagged TAG from a child
@@ -20,13 +20,20 @@
  * terminal cut when it went away, or the part of one a new reader came in
  * after.  Lines with our own tag are a cooked terminal's echo, counted.
  *
+ * With -s every peer session must begin at its line 0: for a reader that
+ * was there before the peer's writers started, a session that begins later
+ * lost lines.  With -l, a line "session S first F last L" (hex) is added to
+ * LOG for each peer session as it ends, so that a test can hold the last
+ * line against what the peer's writer said it wrote.
+ *
  * With -m, FILE (-r) is created once MIN lines went each way.  At the end
  * one line is printed on stdout:
  *
- *   sessions S lines L min M junk J echo E wrote W errors X
+ *   sessions S lines L min M junk J echo E wrote W errors X self Z
  *
- * (M: fewest lines of a peer session) and the exit status is 0 if there
- * were no errors: a gap, a duplicate, unexcused junk or a failed write.
+ * (M: fewest lines of a peer session, W: lines this writer wrote whole, Z:
+ * its session, in hex) and the exit status is 0 if there were no errors: a
+ * gap, a duplicate, unexcused junk, a late start (-s) or a failed write.
  */
 
 #include <errno.h>
@@ -51,6 +58,9 @@ struct vep_stream_shared {
 	unsigned long wrote;
 	int werr;
 };
+
+/* The writer's session, chosen before the fork */
+static unsigned int vep_stream_self;
 
 /* Set by the SIGTERM handler; __atomic accesses */
 static int vep_stream_stop;
@@ -128,7 +138,7 @@ static int vep_stream_open(const char *path)
 static void vep_stream_writer(int fd, char tag, struct vep_stream_shared *sh)
 {
 	char buf[VEP_STREAM_LINE * VEP_STREAM_BATCH];
-	unsigned int session = (getpid() ^ time(NULL)) & 0xffff;
+	unsigned int session = vep_stream_self;
 	unsigned long seq = 0;
 	size_t off;
 	ssize_t n;
@@ -160,9 +170,11 @@ int main(int argc, char **argv)
 {
 	unsigned long lines = 0, junk = 0, pend_junk = 0, echo = 0, errors = 0;
 	unsigned long cur_lines = 0, min_lines = ~0UL, sessions = 0;
-	unsigned long min = 0, seq, last = 0;
+	unsigned long min = 0, seq, last = 0, first = 0;
 	unsigned int session, cur = ~0U;
 	const char *ready = NULL;
+	FILE *log = NULL;
+	int strict = 0;
 	struct vep_stream_shared *sh;
 	struct sigaction sa;
 	char buf[4096], tag, mytag, peer;
@@ -171,8 +183,20 @@ int main(int argc, char **argv)
 	pid_t child;
 	ssize_t n;
 
-	while ((opt = getopt(argc, argv, "m:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "sl:m:r:")) != -1) {
 		switch (opt) {
+		case 's':
+			strict = 1;
+			break;
+		case 'l':
+			log = fopen(optarg, "a");
+			if (!log) {
+				fprintf(stderr, "vep-stream: %s: %s\n", optarg,
+					strerror(errno));
+				return 2;
+			}
+			setvbuf(log, NULL, _IOLBF, 0);
+			break;
 		case 'm':
 			min = strtoul(optarg, NULL, 0);
 			break;
@@ -201,6 +225,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	fd = vep_stream_open(argv[optind + 2]);
 
+	vep_stream_self = (getpid() ^ time(NULL)) & 0xffff;
 	child = fork();
 	if (child < 0)
 		return 2;
@@ -232,6 +257,16 @@ int main(int argc, char **argv)
 				/* Junk right before a new session is excused */
 				if (cur_lines && cur_lines < min_lines)
 					min_lines = cur_lines;
+				if (log && cur_lines)
+					fprintf(log, "session %04x first %lx last %lx\n",
+						cur, first, last);
+				if (strict && seq) {
+					fprintf(stderr,
+						"vep-stream: session %04x begins at line %lx\n",
+						session, seq);
+					errors++;
+				}
+				first = seq;
 				cur = session;
 				cur_lines = 1;
 				sessions++;
@@ -272,17 +307,21 @@ int main(int argc, char **argv)
 	waitpid(child, &status, 0);
 	if (cur_lines && cur_lines < min_lines)
 		min_lines = cur_lines;
+	if (log && cur_lines)
+		fprintf(log, "session %04x first %lx last %lx\n", cur, first,
+			last);
 	if (!sessions)
 		min_lines = 0;
 	if (sh->werr) {
 		fprintf(stderr, "vep-stream: write: %s\n", strerror(sh->werr));
 		errors++;
 	}
-	printf("sessions %lu lines %lu min %lu junk %lu echo %lu wrote %lu errors %lu\n",
-	       sessions, lines, min_lines, junk, echo, sh->wrote, errors);
+	printf("sessions %lu lines %lu min %lu junk %lu echo %lu wrote %lu errors %lu self %04x\n",
+	       sessions, lines, min_lines, junk, echo, sh->wrote, errors,
+	       vep_stream_self);
 	return errors ? 1 : 0;
 
 usage:
-	fprintf(stderr, "usage: vep-stream [-m MIN] [-r FILE] TAG PEER TTY\n");
+	fprintf(stderr, "usage: vep-stream [-s] [-l LOG] [-m MIN] [-r FILE] TAG PEER TTY\n");
 	return 2;
 }
