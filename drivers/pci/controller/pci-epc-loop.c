@@ -99,6 +99,17 @@ module_param(nr_controllers, int, 0444);
 MODULE_PARM_DESC(nr_controllers, "Number of loopback controllers (1-8)");
 
 /*
+ * Real controllers have few outbound regions: DesignWare ones 4 to 8 (one
+ * of them often taken for MSI), where the rig has one window per alias
+ * device.  nr_windows gives each controller as few, so that functions meet
+ * the budget they will meet on hardware.
+ */
+static int nr_windows;
+module_param(nr_windows, int, 0444);
+MODULE_PARM_DESC(nr_windows,
+		 "Outbound windows per controller (0: one per alias device, default)");
+
+/*
  * Host and endpoint share one kernel here, so host code running on the CPU
  * where an endpoint function polls can hold that function off while the
  * host waits for it (a host driver probing, or an interrupt handler taking
@@ -1387,9 +1398,13 @@ static int pci_epc_loop_create(int id)
 		.id = id,
 		.dma_mask = DMA_BIT_MASK(32),
 	};
+	int nwin = pci_epc_loop_nr_alias - 1;
 	struct pci_epc_loop *loop;
 	struct device *dev;
 	int i, ret;
+
+	if (nr_windows)
+		nwin = min(nwin, nr_windows);
 
 	loop = kzalloc(sizeof(*loop), GFP_KERNEL);
 	if (!loop)
@@ -1418,13 +1433,13 @@ static int pci_epc_loop_create(int id)
 	epc_set_drvdata(loop->epc, loop);
 	loop->epc->max_functions = EPC_LOOP_MAX_FUNCS;
 
-	for (i = 1; i < pci_epc_loop_nr_alias; i++) {
-		win[i - 1].phys_base = pci_resource_start(pci_epc_loop_alias[i],
-							  EPC_LOOP_ALIAS_BAR);
-		win[i - 1].size = pci_epc_loop_alias_size();
-		win[i - 1].page_size = win[i - 1].size;
+	for (i = 0; i < nwin; i++) {
+		win[i].phys_base = pci_resource_start(pci_epc_loop_alias[i + 1],
+						      EPC_LOOP_ALIAS_BAR);
+		win[i].size = pci_epc_loop_alias_size();
+		win[i].page_size = win[i].size;
 	}
-	ret = pci_epc_multi_mem_init(loop->epc, win, pci_epc_loop_nr_alias - 1);
+	ret = pci_epc_multi_mem_init(loop->epc, win, nwin);
 	if (ret) {
 		dev_err(dev, "Failed to register outbound windows (err=%d)\n",
 			ret);
@@ -1444,8 +1459,8 @@ static int pci_epc_loop_create(int id)
 	pci_epc_init_notify(loop->epc);
 	pci_epc_loop_ctrl[id] = loop;
 	dev_info(dev, "%s: %d outbound windows of %pa bytes, host domain %04x\n",
-		 dev_name(&loop->epc->dev), pci_epc_loop_nr_alias - 1,
-		 &win[0].size, loop->sysdata.domain);
+		 dev_name(&loop->epc->dev), nwin, &win[0].size,
+		 loop->sysdata.domain);
 
 	return 0;
 
@@ -1542,6 +1557,12 @@ static int __init pci_epc_loop_init(void)
 	    nr_controllers > ARRAY_SIZE(pci_epc_loop_ctrl)) {
 		pr_err("nr_controllers must be 1 to %zu\n",
 		       ARRAY_SIZE(pci_epc_loop_ctrl));
+		return -EINVAL;
+	}
+
+	if (nr_windows < 0 || nr_windows > EPC_LOOP_MAX_ALIASES - 1) {
+		pr_err("nr_windows must be 0 (one per alias device) to %d\n",
+		       EPC_LOOP_MAX_ALIASES - 1);
 		return -EINVAL;
 	}
 

@@ -156,6 +156,9 @@ struct epf_virtio;
  * @name: for messages
  * @xfer: copy @len bytes between @buf and host PCI address @pci_addr
  *	(to the host if @to_host); 0 or a negative error code
+ * @reserve: take, at activation, what @xfer will need (host memory at
+ *	@pci_addr is reachable), so that a device that cannot have it fails
+ *	then; 0 or a negative error code (-ENOMEM: no outbound window free)
  * @release: drop whatever @xfer keeps between calls (the device stops)
  *
  * MMIO through outbound windows for now; a DMA engine can be plugged in
@@ -165,6 +168,7 @@ struct epf_virtio_xfer_ops {
 	const char *name;
 	int (*xfer)(struct epf_virtio *evd, u64 pci_addr, void *buf,
 		    size_t len, bool to_host);
+	int (*reserve)(struct epf_virtio *evd, u64 pci_addr);
 	void (*release)(struct epf_virtio *evd);
 };
 
@@ -323,6 +327,8 @@ struct epf_virtio_trace {
  * @isr_clear_at: when to clear the ISR config bit (0: nothing to clear)
  * @xfer_failing: the last transfer failed
  * @xfer_fail_since: jiffies of the first failure in a row
+ * @win_wait_since: jiffies of the first activation that found no outbound
+ *	window free, 0 if the last one did
  * @dmap: the MMIO byte mover's current data mapping
  * @dmap_valid: @dmap is mapped
  *
@@ -386,6 +392,7 @@ struct epf_virtio {
 	ktime_t isr_clear_at;
 	bool xfer_failing;
 	unsigned long xfer_fail_since;
+	unsigned long win_wait_since;
 	struct pci_epc_map dmap;
 	bool dmap_valid;
 };
@@ -586,6 +593,17 @@ static int epf_virtio_mmio_xfer(struct epf_virtio *evd, u64 pci_addr,
 	return 0;
 }
 
+/* The data window is taken at activation, over the first ring */
+static int epf_virtio_mmio_reserve(struct epf_virtio *evd, u64 pci_addr)
+{
+	void __iomem *va;
+	size_t avail;
+
+	va = epf_virtio_data_map(evd, pci_addr, 1, &avail);
+
+	return IS_ERR((__force void *)va) ? PTR_ERR((__force void *)va) : 0;
+}
+
 static void epf_virtio_mmio_release(struct epf_virtio *evd)
 {
 	if (!evd->dmap_valid)
@@ -598,6 +616,7 @@ static void epf_virtio_mmio_release(struct epf_virtio *evd)
 static const struct epf_virtio_xfer_ops epf_virtio_mmio_ops = {
 	.name = "MMIO",
 	.xfer = epf_virtio_mmio_xfer,
+	.reserve = epf_virtio_mmio_reserve,
 	.release = epf_virtio_mmio_release,
 };
 
@@ -622,9 +641,10 @@ static int epf_virtio_xfer(struct epf_virtio *evd, u64 pci_addr, void *buf,
 	} else if (time_after(jiffies, evd->xfer_fail_since +
 			      msecs_to_jiffies(EPF_VIRTIO_XFER_TIMEOUT_MS))) {
 		dev_err_ratelimited(epf_virtio_to_dev(evd),
-				    "Host buffer %#llx+%zu unreachable for %u ms (err=%d)\n",
+				    "Host buffer %#llx+%zu unreachable for %u ms (err=%d%s)\n",
 				    pci_addr, len, EPF_VIRTIO_XFER_TIMEOUT_MS,
-				    ret);
+				    ret, ret == -ENOMEM ?
+				    ": no outbound window free" : "");
 		evd->want_reset = true;
 	}
 
@@ -784,6 +804,9 @@ static int epf_virtio_map_queue(struct epf_virtio_queue *vq)
 
 	ret = pci_epc_mem_map(epf->epc, epf->func_no, epf->vfunc_no, addr,
 			      size, &vq->map);
+	/* Out of windows: the caller says so, if it lasts */
+	if (ret == -ENOMEM)
+		return ret;
 	if (ret) {
 		dev_err_ratelimited(epf_virtio_to_dev(evd),
 				    "Failed to map ring of queue %u at %#llx (err=%d)\n",
@@ -1084,6 +1107,7 @@ static void epf_virtio_deactivate(struct epf_virtio *evd)
 
 	evd->want_reset = false;
 	evd->xfer_failing = false;
+	evd->win_wait_since = 0;
 }
 
 /* The host broke the protocol: stop and ask it for a reset */
@@ -1510,6 +1534,79 @@ static bool epf_virtio_poll_regs(struct epf_virtio *evd, ktime_t now)
 }
 
 /* The host set DRIVER_OK: map its rings and start the device driver */
+/*
+ * Map every ring the host gave, and reserve the data path, at activation:
+ * a function the controller's outbound windows cannot serve fails here,
+ * and one that fits keeps what it has against functions set up later.
+ * Out of windows (other functions hold them, or unmaps are still on their
+ * way), wait EPF_VIRTIO_XFER_TIMEOUT_MS, polling, for some to come free;
+ * then say what the function needs, and fail.  Returns 0, -EAGAIN to be
+ * called again, or another negative error code.
+ */
+static int epf_virtio_take_windows(struct epf_virtio *evd)
+{
+	struct device *dev = epf_virtio_to_dev(evd);
+	struct epf_virtio_queue *first = NULL;
+	unsigned int i, nrings = 0;
+	int ret = 0;
+
+	for (i = 0; i < evd->info->nvqs; i++)
+		nrings += !!evd->vqs[i].pfn;
+
+	for (i = 0; i < evd->info->nvqs; i++) {
+		struct epf_virtio_queue *vq = &evd->vqs[i];
+
+		if (!vq->pfn)
+			continue;
+		/* The host sets its queues up in order: one was missed */
+		if (i && !evd->vqs[i - 1].pfn) {
+			dev_err(dev, "Host set up queue %u but not queue %u: reload its driver\n",
+				i, i - 1);
+			epf_virtio_trace_print(evd);
+			ret = -EPROTO;
+			goto err_unmap;
+		}
+		first = first ?: vq;
+		dev_dbg(dev, "Queue %u at %#llx, vector %#x\n", i,
+			(u64)vq->pfn << VIRTIO_PCI_QUEUE_ADDR_SHIFT, vq->vector);
+		ret = epf_virtio_map_queue(vq);
+		if (ret)
+			goto err_unmap;
+	}
+
+	if (first && evd->xfer->reserve) {
+		ret = evd->xfer->reserve(evd, (u64)first->pfn <<
+					 VIRTIO_PCI_QUEUE_ADDR_SHIFT);
+		if (ret)
+			goto err_unmap;
+	}
+	evd->win_wait_since = 0;
+
+	return 0;
+
+err_unmap:
+	for (i = 0; i < evd->info->nvqs; i++)
+		epf_virtio_unmap_queue(&evd->vqs[i]);
+	evd->xfer->release(evd);
+	if (ret != -ENOMEM)
+		return ret;
+
+	if (!evd->win_wait_since) {
+		evd->win_wait_since = jiffies ?: 1;
+		return -EAGAIN;
+	}
+	if (time_before(jiffies, evd->win_wait_since +
+			msecs_to_jiffies(EPF_VIRTIO_XFER_TIMEOUT_MS)))
+		return -EAGAIN;
+
+	dev_err(dev, "No outbound window free for %u ms: this function needs %u (one per ring, one for data) of the controller's %u, and its other functions hold them\n",
+		EPF_VIRTIO_XFER_TIMEOUT_MS, nrings + 1,
+		evd->epf->epc->num_windows);
+	evd->win_wait_since = 0;
+
+	return -ENOSPC;
+}
+
 static void epf_virtio_activate(struct epf_virtio *evd)
 {
 	struct device *dev = epf_virtio_to_dev(evd);
@@ -1541,6 +1638,12 @@ static void epf_virtio_activate(struct epf_virtio *evd)
 		dev_err(dev, "Host driver read the configuration at the wrong offset; reload it\n");
 		goto fail;
 	}
+	ret = epf_virtio_take_windows(evd);
+	if (ret == -EAGAIN)
+		return;
+	if (ret)
+		goto fail;
+
 	moved = epf_virtio_set_layout(evd, evd->msix_on > 0);
 
 	/* Legacy has no FEATURES_OK: the features are final by DRIVER_OK */
@@ -1549,25 +1652,6 @@ static void epf_virtio_activate(struct epf_virtio *evd)
 		dev_warn_ratelimited(dev, "Host accepted features %#x never offered\n",
 				     guest & ~evd->dev_features);
 	evd->drv_features = guest & evd->dev_features;
-
-	for (i = 0; i < evd->info->nvqs; i++) {
-		struct epf_virtio_queue *vq = &evd->vqs[i];
-
-		if (!vq->pfn)
-			continue;
-		/* The host sets its queues up in order: one was missed */
-		if (i && !evd->vqs[i - 1].pfn) {
-			dev_err(dev, "Host set up queue %u but not queue %u: reload its driver\n",
-				i, i - 1);
-			epf_virtio_trace_print(evd);
-			goto fail;
-		}
-		dev_dbg(dev, "Queue %u at %#llx, vector %#x\n", i,
-			(u64)vq->pfn << VIRTIO_PCI_QUEUE_ADDR_SHIFT, vq->vector);
-		ret = epf_virtio_map_queue(vq);
-		if (ret)
-			goto fail;
-	}
 
 	ret = evd->info->ops->activate(evd);
 	if (ret) {
