@@ -18,6 +18,6 @@ make -s -C "$kdir" M="$top" W=1 modules >&2
 
 VEP_EXTRA=$("$top/scripts/tools.sh" "$kdir" "$top/build/tools-$kver" |
 	    tr '\n' ' ')
-VEP_MODULES=$(find "$top/drivers" "$top/tests/host" -name '*.ko' | sort | tr '\n' ' ')
+VEP_MODULES=$(find "$top/drivers" "$top/tests/host" "$top/tests/ref" -name '*.ko' | sort | tr '\n' ' ')
 export VEP_MODULES VEP_EXTRA
 exec "$top/tests/run.sh" -k "$kver" "$@"
