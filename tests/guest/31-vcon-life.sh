@@ -290,9 +290,7 @@ term_login "endpoint hvcEP0 logs in through a getty on the host's hvc0"
 term_close
 rig_kill "$getty"
 
-tap_diag "host set-ups retried after a poll thread lapse: $SETUP_RETRIES"
-tap_check "at most 3 set-up retries (the rig's vCPU stalls)" \
-	test "$SETUP_RETRIES" -le 3
+tap_diag "host set-ups retried after an endpoint lapse: $SETUP_RETRIES (at most 1 a group, each shown above)"
 
 # --- teardown --------------------------------------------------------------------
 tap_check "stop the link" sh -c "echo 0 > $epc/start"

@@ -195,9 +195,7 @@ else
 	tap_fail "host driver reloaded $RELOADS times, a ping across after each" \
 		"$reload_fail"
 fi
-tap_diag "host set-ups retried after a poll thread lapse: $SETUP_RETRIES"
-tap_check "at most 3 set-up retries (the rig's vCPU stalls)" \
-	test "$SETUP_RETRIES" -le 3
+tap_diag "host set-ups retried after an endpoint lapse: $SETUP_RETRIES (at most 1 a group, each shown above)"
 
 # --- endpoint function stop / start --------------------------------------------
 tap_check "stop the link" sh -c "echo 0 > $epc/start"

@@ -47,28 +47,27 @@ host_irq_kind() {
 # writing it for the previous queue; the endpoint's poll thread must have
 # consumed it by then.  In the rig the endpoint's vCPU can lose its host CPU
 # for milliseconds at any moment.  The endpoint then logs that it was off
-# its CPU during the host's set-up; or, if it was off for all of a set-up
-# that came while the status still read FAILED from the one before, it saw
-# nothing at all, and the host logged a failed probe the endpoint did not.
-# Off its CPU from a driver's unbind to the next one's start, it finds the
-# configuration still where MSI-X put it, and refuses that set-up (the new
-# driver may have read a MAC from the wrong offset).
-# host_wait_bound rebinds after exactly one of those (twice at most), counts
-# it in SETUP_RETRIES, and fails on anything else.  A set-up that fails
-# inside "echo > bind" logs before host_wait_bound starts, so lapses are
-# counted from the end of the previous call; the rebind follows the failure
-# at once, while the endpoint still polls fast.
+# its CPU during the host's set-up, or, off its CPU from a driver's unbind
+# to the next one's start, that it refused a set-up (the new driver may
+# have read a MAC from the wrong offset).
+#
+# host_wait_bound retries a failed set-up once per group at most
+# (SETUP_RETRIES), and only after such a lapse the endpoint logged itself:
+# the retry is printed as a "#" line with the endpoint's line.  A set-up
+# that failed with nothing logged by the endpoint is a failure, never
+# retried: that is the bug a retry would hide.  A set-up that fails inside
+# "echo > bind" logs before host_wait_bound starts, so lapses are counted
+# from the end of the previous call; the rebind follows the failure at
+# once, while the endpoint still polls fast.
 SETUP_RETRIES=${SETUP_RETRIES:-0}
 SETUP_LAPSES_SEEN=${SETUP_LAPSES_SEEN:-0}
 
-# setup_lapses: lapses logged so far, and host set-up failures the endpoint
-# never saw
+# The endpoint's lines that name a lapse
+SETUP_LAPSE_RE='was off its CPU for|its set-up is refused'
+
+# setup_lapses: lapses the endpoint logged so far
 setup_lapses() {
-	dmesg | awk -v drv="$HOST_DRIVER" '/was off its CPU for/ { lapses++ }
-		/its set-up is refused/ { lapses++ }
-		$0 ~ "probe with driver " drv " failed" { host++ }
-		/Host driver failed the device/ { ep++ }
-		END { print lapses + (host > ep ? host - ep : 0) }'
+	dmesg | grep -cE "$SETUP_LAPSE_RE"
 }
 
 # bound_or_lapse BDF: the host drives BDF, or a new lapse was logged
@@ -76,26 +75,29 @@ bound_or_lapse() {
 	host_bound "$1" || [ "$(setup_lapses)" -gt "$SETUP_LAPSES_SEEN" ]
 }
 
-# host_wait_bound BDF SECONDS: the host's virtio_console binds BDF
+# host_wait_bound BDF SECONDS: the host's $HOST_DRIVER binds BDF
 host_wait_bound() {
-	hw_try=0
-	while :; do
-		rig_wait "$2" bound_or_lapse "$1"
-		# the endpoint's own word on a failure may come a moment later
-		host_bound "$1" || sleep 0.3
-		hw_now=$(setup_lapses)
-		if host_bound "$1"; then
-			SETUP_LAPSES_SEEN=$hw_now
-			return 0
-		fi
-		[ "$hw_now" -gt "$SETUP_LAPSES_SEEN" ] && [ $hw_try -lt 2 ] ||
-			return 1
+	rig_wait "$2" bound_or_lapse "$1"
+	# the endpoint's own word on a failure may come a moment later
+	host_bound "$1" || sleep 0.3
+	hw_now=$(setup_lapses)
+	if host_bound "$1"; then
 		SETUP_LAPSES_SEEN=$hw_now
-		hw_try=$((hw_try + 1))
-		SETUP_RETRIES=$((SETUP_RETRIES + 1))
-		echo "# host set-up failed after a poll thread lapse; rebinding" \
-		     "(retry $SETUP_RETRIES)"
-		echo "$1" >"$VIRTIO_PCI/unbind" 2>/dev/null
-		echo "$1" >"$VIRTIO_PCI/bind" 2>/dev/null
-	done
+		return 0
+	fi
+	hw_line=$(dmesg | grep -E "$SETUP_LAPSE_RE" | tail -n 1)
+	if [ "$hw_now" -le "$SETUP_LAPSES_SEEN" ]; then
+		tap_note "host set-up of $1 failed, and the endpoint logged no lapse: not retried"
+		return 1
+	fi
+	SETUP_LAPSES_SEEN=$hw_now
+	if [ "$SETUP_RETRIES" -ge 1 ]; then
+		tap_note "host set-up of $1 failed after an endpoint lapse, and this group had its one retry: $hw_line"
+		return 1
+	fi
+	SETUP_RETRIES=1
+	tap_note "retry (the group's one): host set-up of $1 failed after an endpoint lapse: $hw_line"
+	echo "$1" >"$VIRTIO_PCI/unbind" 2>/dev/null
+	echo "$1" >"$VIRTIO_PCI/bind" 2>/dev/null
+	rig_wait "$2" host_bound "$1" && SETUP_LAPSES_SEEN=$(setup_lapses)
 }

@@ -63,7 +63,9 @@ rig_ping() {
 	return 1
 }
 
-KTROUBLE='BUG:|Oops|WARNING:|general protection|UBSAN:|nobody cared|detected stalls? on CPU|self-detected stall|blocked for more than [0-9]+ seconds'
+# Kernel trouble, and the core's word that it may drive a queue's
+# interrupts to the wrong MSI-X vector (a host queue would then stall)
+KTROUBLE='BUG:|Oops|WARNING:|general protection|UBSAN:|nobody cared|detected stalls? on CPU|self-detected stall|blocked for more than [0-9]+ seconds|MSI-X vector went unseen'
 
 # rig_ktrouble: kernel log lines that report trouble, but the expected
 # warnings of /tests/known-warnings

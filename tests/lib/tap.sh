@@ -10,6 +10,9 @@
 #                               output as diagnostics; returns CMD's status
 #   tap_skip NAME REASON        prints "ok - NAME # SKIP REASON"
 #   tap_diag TEXT...            prints each line of TEXT as "# line"
+#   tap_note TEXT...            the same, on the group's own output (fd 6)
+#                               even from a command whose output tap_check
+#                               keeps back: for what must always show
 #   tap_end                     returns 1 if any case failed, else 0; end a
 #                               group script with "tap_end; exit $?"
 #
@@ -20,8 +23,15 @@ TAP_PASSED=0
 TAP_FAILED=0
 TAP_SKIPPED=0
 
+# The group's own output, for tap_note
+exec 6>&1
+
 tap_diag() {
 	printf '%s\n' "$*" | sed 's/^/# /'
+}
+
+tap_note() {
+	printf '%s\n' "$*" | sed 's/^/# /' >&6
 }
 
 tap_ok() {
