@@ -8,8 +8,10 @@
 #   scripts/bench.sh [-k KVER] [-s console|net|all] [-n MIB] [-t SECS]
 #                    [-r REPS]
 #
-# Each measurement is repeated REPS times (default 3) and reported as
-# median (min..max), side by side from the same boot.  Console transfers
+# Each measurement is repeated REPS times (default 3), the paths taking
+# turns in every repetition, and reported as median (min..max), side by
+# side from the same boot, with the count of runs that gave a value when
+# some failed, and the CPU placement every path ran with.  Console transfers
 # move MIB MiB (default 8); net iperf3 runs last SECS seconds (default 5).
 # The console logs go to build/bench/SUITE.log, the tables to
 # build/bench/SUITE.csv.  Numbers from a shared, noisy machine under TCG:
@@ -52,27 +54,25 @@ while IFS= read -r e; do iargs+=(-f "$e"); done \
 	< <("$top/scripts/tools.sh" "$kdir" "$top/build/tools-$kver")
 "$top/scripts/initramfs.sh" "${iargs[@]}"
 
-# console_suite: console throughput, echo and CPU cost, dedicated vs
-# mediated vs pty
-console_suite() {
-	# Time limit: boot and set-up, then 3 paths x REPS x (2 transfers that give
-	# up after max(30, 8 x MIB) s each, and an echo round of at most 20 s).  A
-	# guest that hangs (see bench/README) is cut off there.
-	local xfer_secs limit
-
-	xfer_secs=$((mib * 8 > 30 ? mib * 8 : 30))
-	limit=$((180 + 3 * reps * (2 * xfer_secs + 30)))
-
-	echo "bench.sh: console benchmark, $reps x $mib MiB, kernel $kver" >&2
-	"$top/scripts/qemu.sh" -k "$kdir/arch/x86/boot/bzImage" \
-		-i "$tmp/initramfs.cpio.gz" -r /bench/console.sh -t "$limit" \
-		-a "vep.bench_mib=$mib vep.bench_reps=$reps" \
-		-l "$out/console.log" >/dev/null || rc=1
-	tr -d '\r' <"$out/console.log" | grep '^# ' >&2 || true
-	grep -q "^VEP-EXIT 0" <(tr -d '\r' <"$out/console.log") ||
-		echo "bench.sh: the console run failed; see $out/console.log" >&2
-
-	tr -d '\r' <"$out/console.log" | { grep '^BENCH ' || true; } | awk -v csv="$out/console.csv" '
+# table CSV PATHS RATIOS METRICS: the table of a suite, from its results on
+# stdin, and the same as CSV.  PATHS: the three paths, the first one the
+# numerator of both ratios; RATIOS: the two ratio headings; METRICS:
+# "key=name" pairs separated by "|", in table order.  The results are
+# lines
+#
+#   P TEXT...                 the placement every path ran with
+#   V PATH METRIC REP VALUE   a value (a number, or n/a:REASON, with "-"
+#                             for spaces in REASON: not measured, and
+#                             unless REASON is "no-endpoint" an error)
+#   F PATH METRIC REP         a failed repetition
+#
+# Each cell is "median (min..max)" of the values; one with fewer values than
+# repetitions says so ("[2/3 ok]": the others failed or never ran), one
+# without any says "failed (0/3 ok)", one that could not be measured
+# "n/a (REASON)".
+table() {
+	awk -v csv="$1" -v pathlist="$2" -v ratiolist="$3" -v metriclist="$4" \
+	    -v reps="$reps" '
 	function med(key,    n, i, j, t, a) {
 		n = cnt[key]
 		for (i = 1; i <= n; i++) a[i] = val[key, i]
@@ -83,104 +83,155 @@ console_suite() {
 		lo[key] = a[1]; hi[key] = a[n]
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 	}
-	function add(key, v) {
-		if (v == "-") return
-		val[key, ++cnt[key]] = v
+	$1 == "P" { sub(/^P /, ""); placement = $0; next }
+	$1 == "F" { failed[$2 SUBSEP $3]++; next }
+	$1 == "V" && $5 ~ /^n\/a:/ {
+		key = $2 SUBSEP $3
+		why[key] = substr($5, 5)
+		gsub(/-/, " ", why[key])
+		nacnt[key]++
+		next
 	}
-	$3 == "rtt" { add($2 SUBSEP "rtt", $6); next }
-	{
-		add($2 SUBSEP $3 "_mibps", $5)
-		add($2 SUBSEP $3 "_ep", $6)
-		add($2 SUBSEP $3 "_rig", $7)
+	$1 == "V" && $5 ~ /^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$/ {
+		key = $2 SUBSEP $3
+		val[key, ++cnt[key]] = $5 + 0
+		next
+	}
+	$1 == "V" {
+		printf "bench.sh: ERROR: %s %s run %s: not a number: %s\n", \
+			$2, $3, $4, $5 > "/dev/stderr"
+		failed[$2 SUBSEP $3]++
 	}
 	END {
-		np = split("dedicated mediated pty", paths, " ")
-		nm = split("h2e_mibps e2h_mibps rtt h2e_ep e2h_ep h2e_rig e2h_rig", ms, " ")
-		name["h2e_mibps"] = "host->endpoint MiB/s"
-		name["e2h_mibps"] = "endpoint->host MiB/s"
-		name["rtt"] = "1-byte echo round trip, us"
-		name["h2e_ep"] = "endpoint CPU ms/MiB, host->endpoint"
-		name["e2h_ep"] = "endpoint CPU ms/MiB, endpoint->host"
-		name["h2e_rig"] = "all CPU ms/MiB, host->endpoint"
-		name["e2h_rig"] = "all CPU ms/MiB, endpoint->host"
-		print "metric,path,runs,median,min,max" > csv
-		printf "%-38s %16s %16s %16s %9s %9s\n", "median (min..max)", "dedicated", \
-			"mediated", "pty", "ded/med", "ded/pty"
+		np = split(pathlist, paths, " ")
+		split(ratiolist, ratios, " ")
+		nm = split(metriclist, mdef, "|")
+		print "metric,path,reps,ok,failed,median,min,max,note" > csv
+		# Cells first, to size the columns
+		cell[0, 0] = "median (min..max)"
+		for (p = 1; p <= np; p++) cell[0, p] = paths[p]
+		cell[0, np + 1] = ratios[1]; cell[0, np + 2] = ratios[2]
+		short = 0
 		for (m = 1; m <= nm; m++) {
-			line = sprintf("%-38s", name[ms[m]])
+			eq = index(mdef[m], "=")
+			metric = substr(mdef[m], 1, eq - 1)
+			cell[m, 0] = substr(mdef[m], eq + 1)
 			for (p = 1; p <= np; p++) {
-				key = paths[p] SUBSEP ms[m]
-				if (!cnt[key]) { md[p] = ""; line = line sprintf(" %16s", "-"); continue }
+				key = paths[p] SUBSEP metric
+				ok = cnt[key] + 0
+				bad = reps - ok - nacnt[key]
+				md[p] = ""
+				if (nacnt[key]) {
+					cell[m, p] = "n/a (" why[key] ")"
+					printf "%s,%s,%d,%d,%d,,,,n/a (%s)\n", metric, \
+						paths[p], reps, ok, bad, why[key] > csv
+					if (why[key] != "no endpoint")
+						printf "bench.sh: ERROR: %s, %s: not measured in %d of %d runs: %s\n", \
+							cell[m, 0], paths[p], nacnt[key], reps, \
+							why[key] > "/dev/stderr"
+					continue
+				}
+				if (!ok) {
+					cell[m, p] = sprintf("failed (0/%d ok)", reps)
+					printf "%s,%s,%d,0,%d,,,,failed\n", metric, \
+						paths[p], reps, bad > csv
+					short = 1
+					continue
+				}
 				md[p] = med(key)
-				line = line sprintf(" %16s", sprintf("%g (%g..%g)", md[p], lo[key], hi[key]))
-				printf "%s,%s,%d,%g,%g,%g\n", ms[m], paths[p], cnt[key], \
-					md[p], lo[key], hi[key] > csv
+				cell[m, p] = sprintf("%g (%g..%g)", md[p], lo[key], hi[key])
+				if (ok < reps) {
+					cell[m, p] = cell[m, p] sprintf(" [%d/%d ok]", ok, reps)
+					short = 1
+				}
+				printf "%s,%s,%d,%d,%d,%g,%g,%g,\n", metric, paths[p], \
+					reps, ok, bad, md[p], lo[key], hi[key] > csv
 			}
-			for (p = 2; p <= 3; p++)
-				line = line sprintf(" %9s", md[1] != "" && md[p] != "" && md[p] > 0 ? \
-					sprintf("%.2f", md[1] / md[p]) : "-")
+			for (p = 2; p <= np; p++)
+				cell[m, np + p - 1] = md[1] != "" && md[p] != "" && md[p] > 0 ? \
+					sprintf("%.2f", md[1] / md[p]) : "-"
+		}
+		for (c = 0; c <= np + 2; c++)
+			for (m = 0; m <= nm; m++)
+				if (length(cell[m, c]) > w[c]) w[c] = length(cell[m, c])
+		print "placement, the same for every path: " \
+			(placement != "" ? placement : "(not reported: the run failed early)")
+		for (m = 0; m <= nm; m++) {
+			line = sprintf("%-" w[0] "s", cell[m, 0])
+			for (c = 1; c <= np + 2; c++)
+				line = line sprintf("  %" w[c] "s", cell[m, c])
 			print line
 		}
+		if (short)
+			printf "[k/%d ok]: only k of %d runs gave a value; the others failed or did not run (see the \"#\" lines and the log)\n", \
+				reps, reps
 	}'
+}
+
+# run_suite NAME SCRIPT LIMIT ARGS: boot the rig to run SCRIPT with kernel
+# arguments ARGS, at most LIMIT seconds; the console goes to
+# build/bench/NAME.log, its "#" lines to stderr
+run_suite() {
+	"$top/scripts/qemu.sh" -k "$kdir/arch/x86/boot/bzImage" \
+		-i "$tmp/initramfs.cpio.gz" -r "$2" -t "$3" -a "$4" \
+		-l "$out/$1.log" >/dev/null || rc=1
+	tr -d '\r' <"$out/$1.log" | grep '^# ' >&2 || true
+	grep -q "^VEP-EXIT 0" <(tr -d '\r' <"$out/$1.log") ||
+		echo "bench.sh: the $1 run failed; see $out/$1.log" >&2
+}
+
+# console_suite: console throughput, echo and CPU cost, dedicated vs
+# mediated vs pty
+console_suite() {
+	# Time limit: boot and set-up, then per repetition 2 function set-ups
+	# and teardowns (60 s each at most), and 3 paths x (2 transfers that
+	# give up after max(30, 8 x MIB) s each, and an echo round of at most
+	# 20 s).  A guest that hangs (see bench/README) is cut off there.
+	local xfer_secs limit
+
+	xfer_secs=$((mib * 8 > 30 ? mib * 8 : 30))
+	limit=$((180 + reps * (2 * 60 + 3 * (2 * xfer_secs + 30))))
+
+	echo "bench.sh: console benchmark, $reps x $mib MiB, kernel $kver" >&2
+	run_suite console /bench/console.sh "$limit" \
+		"vep.bench_mib=$mib vep.bench_reps=$reps"
+
+	# BENCH lines to table input: a bulk line holds three metrics
+	tr -d '\r' <"$out/console.log" | awk '
+	$1 == "BENCH-PLACEMENT" { sub(/^BENCH-PLACEMENT /, "P "); print }
+	$1 == "BENCH-FAIL" && $3 == "rtt" { print "F", $2, "rtt", $4 }
+	$1 == "BENCH-FAIL" && $3 != "rtt" {
+		print "F", $2, $3 "_mibps", $4
+		print "F", $2, $3 "_ep", $4
+		print "F", $2, $3 "_rig", $4
+	}
+	$1 == "BENCH" && $3 == "rtt" { print "V", $2, "rtt", $4, $6 }
+	$1 == "BENCH" && $3 != "rtt" {
+		print "V", $2, $3 "_mibps", $4, $5
+		print "V", $2, $3 "_ep", $4, $6
+		print "V", $2, $3 "_rig", $4, $7
+	}' | table "$out/console.csv" "dedicated mediated pty" "ded/med ded/pty" \
+		"h2e_mibps=host->endpoint MiB/s|e2h_mibps=endpoint->host MiB/s|rtt=1-byte echo round trip, us|h2e_ep=endpoint CPU ms/MiB, host->endpoint|e2h_ep=endpoint CPU ms/MiB, endpoint->host|h2e_rig=all CPU ms/MiB, host->endpoint|e2h_rig=all CPU ms/MiB, endpoint->host"
 	echo "bench.sh: table written to $out/console.csv" >&2
 }
 
 # net_suite: iperf3 and ping, dedicated vs mediated vs veth
 net_suite() {
-	# Boot and set-up, then 3 paths x REPS x (4 iperf3 runs of SECS s,
-	# with margin, and a ping round)
-	local limit=$((180 + 3 * reps * (4 * (secs + 20) + 10)))
+	# Boot and set-up, then per repetition 2 function set-ups and
+	# teardowns (60 s each at most) and 3 paths x (4 iperf3 runs of SECS
+	# s, with margin, and a ping round)
+	local limit=$((180 + reps * (2 * 60 + 3 * (4 * (secs + 20) + 10))))
 
 	echo "bench.sh: net benchmark, $reps x $secs s, kernel $kver" >&2
-	"$top/scripts/qemu.sh" -k "$kdir/arch/x86/boot/bzImage" \
-		-i "$tmp/initramfs.cpio.gz" -r /bench/net.sh -t "$limit" \
-		-a "vep.bench_secs=$secs vep.bench_reps=$reps" \
-		-l "$out/net.log" >/dev/null || rc=1
-	tr -d '\r' <"$out/net.log" | grep '^# ' >&2 || true
-	grep -q "^VEP-EXIT 0" <(tr -d '\r' <"$out/net.log") ||
-		echo "bench.sh: the net run failed; see $out/net.log" >&2
+	run_suite net /bench/net.sh "$limit" \
+		"vep.bench_secs=$secs vep.bench_reps=$reps"
 
-	tr -d '\r' <"$out/net.log" | { grep '^BENCH ' || true; } | awk -v csv="$out/net.csv" '
-	{ key = $2 SUBSEP $3; val[key, ++cnt[key]] = $5 }
-	function med(key,    n, i, j, t, a) {
-		n = cnt[key]
-		for (i = 1; i <= n; i++) a[i] = val[key, i]
-		for (i = 2; i <= n; i++)
-			for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
-				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
-			}
-		lo[key] = a[1]; hi[key] = a[n]
-		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-	}
-	END {
-		np = split("dedicated mediated veth", paths, " ")
-		nm = split("tcp_h2e tcp_e2h udp_h2e udp_e2h udp_h2e_loss udp_e2h_loss ping_us", ms, " ")
-		name["tcp_h2e"] = "TCP host->endpoint Mbit/s"
-		name["tcp_e2h"] = "TCP endpoint->host Mbit/s"
-		name["udp_h2e"] = "UDP host->endpoint Mbit/s"
-		name["udp_e2h"] = "UDP endpoint->host Mbit/s"
-		name["udp_h2e_loss"] = "UDP host->endpoint loss %"
-		name["udp_e2h_loss"] = "UDP endpoint->host loss %"
-		name["ping_us"] = "ping round trip, us"
-		print "metric,path,runs,median,min,max" > csv
-		printf "%-30s %20s %20s %20s %9s %9s\n", "median (min..max)", \
-			"dedicated", "mediated", "veth", "ded/med", "ded/veth"
-		for (m = 1; m <= nm; m++) {
-			line = sprintf("%-30s", name[ms[m]])
-			for (p = 1; p <= np; p++) {
-				key = paths[p] SUBSEP ms[m]
-				if (!cnt[key]) { md[p] = ""; line = line sprintf(" %20s", "-"); continue }
-				md[p] = med(key)
-				line = line sprintf(" %20s", sprintf("%g (%g..%g)", md[p], lo[key], hi[key]))
-				printf "%s,%s,%d,%g,%g,%g\n", ms[m], paths[p], cnt[key], \
-					md[p], lo[key], hi[key] > csv
-			}
-			for (p = 2; p <= 3; p++)
-				line = line sprintf(" %9s", md[1] != "" && md[p] != "" && md[p] > 0 ? \
-					sprintf("%.2f", md[1] / md[p]) : "-")
-			print line
-		}
-	}'
+	tr -d '\r' <"$out/net.log" | awk '
+	$1 == "BENCH-PLACEMENT" { sub(/^BENCH-PLACEMENT /, "P "); print }
+	$1 == "BENCH-FAIL" { print "F", $2, $3, $4 }
+	$1 == "BENCH" { print "V", $2, $3, $4, $5 }' |
+		table "$out/net.csv" "dedicated mediated veth" "ded/med ded/veth" \
+		"tcp_h2e=TCP host->endpoint Mbit/s|tcp_e2h=TCP endpoint->host Mbit/s|udp_h2e=UDP host->endpoint Mbit/s|udp_e2h=UDP endpoint->host Mbit/s|udp_h2e_loss=UDP host->endpoint loss %|udp_e2h_loss=UDP endpoint->host loss %|ping_us=ping round trip, us"
 	echo "bench.sh: table written to $out/net.csv" >&2
 }
 

@@ -3,24 +3,40 @@
 #
 # Console benchmark, run in the rig by scripts/bench.sh: the dedicated
 # function (/dev/hvcEP0), the mediated one (a local virtio_console's
-# /dev/hvcN) and a pty pair, one after the other in one boot.  For each:
-# bulk throughput both ways and a 1-byte echo round trip, each repeated.
-# Prints one "BENCH ..." line per measurement; scripts/bench.sh makes the
-# table.
+# /dev/hvcN) and a pty pair, in one boot.  For each: bulk throughput both
+# ways and a 1-byte echo round trip.  The paths take turns in every
+# repetition (dedicated, mediated, pty; dedicated, mediated, pty; ...), and
+# each function is bound for its own turn only: set up, measured, unlinked
+# and removed again, so that every measurement runs with exactly one
+# function linked (the pty with none).  Prints one "BENCH ..." line per
+# measurement and one "BENCH-FAIL ..." line per measurement that failed;
+# scripts/bench.sh makes the table.
 #
+#   BENCH-PLACEMENT TEXT...
 #   BENCH PATH DIR REP MIBPS EP_CPU_MS_PER_MIB RIG_CPU_MS_PER_MIB
 #   BENCH PATH rtt REP MIN_US MEDIAN_US MAX_US
+#   BENCH-FAIL PATH DIR|rtt REP
 #
 # EP_CPU is the endpoint's share: its poll thread plus the process on the
-# endpoint's tty ("-" for the pty).  RIG_CPU is all CPU time of the guest,
-# host and endpoint together (the mediated path's local virtio_console
-# works on the host's CPU in this rig, so only this one shows all of it).
+# endpoint's tty.  When it cannot be measured it is "n/a:REASON" (REASON
+# with "-" for spaces): "n/a:no-endpoint" for the pty, which has no
+# endpoint, and for a function path an error, also printed as a "# ERROR:"
+# line (the poll thread not found, say).  RIG_CPU is all CPU time of the
+# guest, host and endpoint together (the mediated path's local
+# virtio_console works on the host's CPU in this rig, so only this one
+# shows all of it).
 #
-# Placement (CPU 0 the host's, CPU 1 the endpoint's): the dedicated and pty
-# paths write and read each on their own side's CPU; the mediated one has
-# its writers on CPU 0 and readers on CPU 1 (see tests/guest/40-vmed.sh
-# for why), its echo on CPU 0.  Every writer stays at most 128 KiB ahead
-# of its reader, which the mediated path needs in this rig.
+# Placement, the same for every path (CPU 0 the host's, CPU 1 the
+# endpoint's): in both directions the writer runs on CPU 0 and the reader on
+# CPU 1; the echo runs both its ends on CPU 0; the poll thread is on CPU 1;
+# the host's interrupts (pci-epc-loop host_cpu=0), the mediated function's
+# local interrupts (irq_cpu 0), unbound kernel work and khvcd are on CPU 0.
+# The mediated path needs this (tests/guest/40-vmed.sh): both of its ends
+# are virtio_console, whose writers spin with interrupts off until the poll
+# thread has copied their buffer, so no writer may run on the poll thread's
+# CPU, and the echo writes back.  The other paths run the same way so that
+# all three are compared under the same conditions.  Every writer stays at
+# most 128 KiB ahead of its reader, which the mediated path also needs.
 
 . /tests/lib/tap.sh
 . /tests/lib/rig.sh
@@ -40,15 +56,28 @@ XFER="/tests/bin/vep-xfer -s $((MIB * 1048576)) -b 65536 -a 131072 -t $XFER_SECS
 POLL_CPU=1
 HOST_CPUS=1
 EP_CPUS=2
+# The placement of every path (see above)
+WR_CPU=0
+RD_CPU=1
+ECHO_CPU=0
+PLACEMENT="writer CPU $WR_CPU, reader CPU $RD_CPU (both directions); echo: both ends CPU $ECHO_CPU; poll thread CPU $POLL_CPU; host and local interrupts, unbound work, khvcd CPU 0"
+# The thread whose CPU time the endpoint's figure counts
+POLL_COMM=epf-virtio/$POLL_CPU
 
-# poll_ticks: CPU time of the poll thread so far, in clock ticks
-poll_ticks() {
+# poll_pid: pid of the poll thread; fails if there is none
+poll_pid() {
 	for pt in /proc/[0-9]*; do
-		[ "$(cat "$pt/comm" 2>/dev/null)" = "epf-virtio/$POLL_CPU" ] || continue
-		awk '{ print $14 + $15 }' "$pt/stat"
+		[ "$(cat "$pt/comm" 2>/dev/null)" = "$POLL_COMM" ] || continue
+		echo "${pt#/proc/}"
 		return 0
 	done
-	echo 0
+	return 1
+}
+
+# pid_ticks PID: CPU time of PID so far, in clock ticks; nothing if PID is
+# gone
+pid_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null
 }
 
 # rig_ticks: busy CPU time of all CPUs so far, in clock ticks
@@ -66,89 +95,179 @@ field() {
 	done
 }
 
-# bulk PATH DIR WCPU RCPU EPSIDE TX RX: one bulk run; EPSIDE (wr, rd or
-# none) names the process on the endpoint's tty
+# bulk PATH DIR EPSIDE TX RX: one bulk run, writer on WR_CPU, reader on
+# RD_CPU; EPSIDE (wr, rd or none) names the process on the endpoint's tty
 bulk() {
-	b_p0=$(poll_ticks)
+	b_pid=
+	b_p0=
+	b_p1=
+	if [ "$3" != none ]; then
+		b_pid=$(poll_pid)
+		[ -n "$b_pid" ] && b_p0=$(pid_ticks "$b_pid")
+	fi
 	b_r0=$(rig_ticks)
-	b_out=$($XFER -W "$3" -R "$4" "$6" "$7")
+	b_out=$($XFER -W "$WR_CPU" -R "$RD_CPU" "$4" "$5")
 	b_rc=$?
-	b_p1=$(poll_ticks)
+	[ -n "$b_pid" ] && b_p1=$(pid_ticks "$b_pid")
 	b_r1=$(rig_ticks)
 	if [ $b_rc -ne 0 ]; then
-		echo "# $1 $2: vep-xfer failed ($b_rc): $b_out"
+		echo "# $1 $2 run $rep: vep-xfer failed ($b_rc): $b_out"
+		echo "BENCH-FAIL $1 $2 $rep"
 		return 1
 	fi
-	b_ep=-
-	if [ "$5" != none ]; then
-		b_proc=$(field "${5}_cpu_us" $b_out)
-		b_ep=$(awk -v t=$((b_p1 - b_p0)) -v p="$b_proc" -v m="$MIB" \
-			'BEGIN { printf "%.1f", (t * 10 + p / 1000) / m }')
+	if [ "$3" = none ]; then
+		b_ep=n/a:no-endpoint
+	elif [ -z "$b_pid" ]; then
+		echo "# ERROR: $1 $2 run $rep: no endpoint CPU figure: thread $POLL_COMM not found"
+		b_ep=n/a:thread-not-found
+	elif [ -z "$b_p0" ] || [ -z "$b_p1" ]; then
+		echo "# ERROR: $1 $2 run $rep: no endpoint CPU figure: thread $POLL_COMM ($b_pid) went away"
+		b_ep=n/a:thread-gone
+	else
+		b_proc=$(field "${3}_cpu_us" $b_out)
+		if [ -z "$b_proc" ]; then
+			echo "# ERROR: $1 $2 run $rep: no endpoint CPU figure: vep-xfer gave no ${3}_cpu_us"
+			b_ep=n/a:no-process-time
+		else
+			b_ep=$(awk -v t=$((b_p1 - b_p0)) -v p="$b_proc" -v m="$MIB" \
+				'BEGIN { printf "%.1f", (t * 10 + p / 1000) / m }')
+		fi
 	fi
 	b_rig=$(awk -v t=$((b_r1 - b_r0)) -v m="$MIB" \
 		'BEGIN { printf "%.1f", t * 10 / m }')
 	echo "BENCH $1 $2 $rep $(field mibps $b_out) $b_ep $b_rig"
 }
 
-# rtt PATH WCPU RCPU TX RX: one round of 20 echoes
+# rtt PATH TX RX: one round of 20 echoes, both ends on ECHO_CPU
 rtt() {
-	r_out=$(/tests/bin/vep-xfer -l 20 -g 20 -W "$2" -R "$3" "$4" "$5") || {
-		echo "# $1 rtt: vep-xfer failed: $r_out"
+	r_out=$(/tests/bin/vep-xfer -l 20 -g 20 -W "$ECHO_CPU" -R "$ECHO_CPU" \
+		"$2" "$3") || {
+		echo "# $1 rtt run $rep: vep-xfer failed: $r_out"
+		echo "BENCH-FAIL $1 rtt $rep"
 		return 1
 	}
 	set -- "$1" $r_out
 	echo "BENCH $1 rtt $rep $4 $6 $8"
 }
 
-echo "# console benchmark: $MIB MiB per transfer, $REPS runs each"
+# measure PATH HOST_TTY EP_TTY EPSIDE_H2E EPSIDE_E2H: one repetition of
+# every measurement of PATH
+measure() {
+	term_sides
+	bulk "$1" h2e "$4" "$2" "$3"
+	bulk "$1" e2h "$5" "$3" "$2"
+	rtt "$1" "$2" "$3"
+}
 
-# --- dedicated ---------------------------------------------------------------
+# fail_all PATH WHY: every measurement of PATH in this repetition failed
+fail_all() {
+	echo "# $1 run $rep: $2; its measurements of this run failed"
+	for fa_m in h2e e2h rtt; do
+		echo "BENCH-FAIL $1 $fa_m $rep"
+	done
+}
+
+# linked_fns: the functions linked to any loopback controller now
+linked_fns() {
+	for lf_c in "$EPCFS"/controllers/pci-epc-loop.*; do
+		for lf_f in "$lf_c"/*; do
+			[ -L "$lf_f" ] && echo "${lf_c##*/}/${lf_f##*/}"
+		done
+	done
+	return 0
+}
+
+# setup_fail WHY: a set-up step failed (a "#" line)
+setup_fail() {
+	echo "# $path run $rep: $1"
+	return 1
+}
+
+# ded_up: the dedicated function on controller 0, the host bound; sets
+# ded_host, the host's hvc
+ded_up() {
+	vcon_fn con0 0 4 || setup_fail "the function did not start" || return
+	host_wait_bound "$(host_bdf 0)" 30 ||
+		setup_fail "the host did not bind the function" || return
+	rig_wait 10 vmed_nr_hvcs 1 ||
+		setup_fail "not one hvc: $(vmed_hvcs | tr '\n' ' ')" || return
+	ded_host=$(vmed_hvcs)
+}
+
+# ded_down: stop and remove the dedicated function
+ded_down() {
+	echo 0 >"$(rig_epc 0)/start"
+	rig_link 0 down
+	rm -f "$(rig_epc 0)/con0"
+	rmdir "$EPCFS/functions/pci_epf_vcon/con0" 2>/dev/null
+}
+
+# med_up: the mediated function on controller 0, both drivers bound; sets
+# ep_hvc and host_hvc
+med_up() {
+	mkdir "$fn" && echo "$POLL_CPU" >"$fn/vmed/poll_cpu" &&
+		echo 0 >"$fn/vmed/irq_cpu" && echo 4 >"$fn/msix_interrupts" &&
+		vmed_link 0 || setup_fail "the function did not bind" || return
+	vmed_find_local && term_sides && vmed_up 0 && vmed_find_host || {
+		setup_fail "the function did not come up"
+		vmed_diag
+		return 1
+	}
+}
+
+# med_down: stop and remove the mediated function
+med_down() {
+	vmed_down 0
+	rm -f "$(rig_epc 0)/med0"
+	rmdir "$fn" 2>/dev/null
+}
+
+# run_path PATH: one repetition of PATH, its function bound for it alone
+run_path() {
+	# Nothing else linked: a function left over from a failed teardown
+	# would run alongside, and the pty must run with none at all
+	rp_left=$(linked_fns | tr '\n' ' ')
+	if [ -n "$rp_left" ]; then
+		fail_all "$1" "functions still linked: ${rp_left% }"
+		# Remove them, for the turns after this one
+		ded_down 2>/dev/null
+		med_down 2>/dev/null
+		return 1
+	fi
+	case $1 in
+	dedicated)
+		if ded_up; then
+			measure dedicated "/dev/$ded_host" /dev/hvcEP0 rd wr
+		else
+			fail_all dedicated "set-up failed"
+		fi
+		ded_down
+		;;
+	mediated)
+		if med_up; then
+			measure mediated "/dev/$host_hvc" "/dev/$ep_hvc" rd wr
+		else
+			fail_all mediated "set-up failed"
+		fi
+		med_down
+		;;
+	pty)
+		measure pty pty-m pty-s none none
+		;;
+	esac
+}
+
+echo "# console benchmark: $MIB MiB per transfer, $REPS runs each, interleaved"
+echo "BENCH-PLACEMENT $PLACEMENT"
 vcon_load >/dev/null
-if vcon_fn con0 0 4 && host_wait_bound "$(host_bdf 0)" 30; then
-	term_sides
-	rep=1
-	while [ $rep -le "$REPS" ]; do
-		bulk dedicated h2e 0 1 rd /dev/hvc0 /dev/hvcEP0
-		bulk dedicated e2h 1 0 wr /dev/hvcEP0 /dev/hvc0
-		rtt dedicated 0 1 /dev/hvc0 /dev/hvcEP0
-		rep=$((rep + 1))
-	done
-else
-	echo "# dedicated: the host did not bind the function"
-fi
-echo 0 >"$(rig_epc 0)/start"
-rig_link 0 down
-rm -f "$(rig_epc 0)/con0"
-rmdir "$EPCFS/functions/pci_epf_vcon/con0"
-rmmod pci_epf_vcon
-
-# --- mediated ------------------------------------------------------------------
-rig_insmod pci-epf-vmed
+rig_insmod pci-epf-vmed || echo "# loading pci-epf-vmed failed"
 fn=$EPCFS/functions/pci_epf_vmed/med0
-if mkdir "$fn" && echo "$POLL_CPU" >"$fn/vmed/poll_cpu" &&
-   echo 0 >"$fn/vmed/irq_cpu" && echo 4 >"$fn/msix_interrupts" &&
-   vmed_link 0 && vmed_find_local && term_sides && vmed_up 0 &&
-   vmed_find_host; then
-	term_sides
-	rep=1
-	while [ $rep -le "$REPS" ]; do
-		bulk mediated h2e 0 1 rd "/dev/$host_hvc" "/dev/$ep_hvc"
-		bulk mediated e2h 0 1 wr "/dev/$ep_hvc" "/dev/$host_hvc"
-		rtt mediated 0 0 "/dev/$host_hvc" "/dev/$ep_hvc"
-		rep=$((rep + 1))
-	done
-else
-	echo "# mediated: the function did not come up"
-	vmed_diag
-fi
-vmed_down 0
 
-# --- pty pair ----------------------------------------------------------------------
 rep=1
 while [ $rep -le "$REPS" ]; do
-	bulk pty h2e 0 1 none pty-m pty-s
-	bulk pty e2h 0 1 none pty-s pty-m
-	rtt pty 0 1 pty-m pty-s
+	for path in dedicated mediated pty; do
+		run_path $path
+	done
 	rep=$((rep + 1))
 done
 

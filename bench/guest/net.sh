@@ -4,16 +4,30 @@
 # Network benchmark, run in the rig by scripts/bench.sh: the dedicated
 # function (pci-epf-vnet: the host's virtio_net interface and epvnet0), the
 # mediated one (pci-epf-vmed device "net": a local virtio_net on the
-# endpoint) and a veth pair, one after the other in one boot.  Each link
-# joins a host network namespace (CPU 0) and an endpoint one (CPU 1).  For
-# each: iperf3 TCP and UDP both ways and a ping round trip, each repeated.
-# Prints one line per measurement; scripts/bench.sh makes the table.
+# endpoint) and a veth pair, in one boot.  Each link joins a host network
+# namespace and an endpoint one.  For each: iperf3 TCP and UDP both ways
+# and a ping round trip.  The paths take turns in every repetition
+# (dedicated, mediated, veth; dedicated, mediated, veth; ...), and each
+# function is bound for its own turn only: set up, measured, unlinked and
+# removed again, so that every measurement runs with exactly one function
+# linked (the veth pair with none).  Prints one line per measurement and
+# one "BENCH-FAIL" line per measurement that failed; scripts/bench.sh
+# makes the table.
 #
+#   BENCH-PLACEMENT TEXT...
 #   BENCH PATH METRIC REP VALUE
+#   BENCH-FAIL PATH METRIC REP
 #
 # METRIC: tcp_h2e, tcp_e2h (Mbit/s received), udp_h2e, udp_e2h (Mbit/s
 # received, sent as fast as iperf3 can), udp_h2e_loss, udp_e2h_loss
 # (percent of datagrams lost), ping_us (average round trip).
+#
+# Placement, the same for every path (CPU 0 the host's, CPU 1 the
+# endpoint's): the host namespace's tasks (iperf3 client, ping) on CPU 0,
+# the endpoint namespace's (iperf3 server, in both directions) on CPU 1;
+# the poll thread on CPU 1; the host's interrupts (pci-epc-loop
+# host_cpu=0), the mediated function's local interrupts (irq_cpu 0) and
+# unbound kernel work on CPU 0.
 #
 # Both virtio links run at MTU 1500 with the same features (checksum
 # offload, no mergeable buffers, no segmentation offload: what the
@@ -37,6 +51,7 @@ HOST_IP=10.9.0.1
 EP_IP=10.9.0.2
 # VIRTIO_NET_F_CSUM, GUEST_CSUM, MTU, MAC, STATUS
 NET_FEATURES=0x1002b
+PLACEMENT="host namespace's tasks (iperf3 client, ping) CPU 0, endpoint namespace's (iperf3 server) CPU 1; poll thread CPU $POLL_CPU; host and local interrupts, unbound work CPU 0"
 
 # iperf_rate JSON: received bits per second of an iperf3 -J report, in Mbit/s
 iperf_rate() {
@@ -51,47 +66,76 @@ iperf_loss() {
 }
 
 # iperf PATH NAME ARGS...: one iperf3 run from the host's namespace to the
-# endpoint's server; prints its BENCH lines
+# endpoint's server; prints its BENCH (or BENCH-FAIL) lines
 iperf() {
 	ip_path=$1
 	ip_name=$2
 	shift 2
 	ip_json=/tmp/iperf.json
-	if ! in_host iperf3 -c "$EP_IP" -t "$SECS" -J "$@" >"$ip_json" 2>&1; then
-		echo "# $ip_path $ip_name: iperf3 failed: $(grep -m1 error "$ip_json")"
+	ip_rate=
+	if in_host iperf3 -c "$EP_IP" -t "$SECS" -J "$@" >"$ip_json" 2>&1; then
+		ip_rate=$(iperf_rate "$ip_json")
+		[ -n "$ip_rate" ] ||
+			echo "# $ip_path $ip_name run $rep: no rate in iperf3's report"
+	else
+		echo "# $ip_path $ip_name run $rep: iperf3 failed: $(grep -m1 error "$ip_json")"
+	fi
+	if [ -z "$ip_rate" ]; then
+		echo "BENCH-FAIL $ip_path $ip_name $rep"
+		case $ip_name in
+		udp_*) echo "BENCH-FAIL $ip_path ${ip_name}_loss $rep" ;;
+		esac
 		return 1
 	fi
-	echo "BENCH $ip_path $ip_name $rep $(iperf_rate "$ip_json")"
+	echo "BENCH $ip_path $ip_name $rep $ip_rate"
 	case $ip_name in
-	udp_*) echo "BENCH $ip_path ${ip_name}_loss $rep $(iperf_loss "$ip_json")" ;;
+	udp_*)
+		ip_loss=$(iperf_loss "$ip_json")
+		if [ -n "$ip_loss" ]; then
+			echo "BENCH $ip_path ${ip_name}_loss $rep $ip_loss"
+		else
+			echo "# $ip_path ${ip_name}_loss run $rep: no loss in iperf3's report"
+			echo "BENCH-FAIL $ip_path ${ip_name}_loss $rep"
+		fi
+		;;
 	esac
 }
 
-# measure PATH: the measurements, REPS times, between the two namespaces
-measure() {
-	in_ep iperf3 -s -D -I /tmp/iperf3.pid >/dev/null 2>&1
-	rig_wait 10 test -s /tmp/iperf3.pid || {
-		echo "# $1: no iperf3 server"
-		return 1
-	}
-	in_host ping -c 3 -W 5 "$EP_IP" >/dev/null ||
-		echo "# $1: no ping reply before the runs"
-	rep=1
-	while [ $rep -le "$REPS" ]; do
-		iperf "$1" tcp_h2e
-		iperf "$1" tcp_e2h -R
-		iperf "$1" udp_h2e -u -b 0 -l 1400
-		iperf "$1" udp_e2h -u -b 0 -l 1400 -R
-		m_rtt=$(in_host ping -c 20 -i 0.05 -W 2 "$EP_IP" |
-			sed -n 's|.* = [0-9.]*/\([0-9.]*\)/.*|\1|p')
-		if [ -n "$m_rtt" ]; then
-			echo "BENCH $1 ping_us $rep $(awk -v m="$m_rtt" 'BEGIN { printf "%.0f", m * 1000 }')"
-		else
-			echo "# $1: ping failed"
-		fi
-		rep=$((rep + 1))
+METRICS="tcp_h2e tcp_e2h udp_h2e udp_e2h udp_h2e_loss udp_e2h_loss ping_us"
+
+# fail_all PATH WHY: every measurement of PATH in this repetition failed
+fail_all() {
+	echo "# $1 run $rep: $2; its measurements of this run failed"
+	for fa_m in $METRICS; do
+		echo "BENCH-FAIL $1 $fa_m $rep"
 	done
+}
+
+# measure PATH: one repetition of every measurement, between the two
+# namespaces
+measure() {
+	rm -f /tmp/iperf3.pid
+	in_ep iperf3 -s -D -I /tmp/iperf3.pid >/dev/null 2>&1
+	if ! rig_wait 10 test -s /tmp/iperf3.pid; then
+		fail_all "$1" "no iperf3 server"
+		return 1
+	fi
+	in_host ping -c 3 -W 5 "$EP_IP" >/dev/null ||
+		echo "# $1 run $rep: no ping reply before the runs"
+	iperf "$1" tcp_h2e
+	iperf "$1" tcp_e2h -R
+	iperf "$1" udp_h2e -u -b 0 -l 1400
+	iperf "$1" udp_e2h -u -b 0 -l 1400 -R
+	m_rtt=$(in_host ping -c 20 -i 0.05 -W 2 "$EP_IP" |
+		sed -n 's|.* = [0-9.]*/\([0-9.]*\)/.*|\1|p')
+	if [ -n "$m_rtt" ]; then
+		echo "BENCH $1 ping_us $rep $(awk -v m="$m_rtt" 'BEGIN { printf "%.0f", m * 1000 }')"
+	else
+		echo "# $1 ping_us run $rep: ping failed"
+		echo "BENCH-FAIL $1 ping_us $rep"
+	fi
 	kill "$(cat /tmp/iperf3.pid)" 2>/dev/null
+	rig_wait 5 sh -c '! kill -0 "$(cat /tmp/iperf3.pid)"'
 	rm -f /tmp/iperf3.pid
 }
 
@@ -100,71 +144,126 @@ link_up() {
 	vnet_host_setup "$2" "$HOST_IP" && vnet_ep_setup "$3" "$EP_IP" &&
 		rig_wait 10 has_carrier in_ep "$3" &&
 		rig_wait 10 has_carrier in_host "$2" || {
-		echo "# $1: the link did not come up"
+		echo "# $1 run $rep: the link did not come up"
 		return 1
 	}
 }
 
-echo "# net benchmark: $SECS s per iperf3 run, $REPS runs each"
-rig_load_epc host_cpu=0 || exit 1
+# linked_fns: the functions linked to any loopback controller now
+linked_fns() {
+	for lf_c in "$EPCFS"/controllers/pci-epc-loop.*; do
+		for lf_f in "$lf_c"/*; do
+			[ -L "$lf_f" ] && echo "${lf_c##*/}/${lf_f##*/}"
+		done
+	done
+	return 0
+}
+
+# ded_up: the dedicated function on controller 0, both interfaces up
+ded_up() {
+	f=$EPCFS/functions/pci_epf_vnet/net0
+	mkdir "$f" && echo "$NET_FEATURES" >"$f/vnet/features" &&
+		vnet_fn net0 0 "$HOST_MAC" 1500 &&
+		bdf=$(host_bdf 0) && host_wait_bound "$bdf" 30 &&
+		rig_wait 10 host_has_if "$bdf" &&
+		link_up dedicated "$(host_ifname "$bdf")" \
+			"$(ifname_of "$(cat "$f/vnet/ifindex")")"
+}
+
+# ded_down: stop and remove the dedicated function
+ded_down() {
+	echo 0 >"$(rig_epc 0)/start"
+	rig_link 0 down
+	rm -f "$(rig_epc 0)/net0"
+	rmdir "$EPCFS/functions/pci_epf_vnet/net0" 2>/dev/null
+}
+
+# med_up: the mediated function on controller 0, both interfaces up
+med_up() {
+	fn=$EPCFS/functions/pci_epf_vmed/med0
+	mkdir "$fn" && echo net >"$fn/vmed/device" &&
+		echo "$HOST_MAC" >"$fn/vmed/mac" &&
+		echo "$NET_FEATURES" >"$fn/vmed/features" &&
+		echo "$POLL_CPU" >"$fn/vmed/poll_cpu" &&
+		echo 0 >"$fn/vmed/irq_cpu" &&
+		echo 4 >"$fn/msix_interrupts" && vmed_link 0 &&
+		rig_wait 30 grep -q . "$fn/vmed/local" &&
+		local_dev=$(cat "$fn/vmed/local") &&
+		rig_wait 10 test -d "/sys/bus/virtio/devices/$local_dev/net" &&
+		ep_if=$(basename /sys/bus/virtio/devices/"$local_dev"/net/*) &&
+		vmed_up 0 && bdf=$(host_bdf 0) && host_wait_bound "$bdf" 30 &&
+		rig_wait 10 host_has_if "$bdf" &&
+		link_up mediated "$(host_ifname "$bdf")" "$ep_if"
+}
+
+# med_down: stop and remove the mediated function
+med_down() {
+	vmed_down 0
+	rm -f "$(rig_epc 0)/med0"
+	rmdir "$EPCFS/functions/pci_epf_vmed/med0" 2>/dev/null
+}
+
+# veth_up: a veth pair between the namespaces, up
+veth_up() {
+	/sbin/ip link add vep-h type veth peer name vep-e &&
+		link_up veth vep-h vep-e
+}
+
+# veth_down: remove the pair, wherever its ends are
+veth_down() {
+	in_host /sbin/ip link del vep-h 2>/dev/null ||
+		/sbin/ip link del vep-h 2>/dev/null
+}
+
+# run_path PATH: one repetition of PATH, its function bound for it alone,
+# in namespaces of its own
+run_path() {
+	# Nothing else linked: a function left over from a failed teardown
+	# would run alongside, and the veth pair must run with none at all
+	rp_left=$(linked_fns | tr '\n' ' ')
+	if [ -n "$rp_left" ]; then
+		fail_all "$1" "functions still linked: ${rp_left% }"
+		# Remove them, for the turns after this one
+		ded_down 2>/dev/null
+		med_down 2>/dev/null
+		return 1
+	fi
+	if ! vnet_ns_start; then
+		fail_all "$1" "no network namespaces"
+		vnet_ns_stop
+		return 1
+	fi
+	term_sides
+	case $1 in
+	dedicated) rp_up=ded_up rp_down=ded_down ;;
+	mediated) rp_up=med_up rp_down=med_down ;;
+	veth) rp_up=veth_up rp_down=veth_down ;;
+	esac
+	if $rp_up; then
+		term_sides
+		measure "$1"
+	else
+		fail_all "$1" "set-up failed"
+	fi
+	$rp_down
+	vnet_ns_stop
+}
+
+echo "# net benchmark: $SECS s per iperf3 run, $REPS runs each, interleaved"
+echo "BENCH-PLACEMENT $PLACEMENT"
+rig_load_epc host_cpu=0 >/dev/null || exit 1
 rig_insmod pci-epf-virtio || exit 1
+rig_insmod pci-epf-vnet || echo "# loading pci-epf-vnet failed"
+rig_insmod pci-epf-vmed || echo "# loading pci-epf-vmed failed"
 term_sides
 
-# --- dedicated ------------------------------------------------------------------
-rig_insmod pci-epf-vnet
-vnet_ns_start
-f=$EPCFS/functions/pci_epf_vnet/net0
-if mkdir "$f" && echo "$NET_FEATURES" >"$f/vnet/features" &&
-   vnet_fn net0 0 "$HOST_MAC" 1500 &&
-   bdf=$(host_bdf 0) && host_wait_bound "$bdf" 30 &&
-   rig_wait 10 host_has_if "$bdf" &&
-   link_up dedicated "$(host_ifname "$bdf")" \
-	"$(ifname_of "$(cat "$f/vnet/ifindex")")"; then
-	term_sides
-	measure dedicated
-else
-	echo "# dedicated: the function did not come up"
-fi
-echo 0 >"$(rig_epc 0)/start"
-rig_link 0 down
-rm -f "$(rig_epc 0)/net0"
-rmdir "$f"
-vnet_ns_stop
-rmmod pci_epf_vnet
-
-# --- mediated ---------------------------------------------------------------------
-rig_insmod pci-epf-vmed
-vnet_ns_start
-fn=$EPCFS/functions/pci_epf_vmed/med0
-if mkdir "$fn" && echo net >"$fn/vmed/device" &&
-   echo "$HOST_MAC" >"$fn/vmed/mac" &&
-   echo "$NET_FEATURES" >"$fn/vmed/features" &&
-   echo "$POLL_CPU" >"$fn/vmed/poll_cpu" && echo 0 >"$fn/vmed/irq_cpu" &&
-   echo 4 >"$fn/msix_interrupts" && vmed_link 0 &&
-   rig_wait 30 grep -q . "$fn/vmed/local" &&
-   local_dev=$(cat "$fn/vmed/local") &&
-   rig_wait 10 test -d "/sys/bus/virtio/devices/$local_dev/net" &&
-   ep_if=$(basename /sys/bus/virtio/devices/"$local_dev"/net/*) &&
-   vmed_up 0 && bdf=$(host_bdf 0) && host_wait_bound "$bdf" 30 &&
-   rig_wait 10 host_has_if "$bdf" &&
-   link_up mediated "$(host_ifname "$bdf")" "$ep_if"; then
-	term_sides
-	measure mediated
-else
-	echo "# mediated: the function did not come up"
-fi
-vmed_down 0
-vnet_ns_stop
-
-# --- veth pair ------------------------------------------------------------------------
-vnet_ns_start
-if /sbin/ip link add vep-h type veth peer name vep-e &&
-   link_up veth vep-h vep-e; then
-	measure veth
-else
-	echo "# veth: the pair did not come up"
-fi
-vnet_ns_stop
+rep=1
+while [ $rep -le "$REPS" ]; do
+	for path in dedicated mediated veth; do
+		run_path $path
+	done
+	rep=$((rep + 1))
+done
 
 echo "# host set-ups retried after a poll thread lapse: $SETUP_RETRIES"
 rig_check_dmesg
