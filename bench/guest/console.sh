@@ -167,16 +167,6 @@ fail_all() {
 	done
 }
 
-# linked_fns: the functions linked to any loopback controller now
-linked_fns() {
-	for lf_c in "$EPCFS"/controllers/pci-epc-loop.*; do
-		for lf_f in "$lf_c"/*; do
-			[ -L "$lf_f" ] && echo "${lf_c##*/}/${lf_f##*/}"
-		done
-	done
-	return 0
-}
-
 # setup_fail WHY: a set-up step failed (a "#" line)
 setup_fail() {
 	echo "# $path run $rep: $1"
@@ -226,7 +216,7 @@ med_down() {
 run_path() {
 	# Nothing else linked: a function left over from a failed teardown
 	# would run alongside, and the pty must run with none at all
-	rp_left=$(linked_fns | tr '\n' ' ')
+	rp_left=$(rig_linked_fns | tr '\n' ' ')
 	if [ -n "$rp_left" ]; then
 		fail_all "$1" "functions still linked: ${rp_left% }"
 		# Remove them, for the turns after this one

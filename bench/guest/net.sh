@@ -149,16 +149,6 @@ link_up() {
 	}
 }
 
-# linked_fns: the functions linked to any loopback controller now
-linked_fns() {
-	for lf_c in "$EPCFS"/controllers/pci-epc-loop.*; do
-		for lf_f in "$lf_c"/*; do
-			[ -L "$lf_f" ] && echo "${lf_c##*/}/${lf_f##*/}"
-		done
-	done
-	return 0
-}
-
 # ded_up: the dedicated function on controller 0, both interfaces up
 ded_up() {
 	f=$EPCFS/functions/pci_epf_vnet/net0
@@ -220,7 +210,7 @@ veth_down() {
 run_path() {
 	# Nothing else linked: a function left over from a failed teardown
 	# would run alongside, and the veth pair must run with none at all
-	rp_left=$(linked_fns | tr '\n' ' ')
+	rp_left=$(rig_linked_fns | tr '\n' ' ')
 	if [ -n "$rp_left" ]; then
 		fail_all "$1" "functions still linked: ${rp_left% }"
 		# Remove them, for the turns after this one

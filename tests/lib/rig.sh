@@ -85,6 +85,17 @@ rig_check_dmesg() {
 	fi
 }
 
+# rig_linked_fns: the functions linked to any loopback controller now, as
+# CONTROLLER/FUNCTION lines
+rig_linked_fns() {
+	for lf_c in "$EPCFS"/controllers/pci-epc-loop.*; do
+		for lf_f in "$lf_c"/*; do
+			[ -L "$lf_f" ] && echo "${lf_c##*/}/${lf_f##*/}"
+		done
+	done
+	return 0
+}
+
 # rig_mark NAME: put a mark in the kernel log
 rig_mark() {
 	echo "vep-mark $1" > /dev/kmsg
