@@ -65,9 +65,11 @@ for a in bad-pfn desc-loop bad-head bad-next huge-len bad-addr indirect \
 	st=$(cat $HOSTILE/status)
 	log=$(rig_dmesg_since "$a" | grep pci_epf_vcon)
 	err=$(attack_err "$a")
+	# NEEDS_RESET is the reset; its log line is one call site for every
+	# attack, and ratelimited: with a dozen attacks in a few seconds it may
+	# be left out, so only each attack's own line is required
 	if [ $((st & NEEDS_RESET)) -ne 0 ] &&
-	   printf '%s\n' "$log" | grep -Eq "$err" &&
-	   printf '%s\n' "$log" | grep -q 'it needs a reset from the host'; then
+	   printf '%s\n' "$log" | grep -Eq "$err"; then
 		tap_ok "$a: device needs reset, error logged (status $st)"
 	else
 		tap_fail "$a: device needs reset, error logged" \
