@@ -11,6 +11,7 @@
 # (once loaded, any second insmod fails with EEXIST).
 bad_param() {
 	rig_mark bad-param
+	rig_insmod pci-epc-emul &&
 	! insmod /lib/modules/vep/pci-epc-loop.ko nr_controllers=99 &&
 		! grep -q '^pci_epc_loop ' /proc/modules &&
 		rig_dmesg_since bad-param | grep -q 'nr_controllers must be 1 to'

@@ -8,8 +8,12 @@
 EPCFS=/sys/kernel/config/pci_ep
 MODDIR=/lib/modules/vep
 
-# rig_insmod NAME [ARGS...]: load a project module once
+# rig_insmod NAME [ARGS...]: load a project module once, after the
+# project module it needs
 rig_insmod() {
+	case $1 in
+	pci-epc-loop) rig_insmod pci-epc-emul || return ;;
+	esac
 	name=$1
 	shift
 	grep -q "^$(echo "$name" | tr - _) " /proc/modules && return 0
