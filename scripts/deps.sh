@@ -21,9 +21,13 @@ pkgs=(
 	perl python3 sparse
 	# fetching the kernel source (scripts/kernel.sh)
 	apt dpkg tar
+	# modules for the stock host kernel (its headers' Makefile runs gcc-12)
+	gcc-12
 	# the rig: QEMU and what goes into the initramfs
 	qemu-system-x86 busybox-static util-linux bsdutils login libpam-modules
 	libpam-runtime iperf3 iproute2
+	# the arm64 endpoint kernel (scripts/kernel.sh --arch arm64) and its VM
+	gcc-aarch64-linux-gnu qemu-system-arm
 	# host-side tools used by the scripts and tests (gpg signs the
 	# fetch test's archive, tmux is the demo test's terminal)
 	coreutils findutils gzip grep sed mawk procps socat gpg gpg-agent tmux

@@ -4,7 +4,7 @@
 # Build the rig's initramfs (gzip'd newc cpio).
 #
 #   scripts/initramfs.sh -o OUT.cpio.gz [-m MODULE.ko ...] [-f SRC:DST ...]
-#                        [-b BINARY[:DST] ...] [MODULE.ko ...]
+#                        [-b BINARY[:DST] ...] [-A ARCH] [MODULE.ko ...]
 #
 # The image holds busybox-static with all its applet links, overlaid by the
 # real Debian tools where both exist (agetty, login, setsid, script, stty,
@@ -18,13 +18,29 @@
 # VEP_ROOT_PASSWORD says otherwise (stored as a SHA-512 crypt hash).
 #
 # /init mounts proc, sysfs, devtmpfs, devpts, configfs, debugfs and tmpfs
-# (/tmp, /run), sets the hostname "vep", brings lo up and then, if the
-# kernel command line has vep.run=SCRIPT, runs "/bin/sh SCRIPT" with its
-# output on the console, prints "VEP-EXIT <rc>" on a line of its own and
-# powers off; otherwise it starts an interactive shell with job control on
-# the console and powers off when that shell exits.
+# (/tmp, /run), loading first the modules that /etc/modules names if the
+# image has that file (scripts/hostinitramfs.sh gives it one), sets the
+# hostname "vep", brings lo up and then, if the kernel command line has
+# vep.run=SCRIPT, runs "/bin/sh SCRIPT" with its output on the console,
+# prints "VEP-EXIT <rc>" on a line of its own and powers off; otherwise it
+# starts an interactive shell with job control on the console and powers
+# off when that shell exits.
+#
+# -A arm64 builds the image of the arm64 endpoint kernel (scripts/kernel.sh
+# --arch arm64) instead: busybox-static:arm64 from Debian (or $BUSYBOX),
+# fetched once with "apt-get download" through scripts/apt/kernel.list,
+# apt's lists under ~/.cache/vep/apt (or $VEP_CACHE) for arm64 alone, so
+# the machine needs no foreign architecture in dpkg, and the binary kept in
+# ~/.cache/vep/busybox-arm64/ (remove it to fetch again).  That image has
+# busybox only: none of the Debian tools above, no PAM (so no agetty +
+# login), no -b (host binaries are amd64; -f takes static arm64 ones).
+# /init makes the applet links itself (busybox --install -s), since a
+# foreign busybox cannot list them here, and the interactive shell runs
+# under busybox's setsid.  -A x86_64 is the default.
 
 set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
 
 usage() {
 	sed -n '/^#   scripts/,/^$/p' "$0" >&2
@@ -35,12 +51,14 @@ out=
 modules=()
 files=()
 bins=()
-while getopts "o:m:f:b:h" opt; do
+arch=x86_64
+while getopts "o:m:f:b:A:h" opt; do
 	case $opt in
 	o) out=$OPTARG ;;
 	m) modules+=("$OPTARG") ;;
 	f) files+=("$OPTARG") ;;
 	b) bins+=("$OPTARG") ;;
+	A) arch=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -55,6 +73,59 @@ done
 
 die() { echo "initramfs.sh: $*" >&2; exit 1; }
 
+case $arch in
+x86_64|arm64) ;;
+*) echo "initramfs.sh: unknown -A $arch (x86_64 or arm64)" >&2; usage ;;
+esac
+[ "$arch" = x86_64 ] || [ ${#bins[@]} -eq 0 ] ||
+	die "-b copies the build machine's binaries, not $arch ones (use -f)"
+
+# fetch_busybox ARCH: print the path of Debian's busybox-static for ARCH,
+# fetched into the cache the first time.
+fetch_busybox() {
+	local a=$1 cache=${VEP_CACHE:-$HOME/.cache/vep}
+	local list=$top/scripts/apt/kernel.list dir aptdir opts
+	dir=$cache/busybox-$a
+	if [ ! -x "$dir/busybox" ]; then
+		echo "initramfs.sh: fetching busybox-static:$a" >&2
+		aptdir=$cache/apt/$a-$(printf '%s' "$(readlink -f "$list")" |
+			sha256sum | cut -c1-12)
+		mkdir -p "$aptdir/lists/partial" "$aptdir/archives/partial" \
+			"$dir"
+		# A private apt state whose only architecture is $a: its
+		# lists hold $a's packages and nothing else, and dpkg is never
+		# asked about foreign architectures.
+		opts=(-o "Dir::Etc::sourcelist=$list"
+		      -o "Dir::Etc::sourceparts=-"
+		      -o "Dir::State::Lists=$aptdir/lists"
+		      -o "Dir::Cache=$aptdir"
+		      -o "APT::Architecture=$a"
+		      -o "APT::Architectures::=$a")
+		[ "$(id -u)" -ne 0 ] || opts+=(-o "APT::Sandbox::User=root")
+		# Check-Valid-Until=false: see scripts/kernel.sh.
+		apt-get "${opts[@]}" -o Acquire::Check-Valid-Until=false \
+			-qq update >&2 || die "apt-get update failed for $a"
+		(
+			tmp=$(mktemp -d "$dir/tmp.XXXXXX")
+			trap 'rm -rf "$tmp"' EXIT
+			cd "$tmp"
+			apt-get "${opts[@]}" -qq download \
+				"busybox-static:$a" >&2
+			dpkg-deb --fsys-tarfile busybox-static_*.deb |
+				tar -xO --wildcards './*bin/busybox' >busybox
+			[ -s busybox ]
+			chmod 755 busybox
+			dpkg-deb -f busybox-static_*.deb Version >"$dir/version"
+			mv busybox "$dir/busybox"
+		) || die "could not fetch busybox-static:$a"
+	fi
+	echo "$dir/busybox"
+}
+
+# elf_machine FILE: the ELF machine number of FILE (62 x86_64, 183 arm64)
+elf_machine() {
+	od -An -tu2 -j18 -N2 "$1" | tr -d ' '
+}
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/vep-initramfs.XXXXXX")
 trap 'rm -rf "$root"' EXIT
@@ -92,10 +163,21 @@ add_bin() {
 	add_libs "$src"
 }
 
-busybox=${BUSYBOX:-/bin/busybox}
-[ -x "$busybox" ] || die "$busybox not found (apt-get install busybox-static)"
-is_dynamic_elf "$busybox" &&
-	die "$busybox is not static (install busybox-static)"
+if [ "$arch" = x86_64 ]; then
+	busybox=${BUSYBOX:-/bin/busybox}
+	[ -x "$busybox" ] ||
+		die "$busybox not found (apt-get install busybox-static)"
+	is_dynamic_elf "$busybox" &&
+		die "$busybox is not static (install busybox-static)"
+	hostbb=$busybox		# run here: mkpasswd
+else
+	busybox=${BUSYBOX:-$(fetch_busybox "$arch")}
+	[ "$(elf_machine "$busybox")" = 183 ] ||
+		die "$busybox is not an $arch ELF binary"
+	hostbb=/bin/busybox
+	[ -x "$hostbb" ] ||
+		die "$hostbb not found (apt-get install busybox-static)"
+fi
 
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,etc,proc,sys,dev,tmp}
 mkdir -p "$root"/{run,root,mnt,var/log,lib/modules/vep,etc/pam.d}
@@ -103,56 +185,65 @@ ln -s ../run "$root/var/run"
 chmod 1777 "$root/tmp"
 chmod 700 "$root/root"
 
-# busybox and its applets
+# busybox and its applets (a foreign busybox cannot list them here: /bin/sh
+# only, /init makes the others)
 put "$busybox" /bin/busybox
-"$busybox" --list-full | while read -r app; do
-	case $app in
-	*/*) ;;
-	*) continue ;;	# linuxrc and the like
-	esac
-	[ -e "$root/$app" ] || ln -s /bin/busybox "$root/$app"
-done
+if [ "$arch" = x86_64 ]; then
+	"$busybox" --list-full | while read -r app; do
+		case $app in
+		*/*) ;;
+		*) continue ;;	# linuxrc and the like
+		esac
+		[ -e "$root/$app" ] || ln -s /bin/busybox "$root/$app"
+	done
+else
+	ln -s /bin/busybox "$root/bin/sh"
+fi
 
-# Real tools over the applets of the same name.  Note that busybox sh
-# (built with FEATURE_SH_STANDALONE in Debian) still runs its own applet
-# when a command is named without a path: call /bin/stty, /usr/bin/setsid,
-# /bin/dd, /usr/bin/head, /usr/bin/sha256sum, /bin/login, /sbin/ip by path
-# (busybox's ip cannot make a veth pair).  Other
-# programs (agetty starting /bin/login, script starting $SHELL) get these.
-add_bin /sbin/agetty
-add_bin /bin/login
-add_bin /usr/bin/setsid
-add_bin /usr/bin/script
-add_bin /bin/stty
-add_bin /bin/dd
-add_bin /usr/bin/head
-add_bin /usr/bin/sha256sum
-add_bin /usr/bin/iperf3
-add_bin /sbin/ip
+# The x86_64 image only (these are the build machine's binaries).
+if [ "$arch" = x86_64 ]; then
+	# Real tools over the applets of the same name.  Note that busybox
+	# sh (built with FEATURE_SH_STANDALONE in Debian) still runs its own
+	# applet when a command is named without a path: call /bin/stty,
+	# /usr/bin/setsid, /bin/dd, /usr/bin/head, /usr/bin/sha256sum,
+	# /bin/login, /sbin/ip by path (busybox's ip cannot make a veth
+	# pair).  Other programs (agetty starting /bin/login, script starting
+	# $SHELL) get these.
+	add_bin /sbin/agetty
+	add_bin /bin/login
+	add_bin /usr/bin/setsid
+	add_bin /usr/bin/script
+	add_bin /bin/stty
+	add_bin /bin/dd
+	add_bin /usr/bin/head
+	add_bin /usr/bin/sha256sum
+	add_bin /usr/bin/iperf3
+	add_bin /sbin/ip
 
-# PAM: login authenticates with pam_unix against /etc/shadow; every other
-# service is denied.  The modules are dlopen()ed, so ldd of login does not
-# list them.
-pamdir=/lib/x86_64-linux-gnu/security
-for m in pam_unix.so pam_deny.so pam_permit.so; do
-	add_bin "$pamdir/$m"
-done
-cat >"$root/etc/pam.d/login" <<'EOF'
+	# PAM: login authenticates with pam_unix against /etc/shadow; every
+	# other service is denied.  The modules are dlopen()ed, so ldd of
+	# login does not list them.
+	pamdir=/lib/x86_64-linux-gnu/security
+	for m in pam_unix.so pam_deny.so pam_permit.so; do
+		add_bin "$pamdir/$m"
+	done
+	cat >"$root/etc/pam.d/login" <<'EOF'
 # Minimal PAM stack for login(1) in the rig.
 auth     required pam_unix.so
 account  required pam_unix.so
 password required pam_unix.so sha512
 session  required pam_unix.so
 EOF
-cat >"$root/etc/pam.d/other" <<'EOF'
+	cat >"$root/etc/pam.d/other" <<'EOF'
 auth     required pam_deny.so
 account  required pam_deny.so
 password required pam_deny.so
 session  required pam_deny.so
 EOF
+fi
 
 pw=${VEP_ROOT_PASSWORD-root}
-hash=$("$busybox" mkpasswd -m sha512 "$pw")
+hash=$("$hostbb" mkpasswd -m sha512 "$pw")
 cat >"$root/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
 nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
@@ -236,6 +327,11 @@ exec </dev/console >/dev/console 2>&1
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
+# Modules named in /etc/modules, one a line, load before the other mounts,
+# which may need them (an image for a modular kernel has this file).
+if [ -f /etc/modules ]; then
+	while read -r m; do modprobe "$m"; done </etc/modules
+fi
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
@@ -271,6 +367,15 @@ fi
 poweroff -f
 EOF
 chmod 755 "$root/init"
+# A foreign busybox: the applet links made at boot, and busybox's setsid
+# (no -w; run by the shell in a child of its own, it waits all the same).
+if [ "$arch" != x86_64 ]; then
+	sed -i -e '/^export HOME=/a /bin/busybox --install -s' \
+	       -e 's|^\t/usr/bin/setsid -w cttyhack |\tsetsid cttyhack |' \
+	       "$root/init"
+	grep -q '^	setsid cttyhack ' "$root/init" ||
+		die "/init: no setsid line to change"
+fi
 
 # /dev/console for the kernel to open before /init runs (the kernel's own
 # built-in initramfs has one too; this only helps when building as root).

@@ -3,11 +3,19 @@
 #
 # Fetch, configure and build the rig kernel, cached outside the repository.
 #
-#   scripts/kernel.sh [KVER]            prints the build directory on stdout
+#   scripts/kernel.sh [--arch ARCH] [KVER]
+#                                       prints the build directory on stdout
 #   scripts/kernel.sh --src [KVER]      prints the source directory (no build)
 #   scripts/kernel.sh --resolve KVER... prints "KVER PACKAGE VERSION" for each
 #                                       (nothing fetched); exits 3 if two of
 #                                       them resolve to the same source
+#
+# ARCH is x86_64 (the default: the rig kernel, a bzImage, configured with
+# configs/rig.config) or arm64 (the endpoint kernel of the two-machine rig,
+# for qemu-system-aarch64 -M virt: an Image cross-built from the same source
+# with CROSS_COMPILE=aarch64-linux-gnu-, configured with configs/rig.config
+# and then configs/rig-arm64.config, which turns off rig.config's x86-only
+# options).
 #
 # The kernel source comes from Debian's linux-source-$KVER package, fetched
 # with "apt-get download" and the sources list scripts/apt/kernel.list (or
@@ -19,13 +27,21 @@
 # that a caller wanting two different kernels can tell when both became
 # the same one.
 #
-# The build is keyed by the package version, a hash of the config fragment
+# The build is keyed by the package version, a hash of the config fragments
 # and build_rev below: bump build_rev when a change here alters the kernel.
+# An arm64 build directory also carries "arm64" in its name, and its hash
+# covers both fragments and the architecture; an x86_64 one is named as it
+# always was.
 
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 mode=build
+arch=x86_64
+if [ "${1:-}" = --arch ]; then
+	arch=${2:-}
+	shift $(($# < 2 ? $# : 2))
+fi
 case ${1:-} in
 --src) mode=src; shift ;;
 --resolve) mode=resolve; shift ;;
@@ -37,6 +53,28 @@ jobs=${JOBS:-$(nproc)}
 build_rev=1
 
 log() { echo "kernel.sh: $*" >&2; }
+
+case $arch in
+x86_64)
+	frags=("$top/configs/rig.config")
+	image=bzImage
+	cross=()
+	;;
+arm64)
+	frags=("$top/configs/rig.config" "$top/configs/rig-arm64.config")
+	image=Image
+	cross=(CROSS_COMPILE=aarch64-linux-gnu-)
+	command -v aarch64-linux-gnu-gcc >/dev/null || {
+		log "no aarch64-linux-gnu-gcc" \
+		    "(apt-get install gcc-aarch64-linux-gnu)"
+		exit 1
+	}
+	;;
+*)
+	log "unknown --arch '$arch' (x86_64 or arm64)"
+	exit 2
+	;;
+esac
 
 [ -r "$list" ] || { log "cannot read the sources list $list"; exit 1; }
 
@@ -151,23 +189,52 @@ if [ $mode = src ]; then
 	exit 0
 fi
 
-key=$( (cat "$top/configs/rig.config"; echo "$build_rev") | sha256sum |
-	cut -c1-12)
-out=$cache/build/$kver-$ver-$key
+if [ "$arch" = x86_64 ]; then
+	key=$( (cat "$top/configs/rig.config"; echo "$build_rev") | sha256sum |
+		cut -c1-12)
+	out=$cache/build/$kver-$ver-$key
+else
+	key=$( (cat "${frags[@]}"; echo "$arch $build_rev") | sha256sum |
+		cut -c1-12)
+	out=$cache/build/$kver-$ver-$arch-$key
+fi
+
+# wanted: the options the fragments ask for, "CONFIG_X=V" or "# CONFIG_X is
+# not set", one line each, a later fragment's line replacing an earlier one
+wanted() {
+	cat "$@" |
+	sed -n -e 's/^\(CONFIG_[A-Za-z0-9_]*\)=.*/\1 &/p' \
+	       -e 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set$/\1 &/p' |
+	awk '{ name = $1; sub(/^[^ ]* /, "");
+	       if (!(name in line)) order[n++] = name; line[name] = $0 }
+	     END { for (i = 0; i < n; i++) print line[order[i]] }'
+}
+
 if [ ! -f "$out/.built" ]; then
-	log "building $kver ($ver) in $out"
+	log "building $kver ($ver, $arch) in $out"
 	mkdir -p "$out"
-	make -s -C "$src" O="$out" ARCH=x86_64 tinyconfig >&2
+	kmake=(make -C "$src" O="$out" ARCH="$arch" "${cross[@]}")
+	"${kmake[@]}" -s tinyconfig >&2
 	KCONFIG_CONFIG="$out/.config" "$src/scripts/kconfig/merge_config.sh" \
-		-m -O "$out" "$out/.config" "$top/configs/rig.config" >/dev/null
-	make -s -C "$src" O="$out" ARCH=x86_64 olddefconfig >&2
-	# Report fragment options the kernel did not take (renamed or gone).
+		-m -O "$out" "$out/.config" "${frags[@]}" >/dev/null
+	"${kmake[@]}" -s olddefconfig >&2
+	# Report fragment options the kernel did not take (renamed, gone, or
+	# not on this architecture).
 	while IFS= read -r line; do
-		case "$line" in CONFIG_*=*) ;; *) continue ;; esac
-		grep -qx "$line" "$out/.config" ||
-			log "note: $line not set in $kver"
-	done < "$top/configs/rig.config"
-	make -C "$src" O="$out" ARCH=x86_64 -j"$jobs" bzImage modules >&2
+		case "$line" in
+		CONFIG_*=*)
+			grep -qx "$line" "$out/.config" ||
+				log "note: $line not set in $kver"
+			;;
+		*)
+			name=${line#\# }
+			name=${name%% *}
+			! grep -q "^$name=" "$out/.config" ||
+				log "note: $name still set in $kver"
+			;;
+		esac
+	done < <(wanted "${frags[@]}")
+	"${kmake[@]}" -j"$jobs" "$image" modules >&2
 	touch "$out/.built"
 fi
 echo "$out"
