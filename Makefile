@@ -4,6 +4,7 @@
 #
 #   make demo      boot the rig interactively (endpoint console login)
 #   make test      run the test suite in the rig (TAP, "N passed, N failed")
+#   make test-two  the two-machine groups alone (stock Debian host VM)
 #   make bench     run the benchmarks (never part of the tests)
 #   make modules   build the modules against KDIR (default: the rig kernel)
 #   make lint      checkpatch --strict (and sparse) on the project's sources
@@ -21,7 +22,7 @@ endif
 
 SOURCES = $(shell git -C $(TOP) ls-files -- '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all modules kernel test demo bench lint clean
+.PHONY: all modules kernel test test-two demo bench lint clean
 
 all: modules
 
@@ -34,6 +35,11 @@ modules:
 test:
 	$(TOP)/scripts/deps.sh
 	KVER=$(KVER) $(TOP)/scripts/test.sh
+
+test-two:
+	$(TOP)/scripts/deps.sh
+	VEP_TWO=1 KVER=$(KVER) $(TOP)/scripts/test.sh $(notdir $(basename \
+		$(wildcard $(TOP)/tests/two/*.sh)))
 
 demo:
 	$(TOP)/scripts/deps.sh

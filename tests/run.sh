@@ -7,10 +7,17 @@
 #                [GROUP ...]
 #
 # A group is a guest script tests/guest/GROUP.sh, or a local one,
-# tests/local/GROUP.sh, run here with bash rather than in the rig (GROUP may
-# also be given as GROUP.sh or a path to it); by default every local group,
-# then every guest group, each set sorted.  A local group prints the same
-# lines as a guest group, and its output is its log.
+# tests/local/GROUP.sh, run here with bash rather than in the rig, or a
+# two-machine one, tests/two/GROUP.sh, also run here, which boots the
+# two-machine rig (tests/lib/two.sh) (GROUP may also be given as GROUP.sh
+# or a path to it); by default every local group, then every guest group,
+# then, with VEP_TWO=1 (make test-two), every two-machine group, each set
+# sorted.  A local or two-machine
+# group prints the same lines as a guest group, and its output is its log;
+# a two-machine group's consoles and agent logs are kept in GROUP/ next
+# to it.  For those, the run also builds the stock Debian host's kernel
+# side (scripts/hostkernel.sh, hostmodules.sh, hostinitramfs.sh); the
+# endpoint boots the guest groups' kernel and initramfs.
 # One initramfs is built for the run, with tests/guest/ and tests/lib/ under
 # /tests, the project modules in /lib/modules/vep/ and the extra files named
 # in $VEP_EXTRA (whitespace-separated SRC:DST pairs).  The modules are the
@@ -69,12 +76,17 @@ gdir() {
 		echo "$top/tests/local"
 	elif [ -f "$top/tests/guest/$1.sh" ]; then
 		echo "$top/tests/guest"
+	elif [ -f "$top/tests/two/$1.sh" ]; then
+		echo "$top/tests/two"
 	fi
 }
 
 groups=()
 if [ $# -eq 0 ]; then
-	for f in "$top"/tests/local/*.sh "$top"/tests/guest/*.sh; do
+	two_default=()
+	[ "${VEP_TWO:-0}" = 0 ] || two_default=("$top"/tests/two/*.sh)
+	for f in "$top"/tests/local/*.sh "$top"/tests/guest/*.sh \
+		 "${two_default[@]}"; do
 		[ -e "$f" ] || continue
 		g=${f##*/}
 		groups+=("${g%.sh}")
@@ -86,10 +98,12 @@ else
 	done
 fi
 [ ${#groups[@]} -gt 0 ] || { log "no test groups"; exit 2; }
+two=0 two_arches=
 for g in "${groups[@]}"; do
 	[ -n "$(gdir "$g")" ] || { log "no such group: $g"; exit 2; }
-	[ ! -f "$top/tests/local/$g.sh" ] || [ ! -f "$top/tests/guest/$g.sh" ] ||
-		{ log "group $g is both local and guest"; exit 2; }
+	[ "$(ls "$top"/tests/{local,guest,two}/"$g.sh" 2>/dev/null | wc -l)" -eq 1 ] ||
+		{ log "group $g is in more than one of tests/local, guest, two"; exit 2; }
+	[ "$(gdir "$g")" != "$top/tests/two" ] || two=1
 done
 
 # --- kernel ---------------------------------------------------------------
@@ -126,7 +140,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 iargs=(-o "$tmp/initramfs.cpio.gz"
        -f "$top/tests/guest:/tests/guest" -f "$top/tests/lib:/tests/lib"
-       -f "$top/tests/known-warnings:/tests/known-warnings")
+       -f "$top/tests/known-warnings:/tests/known-warnings"
+       -f "$top/tests/lib/agent.sh:/agent.sh")
 for m in "${modules[@]}"; do iargs+=(-m "$m"); done
 if [ -n "${VEP_EXTRA:-}" ]; then
 	read -r -a extra <<<"$VEP_EXTRA"
@@ -135,27 +150,98 @@ fi
 log "kernel $bzimage, ${#modules[@]} module(s), logs in $logdir"
 "$top/scripts/initramfs.sh" "${iargs[@]}"
 
+# --- the two-machine rig's host -------------------------------------------
+if [ $two -eq 1 ]; then
+	eval "$("$top/scripts/hostkernel.sh")"
+	export HOST_KVER HOST_MODDIR HOST_KDIR
+	mapfile -t hostmods < <("$top/scripts/hostmodules.sh" \
+				"$top/build/host-modules-$HOST_KVER")
+	[ ${#hostmods[@]} -eq 2 ] ||
+		{ log "the host's modules did not build (above)"; exit 1; }
+	hargs=(-o "$tmp/host.cpio.gz" -f "$top/tests/lib/agent.sh:/agent.sh")
+	for m in "${hostmods[@]}"; do hargs+=(-m "$m"); done
+	"$top/scripts/hostinitramfs.sh" "${hargs[@]}"
+	export TWO_HOST_KERNEL=$HOST_VMLINUZ TWO_HOST_INITRD=$tmp/host.cpio.gz
+	export TWO_EP_KERNEL=$bzimage TWO_EP_INITRD=$tmp/initramfs.cpio.gz
+	export TWO_SERVER=$top/build/tools-$kver/vep-ivshmem-server
+	[ -x "$TWO_SERVER" ] ||
+		"$top/scripts/tools.sh" "$kdir" "$top/build/tools-$kver" >/dev/null
+	log "two-machine host: Debian $HOST_VERSION ($HOST_KVER)"
+	# The endpoint kernels the two-machine groups run against: x86_64,
+	# and on 7.2 (the default kernel) arm64 too, cross-built
+	two_arches=${VEP_TWO_ARCHES:-x86_64}
+	[ -n "${VEP_TWO_ARCHES:-}" ] || [ "$kver" != 7.2 ] ||
+		two_arches="x86_64 arm64"
+	if [[ " $two_arches " == *" arm64 "* ]]; then
+		akdir=$("$top/scripts/kernel.sh" --arch arm64 "$kver")
+		mapfile -t amods < <("$top/scripts/crossmodules.sh" "$akdir" \
+				     arm64 "$top/build/modules-arm64-$kver")
+		[ ${#amods[@]} -gt 0 ] ||
+			{ log "the arm64 modules did not build (above)"; exit 1; }
+		aargs=(-A arm64 -o "$tmp/ep-arm64.cpio.gz"
+		       -f "$top/tests/lib:/tests/lib"
+		       -f "$top/tests/known-warnings:/tests/known-warnings"
+		       -f "$top/tests/lib/agent.sh:/agent.sh")
+		for m in "${amods[@]}"; do aargs+=(-m "$m"); done
+		"$top/scripts/initramfs.sh" "${aargs[@]}"
+		log "two-machine arm64 endpoint: $akdir"
+	fi
+fi
+
+# two_ep ARCH: the endpoint of a two-machine group, for that architecture
+two_ep() {
+	case $1 in
+	x86_64)
+		TWO_EP_KERNEL=$bzimage TWO_EP_INITRD=$tmp/initramfs.cpio.gz
+		TWO_EP_QEMU=qemu-system-x86_64 ;;
+	arm64)
+		TWO_EP_KERNEL=$akdir/arch/arm64/boot/Image
+		TWO_EP_INITRD=$tmp/ep-arm64.cpio.gz
+		TWO_EP_QEMU=qemu-system-aarch64 ;;
+	esac
+	export TWO_EP_KERNEL TWO_EP_INITRD TWO_EP_QEMU TWO_EP_ARCH=$1
+}
+
+# The runs: each guest or local group once, each two-machine group once
+# per endpoint architecture (a line "# vep-two-arches: ARCH..." in the
+# script keeps it to those), labelled GROUP.ARCH
+runs=()
+for g in "${groups[@]}"; do
+	if [ "$(gdir "$g")" != "$top/tests/two" ]; then
+		runs+=("$g")
+		continue
+	fi
+	only=$(sed -n 's/^# vep-two-arches: *//p' "$top/tests/two/$g.sh")
+	for a in $two_arches; do
+		[ -z "$only" ] || [[ " $only " == *" $a "* ]] || continue
+		runs+=("$g.$a")
+	done
+done
+
 # --- run ------------------------------------------------------------------
 echo "TAP version 13"
 n=0 passed=0 failed=0 skipped=0
 
-for g in "${groups[@]}"; do
-	glog=$logdir/$g.log
-	gerr=$tmp/$g.err
+for run in "${runs[@]}"; do
+	g=${run%.*}
+	[ -n "$(gdir "$g")" ] && [ "$(gdir "$g")" = "$top/tests/two" ] || g=$run
+	[ "$g" = "$run" ] || two_ep "${run##*.}"
+	glog=$logdir/$run.log
+	gerr=$tmp/$run.err
 	gscript=$(gdir "$g")/$g.sh
 	gtimeout=$(sed -n 's/^# vep-timeout: *\([0-9][0-9]*\).*/\1/p' \
 		"$gscript" | head -n 1)
 	gtimeout=${gtimeout:-$timeout}
-	log "group $g (timeout $gtimeout s)"
+	log "group $run (timeout $gtimeout s)"
 	t0=$(date +%s)
 	rc=0
-	if [ "$(gdir "$g")" = "$top/tests/local" ]; then
-		# A local group runs here, on the build machine: its output is
-		# its log, and a timeout is reported the way qemu.sh does.  In
-		# the foreground, so that Ctrl-C reaches it (its own traps
-		# clean up what it started).
+	if [ "$(gdir "$g")" != "$top/tests/guest" ]; then
+		# A local or two-machine group runs here, on the build
+		# machine: its output is its log, and a timeout is reported
+		# the way qemu.sh does.  In the foreground, so that Ctrl-C
+		# reaches it (its own traps clean up what it started).
 		: >"$gerr"
-		export KVER=$kver
+		export KVER=$kver TWO_LOGDIR=$logdir/$run
 		if [ $verbose -eq 1 ]; then
 			timeout --foreground -k 10 "$gtimeout" bash "$gscript" 2>&1 |
 				tee "$glog" >&2 || rc=$?
@@ -183,7 +269,7 @@ for g in "${groups[@]}"; do
 				rc=$?
 		fi
 	fi
-	log "group $g done in $(($(date +%s) - t0)) s, status $rc"
+	log "group $run done in $(($(date +%s) - t0)) s, status $rc"
 
 	gfailed=0 gcases=0
 	while IFS= read -r line; do
@@ -200,7 +286,7 @@ for g in "${groups[@]}"; do
 			rest=$(sed -E 's/^[0-9]+ *//; s/^- *//' <<<"$rest")
 			n=$((n + 1))
 			gcases=$((gcases + 1))
-			echo "$res $n - $g: $rest"
+			echo "$res $n - $run: $rest"
 			if [ "$res" = "not ok" ]; then
 				failed=$((failed + 1))
 				gfailed=$((gfailed + 1))
@@ -229,17 +315,17 @@ for g in "${groups[@]}"; do
 	# a failed case: the kernel's side of the story, for whoever has only
 	# this output (the console log is kept, but CI drops it)
 	if [ $gfailed -gt 0 ] && [ "$(gdir "$g")" = "$top/tests/guest" ]; then
-		echo "# $g: $gfailed failed; the last 40 kernel lines of $glog:"
+		echo "# $run: $gfailed failed; the last 40 kernel lines of $glog:"
 		{ tr -d '\r' <"$glog" | grep -E '^\[ *[0-9]+\.[0-9]+\]' || true; } |
 			tail -n 40 | sed 's/^/#   /'
 	fi
 	if [ -n "$reason" ]; then
 		n=$((n + 1))
 		failed=$((failed + 1))
-		if [ "$(gdir "$g")" = "$top/tests/local" ]; then
-			echo "not ok $n - $g: local run ($reason)"
+		if [ "$(gdir "$g")" != "$top/tests/guest" ]; then
+			echo "not ok $n - $run: local run ($reason)"
 		else
-			echo "not ok $n - $g: guest run ($reason)"
+			echo "not ok $n - $run: guest run ($reason)"
 		fi
 		echo "# console log: $glog; its last 40 lines:"
 		tr -d '\r' <"$glog" | tail -n 40 | sed 's/^/#   /'

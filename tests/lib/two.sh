@@ -1,0 +1,189 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Helpers for the two-machine groups (tests/two/*.sh), run by tests/run.sh
+# on the build machine with bash: a stock Debian host VM and an endpoint VM
+# running the project's kernel, joined by pci-ivshmem-host and
+# pci-epc-ivshmem (scripts/rig2.sh).  Source after tap.sh and rig2.sh.
+#
+# tests/run.sh exports what the rig boots: TWO_HOST_KERNEL, TWO_HOST_INITRD
+# (scripts/hostinitramfs.sh, with the host modules of scripts/hostmodules.sh
+# in /lib/modules/vep), TWO_EP_KERNEL, TWO_EP_INITRD (the guest groups'
+# initramfs, or the arm64 one), TWO_EP_QEMU and TWO_EP_ARCH (x86_64 or
+# arm64), TWO_SERVER (the ivshmem server) and TWO_LOGDIR (where the
+# group's console and agent logs are kept).
+
+# The endpoint controller, as configfs and sysfs name it
+TWO_EPC=/sys/kernel/config/pci_ep/controllers/pci-epc-ivshmem
+TWO_EPC_LINK=/sys/devices/platform/pci-epc-ivshmem/link
+TWO_EPF=/sys/kernel/config/pci_ep/functions
+
+# The host machine has two CPUs, as every real host has more than one: the
+# stock virtio_console waits for the device with interrupts off, spinning
+# until it answers or the device is marked broken, which a surprise
+# removal running on another CPU does
+TWO_HOST_CPUS=2
+
+# The endpoint machine has two CPUs, and its functions' poll threads run on
+# the second, kept from other tasks (isolcpus) and given a host CPU of its
+# own by scripts/rig2.sh; on a real endpoint the poll thread has a core.
+TWO_POLL_CPU=1
+
+# The endpoint's device on the host's virtual bus (the link's PCI domain)
+TWO_BDF=10000:00:00.0
+
+TWO_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vep-two.XXXXXX")
+RIG2_DIR=$TWO_TMP/rig
+RIG2_LOGDIR=${TWO_LOGDIR:-}
+trap 'rig2_stop; rm -rf "$TWO_TMP"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# two_check NAME CMD...: one case from a command run here; its output is
+# the failure's reason, or a "#" line when it passes
+two_check() {
+	local name=$1
+	shift
+	if "$@" >"$TWO_TMP/check.out" 2>&1; then
+		tap_ok "$name"
+		[ ! -s "$TWO_TMP/check.out" ] ||
+			sed 's/^/# /' "$TWO_TMP/check.out"
+		return 0
+	fi
+	tap_fail "$name" "$(head -c 2000 "$TWO_TMP/check.out")"
+	return 1
+}
+
+# two_need NAME CMD...: two_check that ends the group when it fails, with
+# the kernel trouble check of both machines
+two_need() {
+	two_check "$@" && return 0
+	two_ktrouble_case
+	tap_end
+	exit 1
+}
+
+# two_start: boot both machines; a "#" line says which kernels met.  This
+# harness, the server and the agents' readers stay on the host machine's
+# CPU: the endpoint's vCPU has the other one to itself.
+two_start() {
+	[ "$(nproc)" -lt 2 ] || taskset -p -c 0 $$ >/dev/null
+	two_need "the rig starts and both agents answer" \
+		rig2_start -K "$TWO_HOST_KERNEL" -I "$TWO_HOST_INITRD" \
+		-k "$TWO_EP_KERNEL" -i "$TWO_EP_INITRD" -s "$TWO_SERVER" \
+		-c "$TWO_HOST_CPUS" -C 2 -e "isolcpus=$TWO_POLL_CPU" \
+		-q "${TWO_EP_QEMU:-qemu-system-x86_64}"
+	tap_diag "host: $(on_host 'echo $(uname -r) $(uname -m)'), endpoint: $(on_ep 'echo $(uname -r) $(uname -m)')"
+}
+
+# two_host_load DRIVER...: the host half of the link, then the stock
+# drivers (there is no udev to load them when the device appears)
+two_host_load() {
+	local m cmd='insmod /lib/modules/vep/pci-epc-emul.ko &&
+		insmod /lib/modules/vep/pci-ivshmem-host.ko && modprobe virtio_pci'
+	for m in "$@"; do
+		cmd="$cmd && modprobe $m"
+	done
+	two_need "host: pci-ivshmem-host and the stock drivers ($*) load" \
+		on_host "$cmd"
+}
+
+# two_ep_load MODULE...: the endpoint controller, then the function modules
+two_ep_load() {
+	local m cmd='insmod /lib/modules/vep/pci-epc-emul.ko &&
+		insmod /lib/modules/vep/pci-epc-ivshmem.ko'
+	for m in "$@"; do
+		cmd="$cmd && insmod /lib/modules/vep/$m.ko"
+	done
+	two_need "endpoint: pci-epc-ivshmem and the functions ($*) load" \
+		on_ep "$cmd"
+}
+
+# two_ep_link STATE [SECONDS]: the endpoint's link is STATE (up or down)
+# once its change is complete
+two_ep_link() {
+	on_ep "n=$((${2:-30} * 10)); while [ \$n -gt 0 ]; do
+		grep -qx $1 $TWO_EPC_LINK && exit 0; sleep 0.1; n=\$((n - 1))
+	done; echo \"link: \$(cat $TWO_EPC_LINK), not $1\"; exit 1"
+}
+
+# two_host_bound DRIVER [SECONDS]: the host's stock DRIVER drives the
+# endpoint's virtio device
+two_host_bound() {
+	on_host "n=$((${2:-30} * 10)); while [ \$n -gt 0 ]; do
+		readlink /sys/bus/pci/devices/$TWO_BDF/virtio*/driver 2>/dev/null |
+			grep -q /$1\$ && exit 0
+		sleep 0.1; n=\$((n - 1))
+	done; echo 'no $1 on $TWO_BDF'; ls /sys/bus/pci/devices; exit 1"
+}
+
+# two_host_gone [SECONDS]: the host has no device of the endpoint's left
+two_host_gone() {
+	on_host "n=$((${1:-30} * 10)); while [ \$n -gt 0 ]; do
+		[ -e /sys/bus/pci/devices/$TWO_BDF ] || exit 0
+		sleep 0.1; n=\$((n - 1))
+	done; echo '$TWO_BDF is still there'; exit 1"
+}
+
+# two_irq_kind: how the host takes the endpoint device's interrupts
+two_irq_kind() {
+	on_host "k=\$(cat /sys/bus/pci/devices/$TWO_BDF/msi_irqs/* 2>/dev/null |
+		      sort -u)
+		case \$k in msix) echo MSI-X ;; msi) echo MSI ;; *) echo INTx ;; esac"
+}
+
+# two_xfer NAME BYTES WSIDE WDEV RSIDE RDEV [SECONDS]: BYTES random bytes
+# written into WDEV on machine WSIDE (host or ep) are read from RDEV on
+# RSIDE, both ends raw; one case NAME that passes when both machines
+# compute the same sha256.  The time taken is a "#" line.
+two_xfer() {
+	local name=$1 bytes=$2 wside=$3 wdev=$4 rside=$5 rdev=$6
+	local secs=${7:-120} t0 tx rx raw='raw -echo -ixon -ixoff'
+
+	# Each end keeps its tty open from stty to the last byte: hvc ttys
+	# go back to their default settings (echo, canonical) at each open.
+	if ! "on_$rside" "rm -f /tmp/rx.sum /tmp/rx.done
+		(exec 3<>$rdev; stty $raw <&3 || exit 1
+		 head -c $bytes <&3 | sha256sum >/tmp/rx.sum
+		 touch /tmp/rx.done) </dev/null >/dev/null 2>&1 &
+		sleep 0.2" \
+		>"$TWO_TMP/xfer.out" 2>&1; then
+		tap_fail "$name" "reader: $(cat "$TWO_TMP/xfer.out")"
+		return 1
+	fi
+	t0=$EPOCHREALTIME
+	if ! tx=$("on_$wside" -t "$secs" "head -c $bytes /dev/urandom >/tmp/tx
+		exec 3<>$wdev && stty $raw <&3 && cat /tmp/tx >&3 &&
+		sha256sum </tmp/tx
+		rm -f /tmp/tx" 2>&1); then
+		tap_fail "$name" "writer: $tx"
+		on_$rside 'pkill head' >/dev/null 2>&1
+		return 1
+	fi
+	rx=$("on_$rside" -t "$secs" "n=$((secs * 10))
+		while [ ! -e /tmp/rx.done ] && [ \$n -gt 0 ]; do
+			sleep 0.1; n=\$((n - 1))
+		done
+		[ -e /tmp/rx.done ] || { pkill head; echo timed out; exit 1; }
+		cat /tmp/rx.sum" 2>&1)
+	if [ "$rx" = "$tx" ]; then
+		tap_ok "$name"
+		tap_diag "$bytes bytes in $(printf '%.0f' \
+			"$(bc <<<"($EPOCHREALTIME - $t0) * 1000")") ms"
+		return 0
+	fi
+	tap_fail "$name" "sent ${tx%% *}, received ${rx%% *}"
+	return 1
+}
+
+# two_ktrouble_case: one case, no kernel trouble on either machine
+two_ktrouble_case() {
+	local t
+	t=$(rig2_ktrouble)
+	if [ -z "$t" ]; then
+		tap_ok "kernel logs of both machines clean"
+	else
+		tap_fail "kernel logs of both machines clean" "see below"
+		head -n 10 <<<"$t" | sed 's/^/# /'
+	fi
+}
