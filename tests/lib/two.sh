@@ -25,8 +25,9 @@ TWO_EPF=/sys/kernel/config/pci_ep/functions
 TWO_HOST_CPUS=2
 
 # The endpoint machine has two CPUs, and its functions' poll threads run on
-# the second, kept from other tasks (isolcpus) and given a host CPU of its
-# own by scripts/rig2.sh; on a real endpoint the poll thread has a core.
+# the second, kept from other tasks (isolcpus); scripts/rig2.sh gives the
+# endpoint machine a host CPU of its own.  On a real endpoint the poll
+# thread has a core.
 TWO_POLL_CPU=1
 
 # The endpoint's device on the host's virtual bus (the link's PCI domain)
