@@ -13,10 +13,11 @@
  *
  * Interrupts: raising one reads the message the host programmed (MSI
  * capability or MSI-X table), sets its bit in the page and rings the
- * host's doorbell; INTx likewise.  Link: start() and stop() publish the
- * controller's state and ring the host; stop() waits for the host to have
- * removed its devices.  The link is up while the controller is started and
- * the host half runs; a host that reboots or goes away takes it down.
+ * host's doorbell; INTx likewise.  Link: the link is up while the
+ * controller is started and the host half runs; a host that reboots or
+ * goes away takes it down.  The functions hear of it first, then the host
+ * (which scans or removes the device); stop() returns once the host has
+ * removed its devices.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -241,7 +242,7 @@ static void pci_epc_ivs_clear_bar(struct pci_epc *epc, u8 func_no,
 	 * The BAR memory is about to be freed: a host that still has the
 	 * function must drop it first, as a surprise removal.
 	 */
-	if (gone && ivs->started) {
+	if (gone && READ_ONCE(ivs->link_up)) {
 		pci_epc_ivs_publish(ivs);
 		pci_epc_ivs_wait_host(ivs, "function unbound");
 	}
@@ -446,22 +447,19 @@ static int pci_epc_ivs_start(struct pci_epc *epc)
 	struct pci_epc_ivs *ivs = pci_epc_ivs_from_epc(epc);
 
 	WRITE_ONCE(ivs->started, true);
-	WRITE_ONCE(ivs->page->ep_link, cpu_to_le32(1));
-	pci_epc_ivs_publish(ivs);
 	queue_work(pci_epc_ivs_wq, &ivs->link_work);
 
 	return 0;
 }
 
+/* The link goes down (the host's device removed first) before this returns */
 static void pci_epc_ivs_stop(struct pci_epc *epc)
 {
 	struct pci_epc_ivs *ivs = pci_epc_ivs_from_epc(epc);
 
 	WRITE_ONCE(ivs->started, false);
-	WRITE_ONCE(ivs->page->ep_link, 0);
-	pci_epc_ivs_publish(ivs);
-	pci_epc_ivs_wait_host(ivs, "link down");
 	queue_work(pci_epc_ivs_wq, &ivs->link_work);
+	flush_work(&ivs->link_work);
 }
 
 static const struct pci_epc_features pci_epc_ivs_features = {
@@ -506,6 +504,11 @@ static const struct pci_epc_ops pci_epc_ivs_ops = {
  * Follow the state of both ends: the link is up while the controller is
  * started and a host half runs.  A host that went away, or booted again
  * since the link came up, takes the link down first.
+ *
+ * The functions hear of a link change before the host sees it: on the way
+ * up they are ready (their poll threads watching) before the host may
+ * scan the device and set it up; on the way down the host removes the
+ * device while they still serve it.
  */
 static void pci_epc_ivs_link_work(struct work_struct *work)
 {
@@ -514,23 +517,30 @@ static void pci_epc_ivs_link_work(struct work_struct *work)
 	struct pci_ivs_page *page = ivs->page;
 	u32 peer = le32_to_cpu(READ_ONCE(page->host_peer));
 	u32 boot = le32_to_cpu(READ_ONCE(page->host_boot));
+	bool started = READ_ONCE(ivs->started);
 	bool host = le32_to_cpu(READ_ONCE(page->host_up)) &&
 		    pci_epc_ivs_alive(ivs, peer);
 
-	if (ivs->link_up && (!host || boot != ivs->host_boot ||
-			     !READ_ONCE(ivs->started))) {
+	if (ivs->link_up && (!host || boot != ivs->host_boot || !started)) {
+		WRITE_ONCE(page->ep_link, 0);
+		pci_epc_ivs_publish(ivs);
+		if (host && boot == ivs->host_boot)
+			pci_epc_ivs_wait_host(ivs, "link down");
 		WRITE_ONCE(ivs->link_up, false);
 		dev_info(&ivs->epc->dev, "link down (%s)\n",
-			 !READ_ONCE(ivs->started) ? "stopped" :
+			 !started ? "stopped" :
 			 !host ? "host gone" : "host rebooted");
 		pci_epc_linkdown(ivs->epc);
 	}
 
-	if (!ivs->link_up && host && READ_ONCE(ivs->started)) {
+	if (!ivs->link_up && host && started) {
 		ivs->host_boot = boot;
 		WRITE_ONCE(ivs->link_up, true);
 		dev_info(&ivs->epc->dev, "link up (host boot %u)\n", boot);
 		pci_epc_linkup(ivs->epc);
+		WRITE_ONCE(page->ep_boot, cpu_to_le32(boot));
+		WRITE_ONCE(page->ep_link, cpu_to_le32(1));
+		pci_epc_ivs_publish(ivs);
 	}
 }
 

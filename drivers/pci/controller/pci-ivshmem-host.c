@@ -202,7 +202,9 @@ static void pci_ivs_host_link_work(struct work_struct *work)
 	/* The state that goes with the sequence number, read after it */
 	rmb();
 	alive = pci_ivs_host_alive(h, le32_to_cpu(READ_ONCE(page->ep_peer)));
+	/* Up for this host boot, not one the endpoint saw before */
 	want = alive && le32_to_cpu(READ_ONCE(page->ep_link)) &&
+	       READ_ONCE(page->ep_boot) == READ_ONCE(page->host_boot) &&
 	       !READ_ONCE(h->removed);
 
 	if (h->link_up && !want) {

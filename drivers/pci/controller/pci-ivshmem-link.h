@@ -59,8 +59,9 @@
  * @ep_peer: the endpoint's peer ID + 1 (0: never seen)
  * @ep_seq: bumped by the endpoint after each change of @ep_link or of its
  *	    functions
- * @ep_link: 1 while the endpoint controller is started (link training on)
- * @ep_pad: reserved
+ * @ep_link: 1 while the endpoint's link is up: controller started, a host
+ *	     half running, the functions told
+ * @ep_boot: the @host_boot that @ep_link is up with
  * @ep_ram_base: endpoint physical address at offset 0 of its RAM file
  * @host_peer: the host's peer ID + 1 (0: never seen)
  * @host_ack: the last @ep_seq the host has acted on
@@ -78,7 +79,7 @@ struct pci_ivs_page {
 	__le32 ep_peer;
 	__le32 ep_seq;
 	__le32 ep_link;
-	__le32 ep_pad;
+	__le32 ep_boot;
 	__le64 ep_ram_base;
 	__le32 host_peer;
 	__le32 host_ack;
