@@ -44,10 +44,10 @@
 # physical address (q35, MEM at most 2 GiB).  Each BAR2 of the doorbells is
 # the server's shared memory; BAR0+12 takes (peer ID << 16) | vector.
 #
-# Every QEMU thread of the host VM runs on HOST_CPU, of the endpoint VM on
-# EP_CPU (-P, default 0,1; 0,0 on a one-CPU machine), vCPUs at a raised
-# priority (see raise_vcpus); the server and the agent readers (a cat
-# each) run where the caller does.
+# The host VM's QEMU runs on HOST_CPU, the endpoint VM's last vCPU on
+# EP_CPU and its other threads on HOST_CPU (-P, default 0,1; 0,0 on a
+# one-CPU machine), at raised priorities (see raise_vcpus); the
+# server and the agent readers (a cat each) run where the caller does.
 #
 # In DIR: rig.env (the settings), server.{sock,log}, and for VM host and
 # ep: VM.console (console), VM.agent.log (all the agent said),
@@ -182,26 +182,37 @@ start_vm() {
 	die "the $name VM did not start (QEMU log above)"
 }
 
-# raise_vcpus NAME PID: QEMU PID's vCPU threads get a high priority over
-# its main loop on the same host CPU: a vCPU that another thread displaces
-# stops for a whole host time slice, and the endpoint's poll thread must
-# answer the host's legacy virtio set-up within microseconds (on a real
-# endpoint it has a core of its own).  The main loop stays on the vCPUs'
-# CPU: it fires their timers, and a halted vCPU waits for it to wake up.
-# The priority needs root (CAP_SYS_NICE); without it, a note, and the
-# vCPUs keep their normal priority.
+# raise_vcpus NAME PID: QEMU PID's threads get a high priority, its main
+# loop (timers, devices, chardevs) above its vCPUs: a vCPU waits for the
+# main loop to wake it or to let go of QEMU's global lock, and a main loop
+# that vCPUs displace holds them all up.  Of the endpoint, only the last
+# vCPU stays on EP_CPU, and its other threads move to HOST_CPU, so that
+# the endpoint's last vCPU has a CPU to itself: a vCPU that another
+# thread displaces stops for a whole host time slice, and the endpoint's
+# poll thread, which runs there, must answer the host's legacy virtio
+# set-up within microseconds (on a real endpoint it has a core of its
+# own).  The priorities need root (CAP_SYS_NICE); without it, a note.
 raise_vcpus() {
-	local t
+	local t comm prio nice=1 last=
+	[ "$1" != ep ] || last="CPU $((ep_cpus - 1))/TCG"
 	for t in /proc/"$2"/task/*; do
-		case $(cat "$t/comm" 2>/dev/null) in
-		CPU*/TCG) ;;
-		*) continue ;;
+		comm=$(cat "$t/comm" 2>/dev/null) || continue
+		case $comm in
+		CPU*/TCG) prio=-15 ;;
+		*) prio=-20 ;;
 		esac
-		renice -n -15 -p "${t##*/}" >/dev/null 2>&1 && continue
-		echo "rig2.sh: note: the $1 VM's vCPUs keep their normal" \
-		     "priority (not root)" >&2
-		return 0
+		[ $nice -eq 0 ] ||
+		renice -n $prio -p "${t##*/}" >/dev/null 2>&1 || {
+			echo "rig2.sh: note: the $1 VM's threads keep their" \
+			     "normal priority (not root)" >&2
+			nice=0
+		}
+		if [ "$1" = ep ] && [ "$comm" != "$last" ] &&
+		   [ "$host_cpu" != "$ep_cpu" ]; then
+			taskset -p -c "$host_cpu" "${t##*/}" >/dev/null
+		fi
 	done
+	return 0
 }
 
 # monitor NAME CMD: one command on VM NAME's monitor, its answer on stdout
