@@ -15,9 +15,9 @@
  * capability or MSI-X table), sets its bit in the page and rings the
  * host's doorbell; INTx likewise.  Link: the link is up while the
  * controller is started and the host half runs; a host that reboots or
- * goes away takes it down.  The functions hear of it first, then the host
- * (which scans or removes the device); stop() returns once the host has
- * removed its devices.
+ * goes away takes it down.  On the way up the functions hear of it first,
+ * then the host (which scans the device); on the way down the host first
+ * removes the device, then the functions hear of it.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -452,14 +452,17 @@ static int pci_epc_ivs_start(struct pci_epc *epc)
 	return 0;
 }
 
-/* The link goes down (the host's device removed first) before this returns */
+/*
+ * The link goes down in the link work: the host's device removed, then the
+ * functions told.  Not waited for here: the EPC core holds epc->lock
+ * around this, and the functions' link-down handling may take it.
+ */
 static void pci_epc_ivs_stop(struct pci_epc *epc)
 {
 	struct pci_epc_ivs *ivs = pci_epc_ivs_from_epc(epc);
 
 	WRITE_ONCE(ivs->started, false);
 	queue_work(pci_epc_ivs_wq, &ivs->link_work);
-	flush_work(&ivs->link_work);
 }
 
 static const struct pci_epc_features pci_epc_ivs_features = {
