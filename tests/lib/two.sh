@@ -24,11 +24,12 @@ TWO_EPF=/sys/kernel/config/pci_ep/functions
 # removal running on another CPU does
 TWO_HOST_CPUS=2
 
-# The endpoint machine has two CPUs, and its functions' poll threads run on
-# the second, kept from other tasks (isolcpus); scripts/rig2.sh gives the
-# endpoint machine a host CPU of its own.  On a real endpoint the poll
-# thread has a core.
-TWO_POLL_CPU=1
+# The endpoint machine has two CPUs ($TWO_EP_CPUS), and its functions' poll
+# threads run on the last, kept from other tasks (isolcpus);
+# scripts/rig2.sh gives that vCPU a host CPU of its own.  On a real
+# endpoint the poll thread has a core.
+TWO_EP_CPUS=${TWO_EP_CPUS:-2}
+TWO_POLL_CPU=$((TWO_EP_CPUS - 1))
 
 # The endpoint's device on the host's virtual bus (the link's PCI domain)
 TWO_BDF=10000:00:00.0
@@ -68,11 +69,13 @@ two_need() {
 # harness, the server and the agents' readers stay on the host machine's
 # CPU: the endpoint's vCPU has the other one to itself.
 two_start() {
+	local iso=()
+	[ "$TWO_POLL_CPU" -eq 0 ] || iso=(-e "isolcpus=$TWO_POLL_CPU")
 	[ "$(nproc)" -lt 2 ] || taskset -p -c 0 $$ >/dev/null
 	two_need "the rig starts and both agents answer" \
 		rig2_start -K "$TWO_HOST_KERNEL" -I "$TWO_HOST_INITRD" \
 		-k "$TWO_EP_KERNEL" -i "$TWO_EP_INITRD" -s "$TWO_SERVER" \
-		-c "$TWO_HOST_CPUS" -C 2 -e "isolcpus=$TWO_POLL_CPU" \
+		-c "$TWO_HOST_CPUS" -C "$TWO_EP_CPUS" "${iso[@]}" \
 		-q "${TWO_EP_QEMU:-qemu-system-x86_64}"
 	tap_diag "host: $(on_host 'echo $(uname -r) $(uname -m)'), endpoint: $(on_ep 'echo $(uname -r) $(uname -m)')"
 }
@@ -158,7 +161,7 @@ two_xfer() {
 		sha256sum </tmp/tx
 		rm -f /tmp/tx" 2>&1); then
 		tap_fail "$name" "writer: $tx"
-		on_$rside 'pkill head' >/dev/null 2>&1
+		"on_$rside" "pkill head" >/dev/null 2>&1
 		return 1
 	fi
 	rx=$("on_$rside" -t "$secs" "n=$((secs * 10))
