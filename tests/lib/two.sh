@@ -21,8 +21,8 @@ TWO_EPF=/sys/kernel/config/pci_ep/functions
 # The host machine has two CPUs, as every real host has more than one: the
 # stock virtio_console waits for the device with interrupts off, spinning
 # until it answers or the device is marked broken, which a surprise
-# removal running on another CPU does
-TWO_HOST_CPUS=2
+# removal running on another CPU does ($TWO_HOST_CPUS sets another count)
+TWO_HOST_CPUS=${TWO_HOST_CPUS:-2}
 
 # The endpoint machine has two CPUs ($TWO_EP_CPUS), and its functions' poll
 # threads run on the last, kept from other tasks (isolcpus);
