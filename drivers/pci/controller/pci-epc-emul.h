@@ -41,6 +41,22 @@
 /* Functions of the one device on a virtual bus */
 #define PCI_EPC_EMUL_MAX_FUNCS		4
 
+/*
+ * MSI and MSI-X vector counts in the EPC ops: plain numbers on newer EPC
+ * cores, encoded fields (log2, count - 1) before (the Makefile tells which)
+ */
+#ifdef EPC_LOOP_PLAIN_NR_IRQS
+#define PCI_EPC_EMUL_MSI_NR(x)		(x)
+#define PCI_EPC_EMUL_MSIX_NR(x)		(x)
+#define PCI_EPC_EMUL_MSI_RET(n)		(n)
+#define PCI_EPC_EMUL_MSIX_RET(n)	(n)
+#else
+#define PCI_EPC_EMUL_MSI_NR(x)		(1 << (x))
+#define PCI_EPC_EMUL_MSIX_NR(x)		((x) + 1)
+#define PCI_EPC_EMUL_MSI_RET(n)		ilog2(n)
+#define PCI_EPC_EMUL_MSIX_RET(n)	((n) - 1)
+#endif
+
 /**
  * struct pci_epc_emul_func - one emulated function, as the host sees it
  * @cfg: configuration space

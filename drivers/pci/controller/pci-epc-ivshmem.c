@@ -292,24 +292,11 @@ static void pci_epc_ivs_unmap_addr(struct pci_epc *epc, u8 func_no,
 {
 }
 
-/* MSI and MSI-X counts: plain numbers on newer EPC cores, encoded before */
-#ifdef EPC_LOOP_PLAIN_NR_IRQS
-#define EPC_IVS_MSI_NR(x)	(x)
-#define EPC_IVS_MSIX_NR(x)	(x)
-#define EPC_IVS_MSI_RET(n)	(n)
-#define EPC_IVS_MSIX_RET(n)	(n)
-#else
-#define EPC_IVS_MSI_NR(x)	(1 << (x))
-#define EPC_IVS_MSIX_NR(x)	((x) + 1)
-#define EPC_IVS_MSI_RET(n)	ilog2(n)
-#define EPC_IVS_MSIX_RET(n)	((n) - 1)
-#endif
-
 static int pci_epc_ivs_set_msi(struct pci_epc *epc, u8 func_no, u8 vfunc_no,
 			       u8 nr)
 {
 	struct pci_epc_ivs *ivs = pci_epc_ivs_from_epc(epc);
-	unsigned int nr_irqs = EPC_IVS_MSI_NR(nr);
+	unsigned int nr_irqs = PCI_EPC_EMUL_MSI_NR(nr);
 	unsigned long flags;
 	int ret;
 
@@ -337,14 +324,14 @@ static int pci_epc_ivs_get_msi(struct pci_epc *epc, u8 func_no, u8 vfunc_no)
 
 	ret = pci_epc_emul_get_msi(&ivs->page->func[func_no]);
 
-	return ret < 0 ? ret : EPC_IVS_MSI_RET(ret);
+	return ret < 0 ? ret : PCI_EPC_EMUL_MSI_RET(ret);
 }
 
 static int pci_epc_ivs_set_msix(struct pci_epc *epc, u8 func_no, u8 vfunc_no,
 				u16 nr, enum pci_barno bir, u32 offset)
 {
 	struct pci_epc_ivs *ivs = pci_epc_ivs_from_epc(epc);
-	unsigned int nr_irqs = EPC_IVS_MSIX_NR(nr);
+	unsigned int nr_irqs = PCI_EPC_EMUL_MSIX_NR(nr);
 	unsigned long flags;
 	int ret;
 
@@ -375,7 +362,7 @@ static int pci_epc_ivs_get_msix(struct pci_epc *epc, u8 func_no,
 
 	ret = pci_epc_emul_get_msix(&ivs->page->func[func_no]);
 
-	return ret < 0 ? ret : EPC_IVS_MSIX_RET(ret);
+	return ret < 0 ? ret : PCI_EPC_EMUL_MSIX_RET(ret);
 }
 
 static int pci_epc_ivs_raise_irq(struct pci_epc *epc, u8 func_no,

@@ -310,27 +310,11 @@ static void pci_epc_loop_unmap_addr(struct pci_epc *epc, u8 func_no,
 {
 }
 
-/*
- * Newer EPC cores pass the MSI and MSI-X counts as plain numbers, older
- * ones as encoded fields; these helpers hide the difference.
- */
-#ifdef EPC_LOOP_PLAIN_NR_IRQS
-#define EPC_LOOP_MSI_NR(x)	(x)
-#define EPC_LOOP_MSIX_NR(x)	(x)
-#define EPC_LOOP_MSI_RET(n)	(n)
-#define EPC_LOOP_MSIX_RET(n)	(n)
-#else
-#define EPC_LOOP_MSI_NR(x)	(1 << (x))
-#define EPC_LOOP_MSIX_NR(x)	((x) + 1)
-#define EPC_LOOP_MSI_RET(n)	ilog2(n)
-#define EPC_LOOP_MSIX_RET(n)	((n) - 1)
-#endif
-
 static int pci_epc_loop_set_msi(struct pci_epc *epc, u8 func_no, u8 vfunc_no,
 				u8 nr)
 {
 	struct pci_epc_loop *loop = pci_epc_loop_from_epc(epc);
-	unsigned int nr_irqs = EPC_LOOP_MSI_NR(nr);
+	unsigned int nr_irqs = PCI_EPC_EMUL_MSI_NR(nr);
 	unsigned long flags;
 	int ret;
 
@@ -361,7 +345,7 @@ static int pci_epc_loop_get_msi(struct pci_epc *epc, u8 func_no, u8 vfunc_no)
 	ret = pci_epc_emul_get_msi(&loop->func[func_no]);
 	spin_unlock_irqrestore(&loop->ebus.lock, flags);
 
-	return ret < 0 ? ret : EPC_LOOP_MSI_RET(ret);
+	return ret < 0 ? ret : PCI_EPC_EMUL_MSI_RET(ret);
 }
 
 static int pci_epc_loop_set_msix(struct pci_epc *epc, u8 func_no,
@@ -369,7 +353,7 @@ static int pci_epc_loop_set_msix(struct pci_epc *epc, u8 func_no,
 				 u32 offset)
 {
 	struct pci_epc_loop *loop = pci_epc_loop_from_epc(epc);
-	unsigned int nr_irqs = EPC_LOOP_MSIX_NR(nr);
+	unsigned int nr_irqs = PCI_EPC_EMUL_MSIX_NR(nr);
 	unsigned long flags;
 	int ret;
 
@@ -403,7 +387,7 @@ static int pci_epc_loop_get_msix(struct pci_epc *epc, u8 func_no,
 	ret = pci_epc_emul_get_msix(&loop->func[func_no]);
 	spin_unlock_irqrestore(&loop->ebus.lock, flags);
 
-	return ret < 0 ? ret : EPC_LOOP_MSIX_RET(ret);
+	return ret < 0 ? ret : PCI_EPC_EMUL_MSIX_RET(ret);
 }
 
 /*
