@@ -100,9 +100,9 @@ args+=(-kernel "$kernel" -initrd "$initrd" -append "$cmdline")
 # the previous queue, and the endpoint must have consumed it by then; a
 # vCPU that a host task displaces stops for a whole host time slice
 # (milliseconds).  Real endpoints are separate machines.
-ep_cpu=''
-if [ "$(nproc)" -ge 2 ] && [ "$cpus" -ge 2 ]; then
-	ep_cpu=$(($(nproc) - 1))
+ep_cpu='' ncpu=$(getconf _NPROCESSORS_ONLN)
+if [ "$ncpu" -ge 2 ] && [ "$cpus" -ge 2 ]; then
+	ep_cpu=$((ncpu - 1))
 	taskset -p -c "0-$((ep_cpu - 1))" $$ >/dev/null
 fi
 

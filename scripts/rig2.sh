@@ -44,10 +44,10 @@
 # physical address (q35, MEM at most 2 GiB).  Each BAR2 of the doorbells is
 # the server's shared memory; BAR0+12 takes (peer ID << 16) | vector.
 #
-# The host VM's QEMU runs on HOST_CPU, the endpoint VM's last vCPU on
-# EP_CPU and its other threads on HOST_CPU (-P, default 0,1; 0,0 on a
-# one-CPU machine), at raised priorities (see raise_vcpus); the
-# server and the agent readers (a cat each) run where the caller does.
+# The host VM's QEMU runs on HOST_CPU and the endpoint VM's on EP_CPU (-P,
+# default 0,1; 0,0 on a one-CPU machine): no CPU is shared between the two
+# machines.  Priorities: see raise_vcpus.  The server and the agent
+# readers (a cat each) run where the caller does.
 #
 # In DIR: rig.env (the settings), server.{sock,log}, and for VM host and
 # ep: VM.console (console), VM.agent.log (all the agent said),
@@ -185,20 +185,24 @@ start_vm() {
 # raise_vcpus NAME PID: QEMU PID's threads get a high priority, its main
 # loop (timers, devices, chardevs) above its vCPUs: a vCPU waits for the
 # main loop to wake it or to let go of QEMU's global lock, and a main loop
-# that vCPUs displace holds them all up.  Of the endpoint, only the last
-# vCPU stays on EP_CPU, and its other threads move to HOST_CPU, so that
-# the endpoint's last vCPU has a CPU to itself: a vCPU that another
-# thread displaces stops for a whole host time slice, and the endpoint's
-# poll thread, which runs there, must answer the host's legacy virtio
-# set-up within microseconds (on a real endpoint it has a core of its
-# own).  The priorities need root (CAP_SYS_NICE); without it, a note.
+# that vCPUs displace holds them all up.  The endpoint's functions poll
+# from its last vCPU and must answer the host's legacy virtio set-up
+# within microseconds (a real endpoint gives them a core of their own):
+# that vCPU runs at the vCPUs' priority, the endpoint's other vCPUs at
+# the normal one, so that they take its CPU mostly while it has nothing
+# to do (about 3% of it when both want it).  Threads that hold QEMU's
+# global lock must not wait for a CPU the other machine keeps busy: all of
+# the endpoint's threads stay on EP_CPU (its last vCPU once waited
+# milliseconds for a main loop on HOST_CPU).
+# The priorities need root (CAP_SYS_NICE); without it, a note.
 raise_vcpus() {
 	local t comm prio nice=1 last=
 	[ "$1" != ep ] || last="CPU $((ep_cpus - 1))/TCG"
 	for t in /proc/"$2"/task/*; do
 		comm=$(cat "$t/comm" 2>/dev/null) || continue
 		case $comm in
-		CPU*/TCG) prio=-15 ;;
+		"$last") prio=-15 ;;
+		CPU*/TCG) prio=-15; [ "$1" != ep ] || prio=0 ;;
 		*) prio=-20 ;;
 		esac
 		[ $nice -eq 0 ] ||
@@ -207,10 +211,6 @@ raise_vcpus() {
 			     "normal priority (not root)" >&2
 			nice=0
 		}
-		if [ "$1" = ep ] && [ "$comm" != "$last" ] &&
-		   [ "$host_cpu" != "$ep_cpu" ]; then
-			taskset -p -c "$host_cpu" "${t##*/}" >/dev/null
-		fi
 	done
 	return 0
 }
@@ -336,7 +336,9 @@ ep_qemu=qemu-system-x86_64 ep_arch='' windows=4 vectors=4 mem=512M
 host_cpus=1 ep_cpus=1 host_append='' ep_append=''
 server=$top/build/tools-${KVER:-7.2}/vep-ivshmem-server
 host_cpu=0 ep_cpu=1
-[ "$(nproc)" -ge 2 ] || ep_cpu=0
+# the online CPUs: nproc counts only those this process may use, and a
+# caller pinned to one CPU would put both machines there
+[ "$(getconf _NPROCESSORS_ONLN)" -ge 2 ] || ep_cpu=0
 while getopts "d:K:I:k:i:q:A:n:V:m:c:C:P:a:e:s:h" opt; do
 	case $opt in
 	d) dir=$OPTARG ;;

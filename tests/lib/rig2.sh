@@ -28,6 +28,8 @@
 #   rig2_find_page FILE KEY  the page-aligned offsets in FILE where the text
 #                          KEY starts, one a line (a RAM file, to find a page
 #                          that a guest filled)
+#   rig2_threads           "VM<TAB>THREAD<TAB>CPUS" for every thread of both
+#                          QEMUs: the host CPUs each may run on
 #   rig2_ktrouble          kernel trouble (oops, BUG, WARNING, stalls, as
 #                          scripts/qemu.sh sees it) in either console log
 #
@@ -179,6 +181,19 @@ with open(sys.argv[1], 'rb') as f, \
 			print(at)
 		at = m.find(key, at + 1)
 EOF
+}
+
+rig2_threads() {
+	local vm pid t comm cpus
+	for vm in host ep; do
+		pid=$(cat "$RIG2_DIR/$vm.pid" 2>/dev/null) || continue
+		for t in /proc/"$pid"/task/*; do
+			comm=$(cat "$t/comm" 2>/dev/null) &&
+			cpus=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' \
+				"$t/status" 2>/dev/null) &&
+			printf '%s\t%s\t%s\n' "$vm" "$comm" "$cpus"
+		done
+	done
 }
 
 rig2_ktrouble() {

@@ -26,8 +26,8 @@ TWO_HOST_CPUS=${TWO_HOST_CPUS:-2}
 
 # The endpoint machine has two CPUs ($TWO_EP_CPUS), and its functions' poll
 # threads run on the last, kept from other tasks (isolcpus);
-# scripts/rig2.sh gives that vCPU a host CPU of its own.  On a real
-# endpoint the poll thread has a core.
+# scripts/rig2.sh gives the endpoint machine a host CPU of its own, where
+# that vCPU comes first.  On a real endpoint the poll thread has a core.
 TWO_EP_CPUS=${TWO_EP_CPUS:-2}
 TWO_POLL_CPU=$((TWO_EP_CPUS - 1))
 
@@ -71,13 +71,34 @@ two_need() {
 two_start() {
 	local iso=()
 	[ "$TWO_POLL_CPU" -eq 0 ] || iso=(-e "isolcpus=$TWO_POLL_CPU")
-	[ "$(nproc)" -lt 2 ] || taskset -p -c 0 $$ >/dev/null
+	[ "$(getconf _NPROCESSORS_ONLN)" -lt 2 ] || taskset -p -c 0 $$ >/dev/null
 	two_need "the rig starts and both agents answer" \
 		rig2_start -K "$TWO_HOST_KERNEL" -I "$TWO_HOST_INITRD" \
 		-k "$TWO_EP_KERNEL" -i "$TWO_EP_INITRD" -s "$TWO_SERVER" \
 		-c "$TWO_HOST_CPUS" -C "$TWO_EP_CPUS" "${iso[@]}" \
 		-q "${TWO_EP_QEMU:-qemu-system-x86_64}"
+	two_check "host and endpoint VMs on host CPUs of their own" \
+		two_placement
 	tap_diag "host: $(on_host 'echo $(uname -r) $(uname -m)'), endpoint: $(on_ep 'echo $(uname -r) $(uname -m)')"
+}
+
+# two_placement: no host CPU runs threads of both machines: every thread of
+# the host's QEMU may use host CPU $host_cpu alone, every thread of the
+# endpoint's $ep_cpu alone (scripts/rig2.sh's settings), and the endpoint
+# has the vCPU its functions poll from; says where they are
+two_placement() {
+	local ep_cpu host_cpu last="CPU $((TWO_EP_CPUS - 1))/TCG" bad
+	ep_cpu=$(rig2_get ep_cpu)
+	host_cpu=$(rig2_get host_cpu)
+	[ "$ep_cpu" != "$host_cpu" ] ||
+		{ echo "host and endpoint share host CPU $ep_cpu"; return 1; }
+	bad=$(rig2_threads | awk -F'\t' -v last="$last" -v e="$ep_cpu" \
+		-v h="$host_cpu" '
+		$1 == "ep" && $2 == last { n++ }
+		($1 == "ep" && $3 != e) || ($1 == "host" && $3 != h) { print }
+		END { if (n != 1) print "no single endpoint thread " last }')
+	[ -z "$bad" ] || { echo "misplaced (VM, thread, CPUs):"; echo "$bad"; return 1; }
+	echo "host VM on host CPU $host_cpu, endpoint VM on $ep_cpu"
 }
 
 # two_host_load DRIVER...: the host half of the link, then the stock
