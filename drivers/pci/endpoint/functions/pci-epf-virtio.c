@@ -1445,8 +1445,17 @@ static void epf_virtio_queue_pfn(struct epf_virtio *evd, u32 pfn, u16 sel,
 		 */
 		rmb();
 		if (epf_virtio_rd32(evd, VIRTIO_PCI_QUEUE_PFN)) {
-			dev_warn_ratelimited(dev, "Queue %u's MSI-X vector went unseen; reload the host driver if its interrupts go astray\n",
-					     q);
+			/*
+			 * The host set the next queue up before this thread
+			 * saw it move on.  A vector unchanged since QUEUE_PFN
+			 * was taken is this queue's: the host wrote it before
+			 * the thread looked (right after QUEUE_PFN), or wrote
+			 * the value already there.  A changed one may be this
+			 * queue's or already the next one's.
+			 */
+			if (vec != pre)
+				dev_warn_ratelimited(dev, "Queue %u's MSI-X vector went unseen; reload the host driver if its interrupts go astray\n",
+						     q);
 			vq->vector = pre;
 			return;
 		}
