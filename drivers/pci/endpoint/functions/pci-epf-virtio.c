@@ -286,8 +286,9 @@ struct epf_virtio_trace {
  * @dev_features: features offered to the host
  * @vqs: the queues
  * @xfer: byte mover
- * @stale_lock: protects @stale_maps
+ * @stale_lock: protects @stale_maps and @stale_n
  * @stale_maps: mappings to undo, off the poll thread
+ * @stale_n: mappings handed to @unmap_work and not yet undone
  * @unmap_work: undoes @stale_maps
  * @epc_ready: header and BAR written to the controller (epc_init done)
  * @poller: poll thread serving the device, from epc_init to epc_deinit or
@@ -329,6 +330,7 @@ struct epf_virtio_trace {
  * @xfer_fail_since: jiffies of the first failure in a row
  * @win_wait_since: jiffies of the first activation that found no outbound
  *	window free, 0 if the last one did
+ * @win_short: the last activation found no outbound window free
  * @dmap: the MMIO byte mover's current data mapping
  * @dmap_valid: @dmap is mapped
  *
@@ -352,6 +354,7 @@ struct epf_virtio {
 	/* Poll thread adds, unmap work takes */
 	spinlock_t stale_lock;
 	struct list_head stale_maps;
+	unsigned int stale_n;
 	struct work_struct unmap_work;
 	bool epc_ready;
 
@@ -393,6 +396,7 @@ struct epf_virtio {
 	bool xfer_failing;
 	unsigned long xfer_fail_since;
 	unsigned long win_wait_since;
+	bool win_short;
 	struct pci_epc_map dmap;
 	bool dmap_valid;
 };
@@ -493,7 +497,24 @@ static void epf_virtio_unmap_work(struct work_struct *work)
 		pci_epc_mem_unmap(epf->epc, epf->func_no, epf->vfunc_no,
 				  &stale->map);
 		kfree(stale);
+
+		spin_lock_irqsave(&evd->stale_lock, flags);
+		evd->stale_n--;
+		spin_unlock_irqrestore(&evd->stale_lock, flags);
 	}
+}
+
+/* Windows of this function still on their way back to the controller */
+static bool epf_virtio_unmaps_pending(struct epf_virtio *evd)
+{
+	unsigned long flags;
+	bool pending;
+
+	spin_lock_irqsave(&evd->stale_lock, flags);
+	pending = evd->stale_n;
+	spin_unlock_irqrestore(&evd->stale_lock, flags);
+
+	return pending;
 }
 
 static void epf_virtio_unmap(struct epf_virtio *evd, struct pci_epc_map *map)
@@ -511,6 +532,7 @@ static void epf_virtio_unmap(struct epf_virtio *evd, struct pci_epc_map *map)
 	stale->map = *map;
 	spin_lock_irqsave(&evd->stale_lock, flags);
 	list_add_tail(&stale->node, &evd->stale_maps);
+	evd->stale_n++;
 	spin_unlock_irqrestore(&evd->stale_lock, flags);
 
 	queue_work(EPF_VIRTIO_UNMAP_WQ, &evd->unmap_work);
@@ -1108,6 +1130,7 @@ static void epf_virtio_deactivate(struct epf_virtio *evd)
 	evd->want_reset = false;
 	evd->xfer_failing = false;
 	evd->win_wait_since = 0;
+	evd->win_short = false;
 }
 
 /* The host broke the protocol: stop and ask it for a reset */
@@ -1547,17 +1570,25 @@ static bool epf_virtio_poll_regs(struct epf_virtio *evd, ktime_t now)
  * Map every ring the host gave, and reserve the data path, at activation:
  * a function the controller's outbound windows cannot serve fails here,
  * and one that fits keeps what it has against functions set up later.
- * Out of windows (other functions hold them, or unmaps are still on their
- * way), wait EPF_VIRTIO_XFER_TIMEOUT_MS, polling, for some to come free;
- * then say what the function needs, and fail.  Returns 0, -EAGAIN to be
- * called again, or another negative error code.
+ * Out of windows while some of this function's last session are still on
+ * their way back (the unmap work may wait for a busy CPU), wait for those,
+ * off the clock.  Out of windows that other functions hold, wait
+ * EPF_VIRTIO_XFER_TIMEOUT_MS, polling, for some to come free; then say
+ * what the function needs, and fail.  Either way, while the rings a failed
+ * attempt mapped are on their way back, do not map more only to send them
+ * the same way.  Returns 0, -EAGAIN to be called again, or another
+ * negative error code.
  */
 static int epf_virtio_take_windows(struct epf_virtio *evd)
 {
 	struct device *dev = epf_virtio_to_dev(evd);
 	struct epf_virtio_queue *first = NULL;
 	unsigned int i, nrings = 0;
+	bool old_out = epf_virtio_unmaps_pending(evd);
 	int ret = 0;
+
+	if (evd->win_short && old_out)
+		return -EAGAIN;
 
 	for (i = 0; i < evd->info->nvqs; i++)
 		nrings += !!evd->vqs[i].pfn;
@@ -1590,6 +1621,7 @@ static int epf_virtio_take_windows(struct epf_virtio *evd)
 			goto err_unmap;
 	}
 	evd->win_wait_since = 0;
+	evd->win_short = false;
 
 	return 0;
 
@@ -1600,6 +1632,11 @@ err_unmap:
 	if (ret != -ENOMEM)
 		return ret;
 
+	evd->win_short = true;
+	if (old_out) {
+		evd->win_wait_since = 0;
+		return -EAGAIN;
+	}
 	if (!evd->win_wait_since) {
 		evd->win_wait_since = jiffies ?: 1;
 		return -EAGAIN;
