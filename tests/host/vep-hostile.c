@@ -76,7 +76,6 @@
 
 #include <linux/delay.h>
 #include <linux/dma-mapping.h>
-#include <linux/hex.h>
 #include <linux/interrupt.h>
 #include <linux/module.h>
 #include <linux/pci.h>
@@ -550,7 +549,7 @@ static int vep_hostile_msix_fail(struct vep_hostile *h)
 	} while (time_before(jiffies, start +
 			     msecs_to_jiffies(VEP_HOSTILE_RESTORE_MS)));
 
-	bin2hex(config, now, sizeof(now));
+	snprintf(config, sizeof(config), "%*phN", (int)sizeof(now), now);
 	status = ioread8(r + VIRTIO_PCI_STATUS);
 	pr_info("%s: configuration %s, back after %d ms\n", attack, config,
 		restored);
