@@ -1921,7 +1921,13 @@ static int epf_virtio_pace(struct epf_virtio *evd, bool work, ktime_t now)
 			evd->hot_until = ktime_add_ms(now, EPF_VIRTIO_HOT_MS);
 	}
 
-	if (epf_virtio_in_setup(evd) && ktime_before(now, evd->spin_until))
+	/*
+	 * A host driver that failed the device is reloaded next, and its
+	 * reset and set-up may come and go between two sleeping polls
+	 */
+	if ((epf_virtio_in_setup(evd) ||
+	     (evd->status & VIRTIO_CONFIG_S_FAILED)) &&
+	    ktime_before(now, evd->spin_until))
 		pace = EPF_VIRTIO_PACE_SETUP;
 	else if (ktime_before(now, evd->busy_until))
 		pace = EPF_VIRTIO_PACE_SPIN;
