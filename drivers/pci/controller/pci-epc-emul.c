@@ -573,10 +573,17 @@ static int pci_epc_emul_config_write(struct pci_bus *bus, unsigned int devfn,
 
 	spin_lock_irqsave(&ebus->lock, flags);
 	f = ebus->ops->func(ebus, fn);
-	if (f)
+	if (f) {
+		u16 cmd = pci_epc_emul_rd(f->cfg, PCI_COMMAND, 2);
+
 		pci_epc_emul_cfg_write(f, where, size, val);
-	else
+		if (ebus->ops->bus_master && !(cmd & PCI_COMMAND_MASTER) &&
+		    (pci_epc_emul_rd(f->cfg, PCI_COMMAND, 2) &
+		     PCI_COMMAND_MASTER))
+			ebus->ops->bus_master(ebus, fn);
+	} else {
 		ret = PCIBIOS_DEVICE_NOT_FOUND;
+	}
 	spin_unlock_irqrestore(&ebus->lock, flags);
 
 	return ret;

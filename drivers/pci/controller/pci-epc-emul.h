@@ -113,10 +113,14 @@ struct pci_epc_emul_bus;
  * struct pci_epc_emul_bus_ops - what the owner of a virtual bus provides
  * @func: the emulated function @fn, or NULL when the host cannot reach it
  *	  now (no link, or no such function); called under @lock
+ * @bus_master: optional: the host just set Bus Master Enable in the Command
+ *		register of function @fn; called under @lock, with
+ *		interrupts off
  */
 struct pci_epc_emul_bus_ops {
 	struct pci_epc_emul_func *(*func)(struct pci_epc_emul_bus *ebus,
 					  unsigned int fn);
+	void (*bus_master)(struct pci_epc_emul_bus *ebus, unsigned int fn);
 };
 
 /**

@@ -78,6 +78,7 @@ MODULE_PARM_DESC(nr_windows,
  * @started: the controller is started; written by start() and stop()
  * @link_up: functions were told the link is up; only in @link_work
  * @host_boot: the host boot the link came up with; only in @link_work
+ * @host_bme: the page's host_bme counts last seen; only in @link_work
  */
 struct pci_epc_ivs {
 	struct platform_device *pdev;
@@ -97,6 +98,7 @@ struct pci_epc_ivs {
 	bool started;
 	bool link_up;
 	u32 host_boot;
+	u32 host_bme[PCI_EPC_EMUL_MAX_FUNCS];
 };
 
 static struct pci_epc_ivs pci_epc_ivs;
@@ -510,6 +512,8 @@ static void pci_epc_ivs_link_work(struct work_struct *work)
 	bool started = READ_ONCE(ivs->started);
 	bool host = le32_to_cpu(READ_ONCE(page->host_up)) &&
 		    pci_epc_ivs_alive(ivs, peer);
+	bool bme = false;
+	unsigned int fn;
 
 	if (ivs->link_up && (!host || boot != ivs->host_boot || !started)) {
 		WRITE_ONCE(page->ep_link, 0);
@@ -525,13 +529,32 @@ static void pci_epc_ivs_link_work(struct work_struct *work)
 
 	if (!ivs->link_up && host && started) {
 		ivs->host_boot = boot;
+		for (fn = 0; fn < PCI_EPC_EMUL_MAX_FUNCS; fn++)
+			ivs->host_bme[fn] =
+				le32_to_cpu(READ_ONCE(page->host_bme[fn]));
 		WRITE_ONCE(ivs->link_up, true);
 		dev_info(&ivs->epc->dev, "link up (host boot %u)\n", boot);
 		pci_epc_linkup(ivs->epc);
 		WRITE_ONCE(page->ep_boot, cpu_to_le32(boot));
 		WRITE_ONCE(page->ep_link, cpu_to_le32(1));
 		pci_epc_ivs_publish(ivs);
+		return;
 	}
+
+	/*
+	 * Bus mastering set by the host: its driver sets the device up next,
+	 * and the functions want to be watching by then
+	 */
+	for (fn = 0; ivs->link_up && fn < PCI_EPC_EMUL_MAX_FUNCS; fn++) {
+		u32 n = le32_to_cpu(READ_ONCE(page->host_bme[fn]));
+
+		if (n != ivs->host_bme[fn]) {
+			ivs->host_bme[fn] = n;
+			bme = true;
+		}
+	}
+	if (bme)
+		pci_epc_bus_master_enable_notify(ivs->epc);
 }
 
 static irqreturn_t pci_epc_ivs_link_irq(int irq, void *data)

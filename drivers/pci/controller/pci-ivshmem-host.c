@@ -24,6 +24,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/interrupt.h>
+#include <linux/delay.h>
 #include <linux/io.h>
 #include <linux/irq.h>
 #include <linux/module.h>
@@ -31,6 +32,9 @@
 #include <linux/workqueue.h>
 
 #include "pci-ivshmem-link.h"
+
+/* From link up to the first configuration request (PCIe r6.0, 6.6.1) */
+#define PCI_IVS_HOST_LINK_DELAY_MS	100
 
 /**
  * struct pci_ivs_host - the host half of the link
@@ -93,8 +97,23 @@ pci_ivs_host_func(struct pci_epc_emul_bus *ebus, unsigned int fn)
 	return &h->page->func[fn];
 }
 
+/* A host driver is about to set function @fn up: tell the endpoint */
+static void pci_ivs_host_bus_master(struct pci_epc_emul_bus *ebus,
+				    unsigned int fn)
+{
+	struct pci_ivs_host *h = container_of(ebus, struct pci_ivs_host, ebus);
+	__le32 *bme = &h->page->host_bme[fn];
+
+	lockdep_assert_held(&ebus->lock);
+	WRITE_ONCE(*bme, cpu_to_le32(le32_to_cpu(*bme) + 1));
+	/* The count before the doorbell that makes the endpoint read it */
+	wmb();
+	pci_ivs_host_ring(h, PCI_IVS_VEC_LINK);
+}
+
 static const struct pci_epc_emul_bus_ops pci_ivs_host_bus_ops = {
 	.func = pci_ivs_host_func,
+	.bus_master = pci_ivs_host_bus_master,
 };
 
 /* Run the handlers of the interrupts the endpoint raised */
@@ -219,6 +238,14 @@ static void pci_ivs_host_link_work(struct work_struct *work)
 		   !pci_ivs_host_make_bus(h, le64_to_cpu(page->ep_ram_base))) {
 		pci_ivs_host_set_link(h, true);
 		pci_info(h->db, "link up\n");
+		/*
+		 * As a root port does, no configuration request until 100 ms
+		 * after the link came up (PCIe r6.0, sec 6.6.1; Linux's
+		 * pci_bridge_wait_for_secondary_bus()).  The endpoint's
+		 * functions get ready meanwhile: a poll thread asleep when
+		 * the link came up may take milliseconds to run again.
+		 */
+		msleep(PCI_IVS_HOST_LINK_DELAY_MS);
 		pci_epc_emul_bus_scan(&h->ebus);
 	}
 

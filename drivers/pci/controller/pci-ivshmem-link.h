@@ -42,7 +42,7 @@
 #define PCI_IVS_VECTORS		2
 
 #define PCI_IVS_MAGIC		0x4b4e4c56	/* "VLNK" */
-#define PCI_IVS_VERSION		1
+#define PCI_IVS_VERSION		2
 
 /* Pending interrupt bits: MSI data values first, then INTx per function */
 #define PCI_IVS_PEND_INTX	PCI_EPC_EMUL_MSI_VECTORS
@@ -70,6 +70,9 @@
  * @pending: interrupts raised by the endpoint, not yet taken by the host;
  *	     atomic bitops from both machines
  * @func: the endpoint's functions, as the host sees them
+ * @host_bme: bumped by the host each time it sets Bus Master Enable in a
+ *	      function's Command register, which a host driver does right
+ *	      before it sets the device up
  */
 struct pci_ivs_page {
 	__le32 live;
@@ -87,6 +90,7 @@ struct pci_ivs_page {
 	__le32 host_up;
 	unsigned long pending[BITS_TO_LONGS(PCI_IVS_PEND_BITS)];
 	struct pci_epc_emul_func func[PCI_EPC_EMUL_MAX_FUNCS];
+	__le32 host_bme[PCI_EPC_EMUL_MAX_FUNCS];
 };
 
 #endif /* __PCI_IVSHMEM_LINK_H */
