@@ -1356,7 +1356,11 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 		 * reset that would get the poll thread ready for its set-up
 		 */
 		epf_virtio_watch(evd, now);
-		if (evd->setup_gap_us >= EPF_VIRTIO_SETUP_GAP_US)
+		if (!(old & VIRTIO_CONFIG_S_DRIVER))
+			dev_warn(epf_virtio_to_dev(evd),
+				 "The poll thread saw none of that set-up: it did not run from the host's reset to its failure (longest wait between two polls: %u us)\n",
+				 evd->setup_gap_us);
+		else if (evd->setup_gap_us >= EPF_VIRTIO_SETUP_GAP_US)
 			dev_warn(epf_virtio_to_dev(evd),
 				 "The poll thread was off its CPU for %u us while the host set the device up, and may have missed a queue address (keep poll_cpu for it alone)\n",
 				 evd->setup_gap_us);
