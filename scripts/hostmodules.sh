@@ -8,8 +8,10 @@
 #
 # The host half of the link (pci-ivshmem-host) and the emulated-function
 # library it uses (pci-epc-emul) are built from a copy of
-# drivers/pci/controller/ in OUTDIR, so that the repository's own objects,
-# built for the endpoint's kernel, are left alone.  Prints the .ko paths.
+# drivers/pci/controller/ in OUTDIR, the host test driver (vep-hostile)
+# from a copy of tests/host/ in OUTDIR/host, so that the repository's own
+# objects, built for the endpoint's kernel, are left alone.  Prints the .ko
+# paths.
 # HOST_KDIR (from "eval $(scripts/hostkernel.sh)") selects the headers;
 # without it, hostkernel.sh is asked.
 
@@ -22,15 +24,20 @@ if [ -z "${HOST_KDIR:-}" ]; then
 	eval "$("$top/scripts/hostkernel.sh")"
 fi
 
-mkdir -p "$out"
+mkdir -p "$out/host"
 src=$top/drivers/pci/controller
-for f in "$src"/Makefile "$src"/*.c "$src"/*.h; do
+for f in "$src"/Makefile "$src"/*.c "$src"/*.h \
+	 "$top"/tests/host/Makefile "$top"/tests/host/*.c; do
 	case $f in *.mod.c) continue ;; esac	# generated, for another kernel
-	cmp -s "$f" "$out/${f##*/}" || cp "$f" "$out/"
+	d=$out
+	[ "${f#"$top"/tests/host/}" = "$f" ] || d=$out/host
+	cmp -s "$f" "$d/${f##*/}" || cp "$f" "$d/"
 done
-make -s -C "$HOST_KDIR" M="$out" W=1 modules 2>&1 |
-	{ grep -v 'Skipping BTF generation' || true; } >&2
-for m in pci-epc-emul pci-ivshmem-host; do
+for d in "$out" "$out/host"; do
+	make -s -C "$HOST_KDIR" M="$d" W=1 modules 2>&1 |
+		{ grep -v 'Skipping BTF generation' || true; } >&2
+done
+for m in pci-epc-emul pci-ivshmem-host host/vep-hostile; do
 	[ -f "$out/$m.ko" ] || { echo "hostmodules.sh: $m.ko not built" >&2; exit 1; }
 	echo "$out/$m.ko"
 done

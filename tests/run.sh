@@ -143,6 +143,7 @@ iargs=(-o "$tmp/initramfs.cpio.gz"
        -f "$top/tests/known-warnings:/tests/known-warnings"
        -f "$top/tests/lib/agent.sh:/agent.sh")
 for m in "${modules[@]}"; do iargs+=(-m "$m"); done
+extra=()
 if [ -n "${VEP_EXTRA:-}" ]; then
 	read -r -a extra <<<"$VEP_EXTRA"
 	for e in "${extra[@]}"; do iargs+=(-f "$e"); done
@@ -156,10 +157,12 @@ if [ $two -eq 1 ]; then
 	export HOST_KVER HOST_MODDIR HOST_KDIR
 	mapfile -t hostmods < <("$top/scripts/hostmodules.sh" \
 				"$top/build/host-modules-$HOST_KVER")
-	[ ${#hostmods[@]} -eq 2 ] ||
+	[ ${#hostmods[@]} -eq 3 ] ||
 		{ log "the host's modules did not build (above)"; exit 1; }
 	hargs=(-o "$tmp/host.cpio.gz" -f "$top/tests/lib/agent.sh:/agent.sh")
 	for m in "${hostmods[@]}"; do hargs+=(-m "$m"); done
+	# the test tools: static x86_64 binaries, for the host as for the guest
+	for e in "${extra[@]}"; do hargs+=(-f "$e"); done
 	"$top/scripts/hostinitramfs.sh" "${hargs[@]}"
 	export TWO_HOST_KERNEL=$HOST_VMLINUZ TWO_HOST_INITRD=$tmp/host.cpio.gz
 	export TWO_EP_KERNEL=$bzimage TWO_EP_INITRD=$tmp/initramfs.cpio.gz

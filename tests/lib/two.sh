@@ -109,7 +109,7 @@ two_host_load() {
 	for m in "$@"; do
 		cmd="$cmd && modprobe $m"
 	done
-	two_need "host: pci-ivshmem-host and the stock drivers ($*) load" \
+	two_need "host: pci-ivshmem-host and the stock drivers (virtio_pci${*:+ $*}) load" \
 		on_host "$cmd"
 }
 
@@ -182,14 +182,14 @@ two_xfer() {
 		sha256sum </tmp/tx
 		rm -f /tmp/tx" 2>&1); then
 		tap_fail "$name" "writer: $tx"
-		"on_$rside" "pkill head" >/dev/null 2>&1
+		"on_$rside" "killall head" >/dev/null 2>&1
 		return 1
 	fi
 	rx=$("on_$rside" -t "$secs" "n=$((secs * 10))
 		while [ ! -e /tmp/rx.done ] && [ \$n -gt 0 ]; do
 			sleep 0.1; n=\$((n - 1))
 		done
-		[ -e /tmp/rx.done ] || { pkill head; echo timed out; exit 1; }
+		[ -e /tmp/rx.done ] || { killall head; echo timed out; exit 1; }
 		cat /tmp/rx.sum" 2>&1)
 	if [ "$rx" = "$tx" ]; then
 		tap_ok "$name"
