@@ -3,7 +3,9 @@
 #
 # The dedicated console function across two machines: the stock Debian
 # host's virtio_console on its /dev/hvc0, /dev/hvcEP0 on the endpoint.
-# Data both ways, then the endpoint machine killed while it writes to the
+# Data both ways (a megabyte first, then 256 KiB); the function unbound while it writes to the host, bound
+# again without MSI-X vectors (the host's driver takes INTx), data again;
+# then the endpoint machine killed while it writes to the
 # host (the host must drop the device, no oops, no hung task), a new endpoint
 # machine, data again; then the host rebooted while the endpoint runs (link
 # down, link up, the new host's driver binds), data again.
@@ -16,16 +18,12 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/rig2.sh"
 . "$top/tests/lib/two.sh"
 
-# ep_setup: the console function con0 with 4 MSI-X vectors, link up
-ep_setup() {
-	two_ep_load pci-epf-virtio pci-epf-vcon
-	two_need "con0 on pci-epc-ivshmem, link up" on_ep "
-		f=$TWO_EPF/pci_epf_vcon/con0
-		mkdir \$f && echo $TWO_POLL_CPU >\$f/vcon/poll_cpu &&
-		echo 4 >\$f/msix_interrupts && ln -s \$f $TWO_EPC/ &&
-		echo 1 >$TWO_EPC/start"
-	two_check "endpoint link up" two_ep_link up
-	two_check "host virtio_console binds the device" \
+FN=$TWO_EPF/pci_epf_vcon/con0
+
+# host_bound WHEN: the host's virtio_console binds the device, or the group
+# ends with the endpoint's last lines
+host_bound() {
+	two_check "host virtio_console binds the device ($1)" \
 		two_host_bound virtio_console || {
 		on_ep 'dmesg | grep -E "pci_epf|pci_epc" | tail -n 8' |
 			sed 's/^/# endpoint: /'
@@ -33,15 +31,49 @@ ep_setup() {
 		tap_end
 		exit 1
 	}
+}
+
+# ep_setup: the console function con0 with 4 MSI-X vectors, link up
+ep_setup() {
+	two_ep_load pci-epf-virtio pci-epf-vcon
+	two_need "con0 on pci-epc-ivshmem, link up" on_ep "
+		mkdir $FN && echo $TWO_POLL_CPU >$FN/vcon/poll_cpu &&
+		echo 4 >$FN/msix_interrupts && ln -s $FN $TWO_EPC/ &&
+		echo 1 >$TWO_EPC/start"
+	two_check "endpoint link up" two_ep_link up
+	host_bound "MSI-X"
 	two_check "endpoint has /dev/hvcEP0" on_ep 'test -c /dev/hvcEP0'
 }
 
-# data WHEN: a few kilobytes each way, then a megabyte each way
+# ep_write_bg: the endpoint writes 64 MiB to the host, which reads it, both
+# in the background
+ep_write_bg() {
+	on_host "(exec 3<>/dev/hvc0; stty raw -echo -ixon -ixoff <&3
+		 dd of=/dev/null bs=4096 <&3) </dev/null >/dev/null 2>&1 &" >/dev/null
+	on_ep "(exec 3<>/dev/hvcEP0; stty raw -echo -ixon -ixoff <&3
+		head -c 67108864 /dev/urandom >&3) </dev/null >/dev/null 2>&1 &
+		sleep 2" >/dev/null
+}
+
+# host_reader_ends: the host's reader of hvc0 (a dd) ended
+host_reader_ends() {
+	on_host "n=100
+	while grep -qsx dd /proc/[0-9]*/comm; do
+		[ \$n -gt 0 ] || { echo still reading; exit 1; }
+		sleep 0.1; n=\$((n - 1))
+	done"
+}
+
+# data WHEN [KIB]: 4 KiB each way, then KIB KiB (default 256) each way
 data() {
+	local k=${2:-256}
+
 	two_xfer "host to endpoint: 4 KiB ($1)" 4096 host /dev/hvc0 ep /dev/hvcEP0
 	two_xfer "endpoint to host: 4 KiB ($1)" 4096 ep /dev/hvcEP0 host /dev/hvc0
-	two_xfer "host to endpoint: 1 MiB ($1)" 1048576 host /dev/hvc0 ep /dev/hvcEP0 300
-	two_xfer "endpoint to host: 1 MiB ($1)" 1048576 ep /dev/hvcEP0 host /dev/hvc0 300
+	two_xfer "host to endpoint: $k KiB ($1)" $((k * 1024)) \
+		host /dev/hvc0 ep /dev/hvcEP0 300
+	two_xfer "endpoint to host: $k KiB ($1)" $((k * 1024)) \
+		ep /dev/hvcEP0 host /dev/hvc0 300
 }
 
 two_start
@@ -52,7 +84,40 @@ kind=$(two_irq_kind)
 two_check "the host uses MSI-X" test "$kind" = MSI-X ||
 	{ tap_diag "interrupts: $kind; the endpoint says:"
 	  on_ep 'dmesg | grep -E "pci_epf|pci_epc" | tail -n 8' | sed 's/^/# /'; }
-data "first endpoint"
+data "first endpoint" 1024
+
+# --- the function unbound while it writes, bound again without MSI-X -------
+#
+# While the endpoint writes, as when its machine dies below: the host's
+# stock virtio_console cannot lose a device while it writes itself.
+# configfs unbinds a function only with its controller stopped (the EPF
+# core warns otherwise): the link goes down, the host removes the device.
+ep_write_bg
+two_check "endpoint stops its controller while the function writes" \
+	on_ep "echo 0 >$TWO_EPC/start"
+two_check "host removes the endpoint's device" two_host_gone 30
+two_check "host's reader of hvc0 ended" host_reader_ends
+two_check "endpoint unbinds the function" on_ep "rm $TWO_EPC/con0"
+on_ep 'killall head' >/dev/null
+two_need "con0 bound again, with no MSI-X vectors, link up" on_ep "
+	echo 0 >$FN/msix_interrupts && ln -s $FN $TWO_EPC/ &&
+	echo 1 >$TWO_EPC/start"
+host_bound "INTx"
+# What the killed writer left in hvcEP0's output buffer reaches the next
+# host, as on a serial line; the host takes it before the checked data
+tap_diag "the new host read $(on_host "exec 3<>/dev/hvc0
+	stty raw -echo -ixon -ixoff <&3
+	(timeout 3 cat <&3) 2>/dev/null | wc -c") bytes written before the unbind"
+kind=$(two_irq_kind)
+two_check "the host uses INTx (no MSI-X vectors)" test "$kind" = INTx
+data "INTx"
+two_need "con0 bound again, with 4 MSI-X vectors, link up" on_ep "
+	echo 0 >$TWO_EPC/start && rm $TWO_EPC/con0 &&
+	echo 4 >$FN/msix_interrupts && ln -s $FN $TWO_EPC/ &&
+	echo 1 >$TWO_EPC/start"
+host_bound "MSI-X again"
+kind=$(two_irq_kind)
+two_check "the host uses MSI-X again" test "$kind" = MSI-X
 
 # --- the endpoint machine dies while it writes to the host ----------------
 #
@@ -60,20 +125,12 @@ data "first endpoint"
 # frees, in remove_vqs(), the hvc buffer that put_chars() left in the ring
 # of the broken device and had already freed itself: a general protection
 # fault on the host, from the stock driver alone.
-on_host "(exec 3<>/dev/hvc0; stty raw -echo -ixon -ixoff <&3
-	 dd of=/dev/null bs=4096 <&3) </dev/null >/dev/null 2>&1 &" >/dev/null
-on_ep "(exec 3<>/dev/hvcEP0; stty raw -echo -ixon -ixoff <&3
-	head -c 67108864 /dev/urandom >&3) </dev/null >/dev/null 2>&1 &
-	sleep 2" >/dev/null
+ep_write_bg
 two_check "endpoint machine killed while it writes to the host" ep_kill
 two_check "host removes the endpoint's device" two_host_gone 60
 two_check "host's hvc0 has no console behind it (open fails)" on_host \
 	'! (exec 3<>/dev/hvc0) 2>/dev/null || { echo hvc0 opens; exit 1; }'
-two_check "host's reader of hvc0 ended" on_host "n=100
-	while grep -qsx dd /proc/[0-9]*/comm; do
-		[ \$n -gt 0 ] || { echo still reading; exit 1; }
-		sleep 0.1; n=\$((n - 1))
-	done"
+two_check "host's reader of hvc0 ended" host_reader_ends
 two_check "host stayed up (same boot)" test \
 	"$(on_host 'cat /proc/sys/kernel/random/boot_id')" = "$host_boot"
 
