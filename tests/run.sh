@@ -11,9 +11,9 @@
 # two-machine one, tests/two/GROUP.sh, also run here, which boots the
 # two-machine rig (tests/lib/two.sh) (GROUP may also be given as GROUP.sh
 # or a path to it); by default every local group, then every guest group,
-# then every two-machine group (not with VEP_TWO=0), each set sorted.  A
-# local or two-machine
-# group prints the same lines as a guest group, and its output is its log;
+# then every two-machine group (not with VEP_TWO=0; nor one whose script
+# has a line "# vep-two-default: no": make test-two names those), each set
+# sorted.  A local or two-machine group prints the same lines as a guest group, and its output is its log;
 # a two-machine group's consoles and agent logs are kept in GROUP/ next
 # to it.  For those, the run also builds the stock Debian host's kernel
 # side (scripts/hostkernel.sh, hostmodules.sh, hostinitramfs.sh); the
@@ -88,6 +88,8 @@ if [ $# -eq 0 ]; then
 	for f in "$top"/tests/local/*.sh "$top"/tests/guest/*.sh \
 		 "${two_default[@]}"; do
 		[ -e "$f" ] || continue
+		# "make test-two" only (it names every group)
+		! grep -qx '# vep-two-default: no' "$f" || continue
 		g=${f##*/}
 		groups+=("${g%.sh}")
 	done

@@ -1,0 +1,215 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The dedicated network function across two machines: the stock Debian
+# host's virtio_net on one side, epvnet0 on the endpoint.  Pings and
+# checked TCP each way; the controller stopped and the function unbound
+# and bound again while the host sends; the endpoint machine killed while TCP streams run both ways
+# (the host must drop its interface, no oops, no hung task), a new endpoint
+# machine, traffic again; then the host rebooted while the endpoint runs
+# (link down, link up, the new host's driver binds), traffic again.
+#
+# vep-timeout: 900
+# vep-two-default: no
+# vep-two-arches: x86_64
+
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/lib/tap.sh"
+. "$top/tests/lib/rig2.sh"
+. "$top/tests/lib/two.sh"
+
+HOST_MAC=52:54:00:12:34:56
+HOST_IP=10.9.0.1
+EP_IP=10.9.0.2
+FN=$TWO_EPF/pci_epf_vnet/net0
+
+# ep_fn: the network function net0 with the host's MAC, 3 MSI-X vectors,
+# linked to the controller (made first if need be)
+ep_fn() {
+	on_ep "[ -d $FN ] || mkdir $FN || exit 1
+		echo $TWO_POLL_CPU >$FN/vnet/poll_cpu &&
+		echo $HOST_MAC >$FN/vnet/mac && echo 3 >$FN/msix_interrupts &&
+		ln -s $FN $TWO_EPC/"
+}
+
+# ep_ifup: the endpoint's interface of net0 up, with its address
+ep_ifup() {
+	on_ep "i=\$(cat $FN/vnet/ifindex)
+		for d in /sys/class/net/*; do
+			[ \"\$(cat \$d/ifindex)\" = \"\$i\" ] && n=\${d##*/}
+		done
+		[ -n \"\${n:-}\" ] || { echo no interface \$i; exit 1; }
+		ip addr flush dev \$n && ip addr add $EP_IP/24 dev \$n &&
+		ip link set \$n up && echo \$n"
+}
+
+# host_ifup: the host's interface of the endpoint's device up, with its
+# address (waits for it: the stock driver makes it at probe)
+host_ifup() {
+	on_host "n=100
+		while [ \$n -gt 0 ]; do
+			for d in /sys/bus/pci/devices/$TWO_BDF/virtio*/net/*; do
+				[ -e \$d ] && i=\${d##*/}
+			done
+			[ -n \"\${i:-}\" ] && break
+			sleep 0.1; n=\$((n - 1))
+		done
+		[ -n \"\${i:-}\" ] || { echo no interface on $TWO_BDF; exit 1; }
+		grep -qix $HOST_MAC /sys/class/net/\$i/address ||
+			{ echo \"\$i has MAC \$(cat /sys/class/net/\$i/address)\"; exit 1; }
+		ip addr flush dev \$i && ip addr add $HOST_IP/24 dev \$i &&
+		ip link set \$i up && echo \$i"
+}
+
+# setup WHEN: the function linked, the link up, the host's virtio_net
+# bound, both interfaces up with their addresses
+setup() {
+	two_need "net0 on pci-epc-ivshmem ($1)" ep_fn
+	two_need "endpoint starts its controller ($1)" on_ep "echo 1 >$TWO_EPC/start"
+	two_check "endpoint link up ($1)" two_ep_link up
+	two_need "host virtio_net binds the device ($1)" \
+		two_host_bound virtio_net
+	two_need "endpoint interface up ($1)" ep_ifup
+	two_need "host interface up, with the function's MAC ($1)" host_ifup
+}
+
+# ping_all SIDE ADDR: three pings from SIDE (host or ep) to ADDR, every
+# reply back (the first waits up to 10 s for the neighbour)
+ping_all() {
+	"on_$1" "ping -c 1 -W 10 $2 >/dev/null
+		r=\$(ping -c 3 -W 2 $2 2>&1); echo \"\$r\" | tail -n 2
+		echo \"\$r\" | grep -q '3 packets transmitted, 3 .*received'"
+}
+
+# tcp NAME BYTES FROM TO ADDR: BYTES over TCP from machine FROM to TO
+# (host or ep), whose address is ADDR; checked byte by byte (vep-tcp)
+tcp() {
+	local name=$1 bytes=$2 from=$3 to=$4 addr=$5 tx rx
+	if ! "on_$to" "rm -f /tmp/tcp.out
+		/tests/bin/vep-tcp -l 5001 -n $bytes -t 120 >/tmp/tcp.out 2>&1 &
+		n=50; until grep -q listening /tmp/tcp.out; do
+			[ \$n -gt 0 ] || { cat /tmp/tcp.out; exit 1; }
+			sleep 0.1; n=\$((n - 1))
+		done" >"$TWO_TMP/tcp.out" 2>&1; then
+		tap_fail "$name" "receiver: $(cat "$TWO_TMP/tcp.out")"
+		return 1
+	fi
+	tx=$("on_$from" -t 130 "/tests/bin/vep-tcp -c $addr 5001 -n $bytes -t 120" 2>&1)
+	rx=$("on_$to" -t 130 "n=1200
+		while [ \$n -gt 0 ] && grep -qsx vep-tcp /proc/[0-9]*/comm; do
+			sleep 0.1; n=\$((n - 1))
+		done
+		grep bytes /tmp/tcp.out || { cat /tmp/tcp.out; exit 1; }" 2>&1)
+	if [[ $tx == "bytes $bytes sum "* ]] && [[ $rx == "bytes $bytes errors 0 "* ]] &&
+	   [ "${tx##* sum }" = "${rx##* sum }" ]; then
+		tap_ok "$name"
+		tap_diag "$rx"
+		return 0
+	fi
+	tap_fail "$name" "sender: $tx; receiver: $rx"
+	return 1
+}
+
+# traffic WHEN: pings and 4 MiB of checked TCP each way
+traffic() {
+	two_check "host pings the endpoint, 3 of 3 ($1)" ping_all host $EP_IP
+	two_check "endpoint pings the host, 3 of 3 ($1)" ping_all ep $HOST_IP
+	tcp "host to endpoint: 4 MiB over TCP ($1)" 4194304 host ep $EP_IP
+	tcp "endpoint to host: 4 MiB over TCP ($1)" 4194304 ep host $HOST_IP
+}
+
+# host_no_if: the host has no interface but lo left
+host_no_if() {
+	on_host 'for d in /sys/class/net/*; do
+		[ "${d##*/}" = lo ] || { echo "${d##*/} is still there"; exit 1; }
+	done'
+}
+
+two_start
+host_boot=$(on_host 'cat /proc/sys/kernel/random/boot_id')
+two_host_load virtio_net
+two_ep_load pci-epf-virtio pci-epf-vnet
+setup "first endpoint"
+kind=$(two_irq_kind)
+two_check "the host uses MSI-X ($kind)" test "$kind" = MSI-X ||
+	on_ep 'dmesg | grep -E "pci_epf|pci_epc" | tail -n 8' | sed 's/^/# endpoint: /'
+traffic "first endpoint"
+
+# --- the function unbound and bound again while the host sends ------------
+on_ep "/tests/bin/vep-tcp -l 5001 -n 1073741824 -t 60 >/dev/null 2>&1 &
+	sleep 0.3" >/dev/null
+on_host "/tests/bin/vep-tcp -c $EP_IP 5001 -n 1073741824 -t 60 \
+	>/tmp/bg.out 2>&1 & sleep 2" >/dev/null
+two_check "host is sending when the function is unbound" on_host "
+	a=\$(cat /sys/class/net/*/statistics/tx_bytes | awk '{s += \$1} END {print s}')
+	sleep 1
+	b=\$(cat /sys/class/net/*/statistics/tx_bytes | awk '{s += \$1} END {print s}')
+	echo \"\$((b - a)) bytes sent in 1 s\"; [ \$((b - a)) -ge 16384 ]"
+# configfs unbinds a function only with its controller stopped (the EPF
+# core warns otherwise): the link goes down, the host removes the device
+two_check "endpoint stops its controller while the host sends" \
+	on_ep "echo 0 >$TWO_EPC/start"
+two_check "host removes the endpoint's device" two_host_gone 30
+two_check "host's interface went away" host_no_if
+two_check "endpoint unbinds the function" on_ep "rm $TWO_EPC/net0"
+two_check "host's sender can be stopped" on_host "killall vep-tcp 2>/dev/null; n=100
+	while grep -qsx vep-tcp /proc/[0-9]*/comm; do
+		[ \$n -gt 0 ] || { echo still sending; exit 1; }
+		sleep 0.1; n=\$((n - 1))
+	done"
+on_ep 'killall vep-tcp 2>/dev/null' >/dev/null
+two_need "net0 bound again" ep_fn
+two_need "endpoint starts its controller again" on_ep "echo 1 >$TWO_EPC/start"
+two_check "host virtio_net binds the device again" two_host_bound virtio_net
+two_need "endpoint interface up (function bound again)" ep_ifup
+two_need "host interface up (function bound again)" host_ifup
+traffic "function bound again"
+
+# --- the endpoint machine dies during traffic both ways -------------------
+on_ep "/tests/bin/vep-tcp -l 5001 -n 1073741824 -t 100 >/dev/null 2>&1 &
+	sleep 0.3" >/dev/null
+on_host "/tests/bin/vep-tcp -l 5002 -n 1073741824 -t 100 >/dev/null 2>&1 &
+	sleep 0.3
+	/tests/bin/vep-tcp -c $EP_IP 5001 -n 1073741824 -t 100 \
+		>/dev/null 2>&1 &" >/dev/null
+on_ep "/tests/bin/vep-tcp -c $HOST_IP 5002 -n 1073741824 -t 100 \
+	>/dev/null 2>&1 & sleep 2" >/dev/null
+two_check "traffic flows both ways" on_host "
+	rx() { cat /sys/class/net/*/statistics/rx_bytes | awk '{s += \$1} END {print s}'; }
+	tx() { cat /sys/class/net/*/statistics/tx_bytes | awk '{s += \$1} END {print s}'; }
+	r=\$(rx); t=\$(tx); sleep 1; r=\$((\$(rx) - r)); t=\$((\$(tx) - t))
+	echo \"in 1 s: \$r bytes in, \$t out\"
+	[ \$r -ge 16384 ] && [ \$t -ge 16384 ]"
+two_check "endpoint machine killed during traffic" ep_kill
+two_check "host removes the endpoint's device" two_host_gone 60
+two_check "host's interface went away" host_no_if
+two_check "host's TCP tools can be stopped" on_host "killall vep-tcp 2>/dev/null; n=100
+	while grep -qsx vep-tcp /proc/[0-9]*/comm; do
+		[ \$n -gt 0 ] || { echo still running; exit 1; }
+		sleep 0.1; n=\$((n - 1))
+	done"
+two_check "host stayed up (same boot)" test \
+	"$(on_host 'cat /proc/sys/kernel/random/boot_id')" = "$host_boot"
+
+# --- a new endpoint machine -------------------------------------------------
+two_need "a new endpoint machine boots" ep_restart
+two_ep_load pci-epf-virtio pci-epf-vnet
+setup "second endpoint"
+traffic "second endpoint"
+
+# --- the host reboots while the endpoint runs -------------------------------
+two_need "host machine reboots (reset)" host_reboot
+two_host_load virtio_net
+two_need "the new host's virtio_net binds the device" \
+	two_host_bound virtio_net
+two_check "endpoint saw the link go down, then up with the new host" on_ep "
+	dmesg | grep -A100 'link down (host rebooted)' |
+		grep -q 'link up (host boot 2)' || { dmesg | tail -n 5; exit 1; }"
+two_check "endpoint link up again" two_ep_link up
+two_need "endpoint interface up (rebooted host)" ep_ifup
+two_need "host interface up (rebooted host)" host_ifup
+traffic "rebooted host"
+
+two_ktrouble_case
+tap_end
