@@ -145,8 +145,11 @@ for kind in msi intx; do
 	now=$(on_host "cat $HOSTILE/config_now")
 	two_check "$kind: new size in the configuration, the host's write kept ($now)" \
 		test "${now%????????????????}:${now#????????????????}" = "65002100:56455021"
-	# Endpoint data fills the one receive buffer: a queue interrupt
-	on_ep "echo 'to the $kind host' >/dev/hvcEP0"
+	# Endpoint data fills the one receive buffer: a queue interrupt.  One
+	# write with no newline: the tty would send the newline (as CR LF) in
+	# a write of its own, which would wait for the next host's buffer and
+	# count as a queue interrupt of the next phase before its data.
+	on_ep "printf %s 'to the $kind host' >/dev/hvcEP0"
 	host_wait_param rx_irqs 1
 	two_check "$kind: queue interrupt after the receive buffer came back" \
 		test "$(on_host "cat $HOSTILE/rx_irqs")" -ge 1
