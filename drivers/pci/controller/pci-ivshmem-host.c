@@ -106,8 +106,7 @@ static void pci_ivs_host_bus_master(struct pci_epc_emul_bus *ebus,
 
 	lockdep_assert_held(&ebus->lock);
 	WRITE_ONCE(*bme, cpu_to_le32(le32_to_cpu(*bme) + 1));
-	/* The count before the doorbell that makes the endpoint read it */
-	wmb();
+	/* writel() orders the count before the doorbell that makes it read */
 	pci_ivs_host_ring(h, PCI_IVS_VEC_LINK);
 }
 
@@ -208,23 +207,48 @@ static void pci_ivs_host_link_down(struct pci_ivs_host *h, bool surprise)
 	pci_info(h->db, "link down%s\n", surprise ? ": endpoint gone" : "");
 }
 
+/*
+ * The link state the endpoint asks for with sequence number @seq: up for
+ * this host boot, not one it saw before; @alive says whether its machine
+ * is connected
+ */
+static bool pci_ivs_host_want(struct pci_ivs_host *h, u32 *seq, bool *alive)
+{
+	struct pci_ivs_page *page = h->page;
+
+	*seq = le32_to_cpu(READ_ONCE(page->ep_seq));
+	/* The state that goes with the sequence number, read after it */
+	rmb();
+	*alive = pci_ivs_host_alive(h, le32_to_cpu(READ_ONCE(page->ep_peer)));
+
+	return *alive && le32_to_cpu(READ_ONCE(page->ep_link)) &&
+	       READ_ONCE(page->ep_boot) == READ_ONCE(page->host_boot) &&
+	       !READ_ONCE(h->removed);
+}
+
 /* Follow the endpoint's state: its link, its functions, its machine */
 static void pci_ivs_host_link_work(struct work_struct *work)
 {
 	struct pci_ivs_host *h = container_of(work, struct pci_ivs_host,
 					      link_work);
 	struct pci_ivs_page *page = h->page;
-	u32 seq = le32_to_cpu(READ_ONCE(page->ep_seq));
 	bool alive, want;
 	unsigned int fn;
+	u32 seq;
 
-	/* The state that goes with the sequence number, read after it */
-	rmb();
-	alive = pci_ivs_host_alive(h, le32_to_cpu(READ_ONCE(page->ep_peer)));
-	/* Up for this host boot, not one the endpoint saw before */
-	want = alive && le32_to_cpu(READ_ONCE(page->ep_link)) &&
-	       READ_ONCE(page->ep_boot) == READ_ONCE(page->host_boot) &&
-	       !READ_ONCE(h->removed);
+	want = pci_ivs_host_want(h, &seq, &alive);
+	/*
+	 * A link coming up is used 100 ms later, as a root port sends no
+	 * configuration request before (PCIe r6.0, sec 6.6.1; Linux's
+	 * pcie_wait_for_link()).  The endpoint's functions get ready
+	 * meanwhile: a poll thread asleep when the link came up may take
+	 * milliseconds to run again.  What the endpoint published since
+	 * counts, not what it asked for before.
+	 */
+	if (!h->link_up && want) {
+		msleep(PCI_IVS_HOST_LINK_DELAY_MS);
+		want = pci_ivs_host_want(h, &seq, &alive);
+	}
 
 	if (h->link_up && !want) {
 		pci_ivs_host_link_down(h, !alive);
@@ -238,14 +262,6 @@ static void pci_ivs_host_link_work(struct work_struct *work)
 		   !pci_ivs_host_make_bus(h, le64_to_cpu(page->ep_ram_base))) {
 		pci_ivs_host_set_link(h, true);
 		pci_info(h->db, "link up\n");
-		/*
-		 * As a root port does, no configuration request until 100 ms
-		 * after the link came up (PCIe r6.0, sec 6.6.1; Linux's
-		 * pci_bridge_wait_for_secondary_bus()).  The endpoint's
-		 * functions get ready meanwhile: a poll thread asleep when
-		 * the link came up may take milliseconds to run again.
-		 */
-		msleep(PCI_IVS_HOST_LINK_DELAY_MS);
 		pci_epc_emul_bus_scan(&h->ebus);
 	}
 
