@@ -63,7 +63,7 @@ SETUP_RETRIES=${SETUP_RETRIES:-0}
 SETUP_LAPSES_SEEN=${SETUP_LAPSES_SEEN:-0}
 
 # The endpoint's lines that name a lapse
-SETUP_LAPSE_RE='was off its CPU for|its set-up is refused|saw none of that set-up'
+SETUP_LAPSE_RE='was off its CPU for|its set-up is refused|did not poll while the host set'
 
 # setup_lapses: lapses the endpoint logged so far
 setup_lapses() {

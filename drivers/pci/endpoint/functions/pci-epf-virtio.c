@@ -321,6 +321,7 @@ struct epf_virtio_trace {
  *	the last poll was not)
  * @setup_gap_us: longest wait between such a poll and the next one since
  *	the last host reset
+ * @polled_at: time of the last pass over the registers, whatever its pace
  * @busy_until: spin without sleeping until then after work
  * @hot_until: poll at the hot rate until then
  * @msix_check_at: next MSI-X state check while no host driver runs
@@ -388,6 +389,7 @@ struct epf_virtio {
 	ktime_t trace_t0;
 	ktime_t setup_polled;
 	u32 setup_gap_us;
+	ktime_t polled_at;
 	ktime_t busy_until;
 	ktime_t hot_until;
 	ktime_t msix_check_at;
@@ -1312,6 +1314,8 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 {
 	u16 vec_now = epf_virtio_rd16(evd, VIRTIO_MSI_QUEUE_VECTOR);
 	u8 old = evd->status;
+	/* A reset and a whole set-up came and went between two polls */
+	bool unseen = (old & ~status) || !(old & VIRTIO_CONFIG_S_DRIVER);
 
 	evd->status = status;
 	/* A driver may come or go: check the configuration's place now */
@@ -1356,10 +1360,12 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 		 * reset that would get the poll thread ready for its set-up
 		 */
 		epf_virtio_watch(evd, now);
-		if (!(old & VIRTIO_CONFIG_S_DRIVER))
+		if (unseen)
 			dev_warn(epf_virtio_to_dev(evd),
-				 "The poll thread saw none of that set-up: it did not run from the host's reset to its failure (longest wait between two polls: %u us)\n",
-				 evd->setup_gap_us);
+				 "The poll thread did not poll while the host set the device up: status %#x, then %#x, %lld us apart\n",
+				 old, status,
+				 evd->polled_at ?
+				 ktime_us_delta(now, evd->polled_at) : -1LL);
 		else if (evd->setup_gap_us >= EPF_VIRTIO_SETUP_GAP_US)
 			dev_warn(epf_virtio_to_dev(evd),
 				 "The poll thread was off its CPU for %u us while the host set the device up, and may have missed a queue address (keep poll_cpu for it alone)\n",
@@ -1807,6 +1813,7 @@ static bool epf_virtio_poll(struct epf_virtio *evd, ktime_t now)
 					  ktime_us_delta(now, evd->setup_polled));
 
 	work = epf_virtio_poll_regs(evd, now);
+	evd->polled_at = now;
 
 	if ((evd->status & VIRTIO_CONFIG_S_DRIVER_OK) && !evd->active &&
 	    !evd->broken) {
