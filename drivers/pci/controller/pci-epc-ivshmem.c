@@ -497,10 +497,14 @@ static const struct pci_epc_ops pci_epc_ivs_ops = {
  * started and a host half runs.  A host that went away, or booted again
  * since the link came up, takes the link down first.
  *
- * The functions hear of a link change before the host sees it: on the way
- * up they are ready (their poll threads watching) before the host may
- * scan the device and set it up; on the way down the host removes the
- * device while they still serve it.
+ * On the way up the host is told first: it sends no configuration request
+ * for 100 ms (pci-ivshmem-host), and the functions hear of the link at
+ * once, so their poll threads watch before the host may set the device
+ * up.  Told the other way round, a poll thread that starts spinning at
+ * once may keep this work from running on a loaded machine (a vCPU that
+ * shares its host CPU), and its watch may be over by the time the host
+ * hears of the link.  On the way down the host removes the device while
+ * the functions still serve it.
  */
 static void pci_epc_ivs_link_work(struct work_struct *work)
 {
@@ -533,11 +537,11 @@ static void pci_epc_ivs_link_work(struct work_struct *work)
 			ivs->host_bme[fn] =
 				le32_to_cpu(READ_ONCE(page->host_bme[fn]));
 		WRITE_ONCE(ivs->link_up, true);
-		dev_info(&ivs->epc->dev, "link up (host boot %u)\n", boot);
-		pci_epc_linkup(ivs->epc);
 		WRITE_ONCE(page->ep_boot, cpu_to_le32(boot));
 		WRITE_ONCE(page->ep_link, cpu_to_le32(1));
 		pci_epc_ivs_publish(ivs);
+		dev_info(&ivs->epc->dev, "link up (host boot %u)\n", boot);
+		pci_epc_linkup(ivs->epc);
 		return;
 	}
 
