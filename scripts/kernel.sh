@@ -6,6 +6,9 @@
 #   scripts/kernel.sh [--arch ARCH] [KVER]
 #                                       prints the build directory on stdout
 #   scripts/kernel.sh --src [KVER]      prints the source directory (no build)
+#   scripts/kernel.sh [--arch ARCH] --built [KVER]
+#                                       prints the build directory if it is
+#                                       built, else exits 1 (no fetch, no build)
 #   scripts/kernel.sh --resolve KVER... prints "KVER PACKAGE VERSION" for each
 #                                       (nothing fetched); exits 3 if two of
 #                                       them resolve to the same source
@@ -44,6 +47,7 @@ if [ "${1:-}" = --arch ]; then
 fi
 case ${1:-} in
 --src) mode=src; shift ;;
+--built) mode=built; shift ;;
 --resolve) mode=resolve; shift ;;
 esac
 kver=${1:-${KVER:-7.2}}
@@ -168,6 +172,22 @@ fi
 
 resolve "$kver"
 
+if [ "$arch" = x86_64 ]; then
+	key=$( (cat "$top/configs/rig.config"; echo "$build_rev") | sha256sum |
+		cut -c1-12)
+	out=$cache/build/$kver-$ver-$key
+else
+	key=$( (cat "${frags[@]}"; echo "$arch $build_rev") | sha256sum |
+		cut -c1-12)
+	out=$cache/build/$kver-$ver-$arch-$key
+fi
+
+if [ $mode = built ]; then
+	[ -f "$out/.built" ] || { log "$kver ($ver, $arch) is not built"; exit 1; }
+	echo "$out"
+	exit 0
+fi
+
 src=$cache/src/linux-source-$kver-$ver
 if [ ! -f "$src/.extracted" ]; then
 	log "fetching linux-source-$kver $ver"
@@ -187,16 +207,6 @@ fi
 if [ $mode = src ]; then
 	echo "$src"
 	exit 0
-fi
-
-if [ "$arch" = x86_64 ]; then
-	key=$( (cat "$top/configs/rig.config"; echo "$build_rev") | sha256sum |
-		cut -c1-12)
-	out=$cache/build/$kver-$ver-$key
-else
-	key=$( (cat "${frags[@]}"; echo "$arch $build_rev") | sha256sum |
-		cut -c1-12)
-	out=$cache/build/$kver-$ver-$arch-$key
 fi
 
 # wanted: the options the fragments ask for, "CONFIG_X=V" or "# CONFIG_X is
