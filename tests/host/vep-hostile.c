@@ -39,10 +39,10 @@
  *
  * Descriptor rewritten while the device reads it: queue 1 gets a sound
  * one-descriptor chain, which the host keeps switching to a 4 GiB
- * descriptor that chains to itself and back, for VEP_HOSTILE_FLIP_MS.  The
- * device must take one version whole: either it gives the chain back
- * ("used" 1) or it finds the bad version and needs a reset, never both,
- * never neither.
+ * descriptor that chains to itself and back, for VEP_HOSTILE_FLIP_MS, and
+ * makes it available once the switching runs.  The device must take one
+ * version whole: either it gives the chain back ("used" 1) or it finds
+ * the bad version and needs a reset, never both, never neither.
  *   desc-rewrite
  *
  * Net attacks: well-formed rings, but one bad frame on the transmit queue
@@ -100,6 +100,8 @@
 
 /* How long desc-rewrite keeps switching the descriptor */
 #define VEP_HOSTILE_FLIP_MS	300
+/* ... of which this long before the chain is made available */
+#define VEP_HOSTILE_FLIP_WARM_MS	20
 
 /* Configuration bytes checked after msix-fail, and how long to wait */
 #define VEP_HOSTILE_CFG		8
@@ -423,13 +425,19 @@ static int vep_hostile_rewrite(struct vep_hostile *h)
 {
 	struct vring_desc *d = &h->vq[1].vr.desc[0];
 	struct vring_used *u = h->vq[1].vr.used;
-	unsigned long timeout;
-	unsigned int flips = 0;
+	unsigned long timeout, post_at;
+	unsigned int flips = 0, flips_before = 0;
+	bool posted = false;
 	u8 s;
 
 	vep_hostile_desc(h, 1, 0, h->buf_dma, 16, 0, 0);
-	vep_hostile_post(h, 1, 0, 1);
 
+	/*
+	 * The chain is made available only once the switching runs at full
+	 * speed: posted first, the device could read it before the loop's
+	 * first pass (which a translating emulator makes slow).
+	 */
+	post_at = jiffies + msecs_to_jiffies(VEP_HOSTILE_FLIP_WARM_MS);
 	timeout = jiffies + msecs_to_jiffies(VEP_HOSTILE_FLIP_MS);
 	while (time_before(jiffies, timeout)) {
 		WRITE_ONCE(d->len, (__force __virtio32)cpu_to_le32(0xfffff000));
@@ -438,8 +446,18 @@ static int vep_hostile_rewrite(struct vep_hostile *h)
 		WRITE_ONCE(d->len, (__force __virtio32)cpu_to_le32(16));
 		WRITE_ONCE(d->flags, 0);
 		flips++;
+		if (!posted && time_after_eq(jiffies, post_at)) {
+			vep_hostile_post(h, 1, 0, 1);
+			posted = true;
+			flips_before = flips;
+		}
 		if (!(flips % 1024))
 			cond_resched();
+	}
+	/* A vCPU held off past the whole loop: the chain goes out sound */
+	if (!posted) {
+		vep_hostile_post(h, 1, 0, 1);
+		flips_before = flips;
 	}
 
 	timeout = jiffies + msecs_to_jiffies(VEP_HOSTILE_FAIL_MS);
@@ -451,8 +469,8 @@ static int vep_hostile_rewrite(struct vep_hostile *h)
 
 	status = s;
 	used = le16_to_cpu((__force __le16)READ_ONCE(u->idx));
-	pr_info("%s: %u switches, device status %#x, %d chain(s) back\n",
-		attack, flips, status, used);
+	pr_info("%s: %u switches, %u of them after the chain was posted, device status %#x, %d chain(s) back\n",
+		attack, flips, flips - flips_before, status, used);
 
 	return 0;
 }

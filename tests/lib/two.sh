@@ -201,6 +201,23 @@ two_xfer() {
 	return 1
 }
 
+# two_ktrouble_context TROUBLE: as "#" lines, the console lines that follow
+# the first trouble line of each machine (a stall report names its CPUs and
+# its stacks there)
+two_ktrouble_context() {
+	local vm first n
+	for vm in host ep; do
+		first=$(grep -m1 "^$vm: " <<<"$1") || continue
+		first=${first#"$vm: "}
+		n=$(tr -d '\r' <"$RIG2_DIR/$vm.console" |
+			grep -nFx -m1 -- "$first" | cut -d: -f1)
+		[ -n "$n" ] || continue
+		tap_diag "$vm console after it:"
+		tr -d '\r' <"$RIG2_DIR/$vm.console" |
+			sed -n "$((n + 1)),$((n + 24))p" | sed "s/^/# $vm: /"
+	done
+}
+
 # two_ktrouble_case: one case, no kernel trouble on either machine; then a
 # "#" line with the endpoint's set-up lapses, if any: its poll thread late
 # for the host's legacy set-up (a stock driver that failed its probe over
@@ -215,6 +232,7 @@ two_ktrouble_case() {
 	else
 		tap_fail "kernel logs of both machines clean" "see below"
 		head -n 10 <<<"$t" | sed 's/^/# /'
+		two_ktrouble_context "$t"
 	fi
 	[ "${n:-0}" -eq 0 ] ||
 		tap_diag "endpoint set-up lapses in its console: $n"

@@ -100,6 +100,7 @@ if host_hostile attack=desc-rewrite >"$TWO_TMP/load.out" 2>&1; then
 	used=$(on_host "cat $HOSTILE/used")
 	log=$(ep_log_since desc-rewrite)
 	[ -z "$log" ] || tap_diag "$log"
+	tap_diag "host: $(on_host 'dmesg | grep "vep_hostile: desc-rewrite:" | tail -n 1')"
 	# The broken version must be refused whole, by the chain checks
 	checked='Queue 1: descriptor 0 (too long|of chain 0 is already in a pending chain)'
 	if [ "$used" = 1 ] && [ $((st & NEEDS_RESET)) -eq 0 ]; then
@@ -128,6 +129,7 @@ host_wait_param() {
 }
 
 for kind in msi intx; do
+	on_ep "echo vep-mark $kind >/dev/kmsg"
 	if ! host_hostile "irq=$kind" >"$TWO_TMP/load.out" 2>&1; then
 		tap_fail "$kind: host test driver sets the device up" \
 			"$(cat "$TWO_TMP/load.out")"
@@ -157,6 +159,7 @@ for kind in msi intx; do
 	on_host 'rmmod vep_hostile' >/dev/null
 done
 
+on_ep "echo vep-mark link-down >/dev/kmsg"
 two_check "endpoint stops the link" on_ep "echo 0 >$TWO_EPC/start"
 two_check "endpoint link down" two_ep_link down
 two_check "host removes the endpoint's device" two_host_gone 30
