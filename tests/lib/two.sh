@@ -31,6 +31,10 @@ TWO_HOST_CPUS=${TWO_HOST_CPUS:-2}
 TWO_EP_CPUS=${TWO_EP_CPUS:-2}
 TWO_POLL_CPU=$((TWO_EP_CPUS - 1))
 
+# Outbound windows the endpoint machine has (ivshmem-plain devices on the
+# host's RAM), $TWO_WINDOWS sets another count
+TWO_WINDOWS=${TWO_WINDOWS:-4}
+
 # The endpoint's device on the host's virtual bus (the link's PCI domain)
 TWO_BDF=10000:00:00.0
 
@@ -75,7 +79,7 @@ two_start() {
 	two_need "the rig starts and both agents answer" \
 		rig2_start -K "$TWO_HOST_KERNEL" -I "$TWO_HOST_INITRD" \
 		-k "$TWO_EP_KERNEL" -i "$TWO_EP_INITRD" -s "$TWO_SERVER" \
-		-c "$TWO_HOST_CPUS" -C "$TWO_EP_CPUS" "${iso[@]}" \
+		-c "$TWO_HOST_CPUS" -C "$TWO_EP_CPUS" -n "$TWO_WINDOWS" "${iso[@]}" \
 		-q "${TWO_EP_QEMU:-qemu-system-x86_64}"
 	two_check "host and endpoint VMs on host CPUs of their own" \
 		two_placement
@@ -113,10 +117,11 @@ two_host_load() {
 		on_host "$cmd"
 }
 
-# two_ep_load MODULE...: the endpoint controller, then the function modules
+# two_ep_load MODULE...: the endpoint controller (module parameters in
+# $TWO_EPC_PARAMS), then the function modules
 two_ep_load() {
-	local m cmd='insmod /lib/modules/vep/pci-epc-emul.ko &&
-		insmod /lib/modules/vep/pci-epc-ivshmem.ko'
+	local m cmd="insmod /lib/modules/vep/pci-epc-emul.ko &&
+		insmod /lib/modules/vep/pci-epc-ivshmem.ko ${TWO_EPC_PARAMS:-}"
 	for m in "$@"; do
 		cmd="$cmd && insmod /lib/modules/vep/$m.ko"
 	done

@@ -80,7 +80,7 @@ tap_check "the refused one says what it needs" sh -c \
 # budget the endpoint may need that very flush first, and both CPUs wait
 # for each other (seen: the rig hangs on 4 KiB from the host with 8
 # windows).  Two machines have no such knot: host to endpoint data under
-# a budget is for the two-machine rig.
+# a budget runs on the two-machine rig (tests/two/two-36-vcon-windows*).
 i=0
 while [ $i -lt $NFN ]; do
 	if [ "$(win_status $i)" = 0x00000007 ]; then
