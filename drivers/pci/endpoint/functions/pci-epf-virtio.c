@@ -46,6 +46,10 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
+#include <kunit/visibility.h>
+
+#include "pci-epf-virtio-kunit.h"
+
 /* Older kernels (6.12) lack the typed allocation helpers */
 #ifndef kzalloc_obj
 #define kzalloc_obj(obj) kzalloc(sizeof(obj), GFP_KERNEL)
@@ -300,7 +304,7 @@ struct epf_virtio_trace {
  * @cfg: device configuration as the device driver wants it
  * @cfg_dirty: @cfg changed since it was last written to the BAR
  * @cfg_notify: tell the host about that change
- * @cfg_bar: device configuration as last written to the BAR
+ * @cfg_bar: device configuration as last written to or taken from the BAR
  * @status: device status as last seen
  * @active: DRIVER_OK handled and the device driver activated
  * @broken: the device needs a reset from the host
@@ -725,30 +729,97 @@ static void epf_virtio_raise_config(struct epf_virtio *evd)
  * Device configuration
  */
 
+/**
+ * epf_virtio_cfg_put_device() - write the device's configuration changes
+ * @bar_cfg: the configuration in BAR memory, which the host reads and writes
+ * @cfg: the device's configuration
+ * @cfg_bar: the configuration as last written to or taken from @bar_cfg
+ * @size: size of the configuration
+ * @all: write every byte (the host is not using the configuration)
+ *
+ * Writes to @bar_cfg the bytes of @cfg that differ from @cfg_bar, or all of
+ * them if @all.  A byte the device did not change is never written, so that
+ * a host write to it that epf_virtio_cfg_take_host() has not seen yet is
+ * not lost.  The caller serializes calls on one configuration.
+ */
+VISIBLE_IF_KUNIT void epf_virtio_cfg_put_device(u8 *bar_cfg, const u8 *cfg,
+						u8 *cfg_bar, unsigned int size,
+						bool all)
+{
+	unsigned int i;
+
+	for (i = 0; i < size; i++) {
+		if (!all && cfg[i] == cfg_bar[i])
+			continue;
+		cfg_bar[i] = cfg[i];
+		WRITE_ONCE(bar_cfg[i], cfg[i]);
+	}
+}
+EXPORT_SYMBOL_IF_KUNIT(epf_virtio_cfg_put_device);
+
+/**
+ * epf_virtio_cfg_take_host() - take the host's configuration writes
+ * @bar_cfg: the configuration in BAR memory, which the host reads and writes
+ * @cfg: the device's configuration
+ * @cfg_bar: the configuration as last written to or taken from @bar_cfg
+ * @size: size of the configuration
+ * @first: set to the offset of the first byte the host changed
+ * @last: set to the offset of the last byte the host changed
+ *
+ * Copies into @cfg (and @cfg_bar) only the bytes of @bar_cfg that differ
+ * from @cfg_bar: a byte the device changed in between, not yet in the BAR,
+ * keeps the device's value.  A byte that both changed keeps the device's
+ * value too, which epf_virtio_cfg_put_device() then writes over the host's:
+ * the device's configuration is the one the host must read.  The caller
+ * serializes calls on one configuration.
+ *
+ * Return: true if the host changed a byte that the device had not (@first
+ * and @last then span those bytes).
+ */
+VISIBLE_IF_KUNIT bool epf_virtio_cfg_take_host(const u8 *bar_cfg, u8 *cfg,
+					       u8 *cfg_bar, unsigned int size,
+					       unsigned int *first,
+					       unsigned int *last)
+{
+	bool changed = false;
+	unsigned int i;
+
+	for (i = 0; i < size; i++) {
+		u8 val = READ_ONCE(bar_cfg[i]);
+		bool device_changed = cfg[i] != cfg_bar[i];
+
+		if (val == cfg_bar[i])
+			continue;
+		cfg_bar[i] = val;
+		if (device_changed)
+			continue;
+		cfg[i] = val;
+		if (!changed)
+			*first = i;
+		*last = i;
+		changed = true;
+	}
+
+	return changed;
+}
+EXPORT_SYMBOL_IF_KUNIT(epf_virtio_cfg_take_host);
+
 /*
  * Write the device configuration to the BAR at the current layout: all of
  * it if @all (the host is not using it: power-on state, or a layout move),
- * else only the bytes the device driver changed since the last write.  A
- * byte the device driver did not change is never written, so that a host
- * write to it that the poll thread has not seen yet is not lost.
+ * else only the bytes the device driver changed since the last write.
  */
 static void epf_virtio_cfg_write_bar(struct epf_virtio *evd, bool all)
 {
 	u8 *bar_cfg = evd->bar + epf_virtio_cfg_base(evd);
 	unsigned int size = evd->info->config_size;
 	unsigned long flags;
-	unsigned int i;
 
 	if (!size)
 		return;
 
 	spin_lock_irqsave(&evd->cfg_lock, flags);
-	for (i = 0; i < size; i++) {
-		if (!all && evd->cfg[i] == evd->cfg_bar[i])
-			continue;
-		evd->cfg_bar[i] = evd->cfg[i];
-		WRITE_ONCE(bar_cfg[i], evd->cfg[i]);
-	}
+	epf_virtio_cfg_put_device(bar_cfg, evd->cfg, evd->cfg_bar, size, all);
 	evd->cfg_dirty = false;
 	spin_unlock_irqrestore(&evd->cfg_lock, flags);
 }
@@ -779,22 +850,15 @@ static void epf_virtio_cfg_check_writes(struct epf_virtio *evd)
 {
 	const u8 *bar_cfg = evd->bar + epf_virtio_cfg_base(evd);
 	unsigned int size = evd->info->config_size;
-	unsigned int i, first = size, last = 0;
+	unsigned int first = 0, last = 0;
 	unsigned long flags;
+	bool changed;
 
 	spin_lock_irqsave(&evd->cfg_lock, flags);
-	for (i = 0; i < size; i++) {
-		u8 val = READ_ONCE(bar_cfg[i]);
-
-		if (val == evd->cfg_bar[i])
-			continue;
-		evd->cfg_bar[i] = val;
-		evd->cfg[i] = val;
-		first = min(first, i);
-		last = i;
-	}
+	changed = epf_virtio_cfg_take_host(bar_cfg, evd->cfg, evd->cfg_bar,
+					   size, &first, &last);
 	spin_unlock_irqrestore(&evd->cfg_lock, flags);
-	if (first == size)
+	if (!changed)
 		return;
 
 	evd->info->ops->config_written(evd, first, last - first + 1);
