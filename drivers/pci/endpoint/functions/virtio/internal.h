@@ -1,0 +1,462 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Virtio devices behind a PCIe endpoint function: what the parts of the
+ * core share (core.c, legacy.c, ring.c, xfer.c, poll.c).
+ */
+#ifndef _PCI_EPF_VIRTIO_INTERNAL_H
+#define _PCI_EPF_VIRTIO_INTERNAL_H
+
+#include <linux/bitmap.h>
+#include <linux/cpumask.h>
+#include <linux/etherdevice.h>
+#include <linux/hex.h>
+#include <linux/io.h>
+#include <linux/kthread.h>
+#include <linux/list.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/pci-epc.h>
+#include <linux/pci-epf.h>
+#include <linux/pci-epf-virtio.h>
+#include <linux/pci_ids.h>
+#include <linux/sched.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_pci.h>
+#include <linux/virtio_ring.h>
+#include <linux/vringh.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+/* Older kernels (6.12) lack the typed allocation helpers */
+#ifndef kzalloc_obj
+#define kzalloc_obj(obj) kzalloc(sizeof(obj), GFP_KERNEL)
+#define kmalloc_obj(obj) kmalloc(sizeof(obj), GFP_KERNEL)
+#endif
+
+/*
+ * BAR0 layout: the legacy register file (20 bytes of header, 4 more with
+ * MSI-X, then the device configuration), the MSI-X table, the PBA.
+ */
+#define EPF_VIRTIO_REGS_SIZE		0x100
+#define EPF_VIRTIO_MSIX_TABLE		EPF_VIRTIO_REGS_SIZE
+
+/* Unbound system workqueue, under its current name where it has one */
+#ifdef EPF_VIRTIO_DFL_WQ
+#define EPF_VIRTIO_UNMAP_WQ		system_dfl_wq
+#else
+#define EPF_VIRTIO_UNMAP_WQ		system_unbound_wq
+#endif
+
+/* ISR bit for used buffers (the config bit is VIRTIO_PCI_ISR_CONFIG) */
+#define EPF_VIRTIO_ISR_QUEUE		0x1
+
+/* Value kept in QUEUE_NOTIFY: any host write (a queue index) replaces it */
+#define EPF_VIRTIO_NOTIFY_IDLE		0xffff
+
+/*
+ * Polling policy.  The host's setup_vq() reads QUEUE_PFN back for the next
+ * queue microseconds after writing it for the previous one, so while the
+ * host may be setting the device up the thread spins without sleeping, for
+ * at most EPF_VIRTIO_SETUP_SPIN_MS after the last sign of host activity.
+ * With traffic it re-polls at once while work is found and keeps spinning
+ * EPF_VIRTIO_BUSY_SPIN_US more (a host console writer spins until its
+ * buffer is used); then it sleeps EPF_VIRTIO_HOT_POLL_US between polls for
+ * EPF_VIRTIO_HOT_MS, and EPF_VIRTIO_IDLE_POLL_US after that.  After link up,
+ * bus master enable or a host reset, the hot rate is kept for
+ * EPF_VIRTIO_ARMED_MS so that a host driver probing then is caught early.
+ */
+#define EPF_VIRTIO_SETUP_SPIN_MS	2000
+#define EPF_VIRTIO_BUSY_SPIN_US		50
+#define EPF_VIRTIO_HOT_POLL_US		50
+#define EPF_VIRTIO_HOT_MS		100
+#define EPF_VIRTIO_IDLE_POLL_US		5000
+#define EPF_VIRTIO_ARMED_MS		10000
+
+/*
+ * A set-up spin that stopped this long tells, should the host's set-up fail,
+ * that the thread may have missed a QUEUE_PFN
+ */
+#define EPF_VIRTIO_SETUP_GAP_US		200
+
+/*
+ * After taking a queue's address, wait at most this long for the host to
+ * write the queue's MSI-X vector or to go on to the next queue.  The host
+ * does so right after it requested the queue's interrupt, which can take a
+ * millisecond; QUEUE_VECTOR is one word for all queues, and read any later
+ * it may already hold the next queue's vector.
+ */
+#define EPF_VIRTIO_VECTOR_WAIT_US	5000
+
+/*
+ * While no host driver runs and the configuration may not be where the next
+ * one reads it, recheck the host's MSI-X state this often, or this often
+ * while the thread spins for a set-up (and at once on a status change).
+ * Not on every spinning poll: a set-up's vectors keep the check busy, and
+ * the spin must stay short enough to catch every QUEUE_PFN.
+ */
+#define EPF_VIRTIO_MSIX_CHECK_MS	10
+#define EPF_VIRTIO_MSIX_SPIN_CHECK_US	1000
+
+/* INTx: keep the ISR config bit set this long after a config interrupt */
+#define EPF_VIRTIO_ISR_HOLD_MS		100
+
+/* Limits on what a host may put in a ring */
+#define EPF_VIRTIO_MAX_DESC_LEN		SZ_64M
+#define EPF_VIRTIO_MAX_CHAIN_LEN	SZ_64M
+
+/* Give up on a host buffer that stays unreachable for this long */
+#define EPF_VIRTIO_XFER_TIMEOUT_MS	1000
+
+/*
+ * The MMIO byte mover keeps its last outbound mapping and maps at least
+ * this much (aligned) at a time, so that buffers close to each other (or
+ * the same buffer again) need no new mapping.
+ */
+#define EPF_VIRTIO_DATA_WINDOW		SZ_1M
+
+/*
+ * Transport feature bits the core implements: every device-specific bit,
+ * and ANY_LAYOUT (a promise of the device driver).  Indirect descriptors,
+ * event indexes and NOTIFY_ON_EMPTY are not implemented, so not offered.
+ */
+#define EPF_VIRTIO_FEATURES_OK		(GENMASK(VIRTIO_F_NOTIFY_ON_EMPTY - 1, 0) | \
+					 BIT(VIRTIO_F_ANY_LAYOUT))
+
+/* Events signalled to the poll thread (bits of epf_virtio::events) */
+enum {
+	EPF_VIRTIO_EV_LINK,	/* link up (see link_want) */
+	EPF_VIRTIO_EV_BME,	/* the host enabled bus mastering */
+	EPF_VIRTIO_EV_WAKE,	/* the device driver has work */
+	EPF_VIRTIO_EV_CONFIG,	/* device configuration changed */
+};
+
+struct epf_virtio;
+
+/**
+ * struct epf_virtio_xfer_ops - how bytes move to and from host memory
+ * @name: for messages
+ * @xfer: copy @len bytes between @buf and host PCI address @pci_addr
+ *	(to the host if @to_host); 0 or a negative error code
+ * @reserve: take, at activation, what @xfer will need (host memory at
+ *	@pci_addr is reachable), so that a device that cannot have it fails
+ *	then; 0 or a negative error code (-ENOMEM: no outbound window free)
+ * @release: drop whatever @xfer keeps between calls (the device stops)
+ *
+ * MMIO through outbound windows for now; a DMA engine can be plugged in
+ * here without touching the callers.
+ */
+struct epf_virtio_xfer_ops {
+	const char *name;
+	int (*xfer)(struct epf_virtio *evd, u64 pci_addr, void *buf,
+		    size_t len, bool to_host);
+	int (*reserve)(struct epf_virtio *evd, u64 pci_addr);
+	void (*release)(struct epf_virtio *evd);
+};
+
+/**
+ * struct epf_virtio_stale_map - an outbound mapping waiting to be undone
+ * @map: the mapping
+ * @node: in epf_virtio::stale_maps
+ */
+struct epf_virtio_stale_map {
+	struct pci_epc_map map;
+	struct list_head node;
+};
+
+/**
+ * struct epf_virtio_poller - a poll thread and the devices it serves
+ * @node: in epf_virtio_pollers
+ * @cpu: CPU the thread runs on, or -1 for any
+ * @thread: the thread
+ * @wq: the thread sleeps here
+ * @kick: a device was signalled since the thread last looked
+ * @lock: protects @devices; held while the thread polls them, so a device
+ *	taken off the list is no longer being polled
+ * @devices: the devices polled
+ *
+ * One thread per CPU serves every device that asked for that CPU (one
+ * more for the devices that asked for none), so devices setting up at the
+ * same time do not fight for a CPU with spinning threads.  Pollers live
+ * until the module is unloaded.
+ */
+struct epf_virtio_poller {
+	struct list_head node;
+	int cpu;
+	struct task_struct *thread;
+	wait_queue_head_t wq;
+	bool kick;
+	/* The device list; held while the devices are polled */
+	struct mutex lock;
+	struct list_head devices;
+};
+
+/**
+ * struct epf_virtio_queue - one virtqueue
+ * @evd: owning device
+ * @index: queue index
+ * @pfn: QUEUE_PFN the host gave for this queue, 0 if not set up
+ * @vector: MSI-X vector the host gave for this queue
+ * @live: the host ring is mapped and the queue in use
+ * @map: outbound mapping of the whole host ring
+ * @h_desc: host descriptor table, through @map
+ * @h_avail: host avail ring, through @map
+ * @h_used: host used ring, through @map
+ * @shadow: endpoint memory holding the shadow ring
+ * @shadow_size: size of @shadow
+ * @sring: the shadow ring, as vringh sees it
+ * @vrh: vringh state, on @sring
+ * @pending: descriptors of chains mirrored into the shadow but not yet
+ *	taken by vringh; no later chain may rewrite them
+ * @avail_idx: host avail index mirrored into the shadow so far
+ * @used_idx: used index published to the host so far
+ * @completed: used entries were published since the last notify check
+ *
+ * Owned by the poll thread; the other fields are set at bind time.
+ */
+struct epf_virtio_queue {
+	struct epf_virtio *evd;
+	unsigned int index;
+	u32 pfn;
+	u16 vector;
+	bool live;
+	struct pci_epc_map map;
+	void __iomem *h_desc;
+	void __iomem *h_avail;
+	void __iomem *h_used;
+	void *shadow;
+	size_t shadow_size;
+	struct vring sring;
+	struct vringh vrh;
+	unsigned long *pending;
+	u16 avail_idx;
+	u16 used_idx;
+	bool completed;
+};
+
+/*
+ * What the host did while setting the device up, as the poll thread saw
+ * it: printed when the host gives up on the device, since the legacy
+ * set-up races the poll thread (see epf_virtio_poll_regs()).
+ */
+#define EPF_VIRTIO_TRACE_LEN		24
+
+struct epf_virtio_trace {
+	u32 us;
+	u8 status;
+	u16 sel;
+	u32 pfn;
+	u16 vec20;
+	u16 vec22;
+};
+
+/**
+ * struct epf_virtio - a virtio device behind an endpoint function
+ * @epf: the endpoint function
+ * @info: device description
+ * @priv: device driver data
+ * @header: PCI configuration header
+ * @epc_features: features of the controller, from bind
+ * @bar: BAR0 memory (register file, MSI-X table)
+ * @msix_nr: MSI-X table size in BAR0 (0: no MSI-X)
+ * @queue_size: size of every queue
+ * @poll_cpu: CPU for the poll thread, or -1
+ * @dev_features: features offered to the host
+ * @vqs: the queues
+ * @xfer: byte mover
+ * @stale_lock: protects @stale_maps and @stale_n
+ * @stale_maps: mappings to undo, off the poll thread
+ * @stale_n: mappings handed to @unmap_work and not yet undone
+ * @unmap_work: undoes @stale_maps
+ * @epc_ready: header and BAR written to the controller (epc_init done)
+ * @poller: poll thread serving the device, from epc_init to epc_deinit or
+ *	unbind
+ * @poll_node: in the poller's device list
+ * @events: EPF_VIRTIO_EV_* bits for the poll thread
+ * @link_want: link state from the last EPC event
+ * @cfg_lock: protects @cfg and @cfg_dirty / @cfg_notify
+ * @cfg: device configuration as the device driver wants it
+ * @cfg_dirty: @cfg changed since it was last written to the BAR
+ * @cfg_notify: tell the host about that change
+ * @cfg_bar: device configuration as last written to or taken from the BAR
+ * @status: device status as last seen
+ * @active: DRIVER_OK handled and the device driver activated
+ * @broken: the device needs a reset from the host
+ * @want_reset: a helper found the host broke the protocol
+ * @drv_features: features the host driver accepted
+ * @irq_type: how to interrupt the host (PCI_IRQ_*)
+ * @msix_on: number of MSI-X vectors the host enabled (0: none)
+ * @cfg_vector: MSI-X vector for configuration changes
+ * @layout_msix: device configuration at the MSI-X offset (24, not 20)
+ * @sel_seen: QUEUE_SEL as last sampled while QUEUE_PFN was 0
+ * @setup_mask: queues given a QUEUE_PFN in this setup round
+ * @vec_queue: queue whose MSI-X vector write is awaited, or -1
+ * @spin_until: spin without sleeping until then while the host sets up
+ * @trace: register values seen since the last host reset, for diagnosis
+ * @trace_n: entries used in @trace
+ * @trace_t0: time of the last host reset
+ * @setup_polled: time of the last poll spent spinning for a host set-up (0:
+ *	the last poll was not)
+ * @setup_gap_us: longest wait between such a poll and the next one since
+ *	the last host reset
+ * @polled_at: time of the last pass over the registers, whatever its pace
+ * @busy_until: spin without sleeping until then after work
+ * @hot_until: poll at the hot rate until then
+ * @msix_check_at: next MSI-X state check while no host driver runs
+ * @setup_refused: the host's current set-up is refused (QUEUE_NUM reads 0)
+ * @isr_clear_at: when to clear the ISR config bit (0: nothing to clear)
+ * @xfer_failing: the last transfer failed
+ * @xfer_fail_since: jiffies of the first failure in a row
+ * @win_wait_since: jiffies of the first activation that found no outbound
+ *	window free, 0 if the last one did
+ * @win_short: the last activation found no outbound window free
+ * @dmap: the MMIO byte mover's current data mapping
+ * @dmap_valid: @dmap is mapped
+ *
+ * Fields from @status on belong to the poll thread, or to whoever holds
+ * the poller's lock (bind/unbind and the EPC event callbacks).
+ */
+struct epf_virtio {
+	struct pci_epf *epf;
+	const struct epf_virtio_info *info;
+	void *priv;
+	struct pci_epf_header header;
+
+	const struct pci_epc_features *epc_features;
+	void *bar;
+	unsigned int msix_nr;
+	unsigned int queue_size;
+	int poll_cpu;
+	u32 dev_features;
+	struct epf_virtio_queue *vqs;
+	const struct epf_virtio_xfer_ops *xfer;
+	/* Poll thread adds, unmap work takes */
+	spinlock_t stale_lock;
+	struct list_head stale_maps;
+	unsigned int stale_n;
+	struct work_struct unmap_work;
+	bool epc_ready;
+
+	struct epf_virtio_poller *poller;
+	struct list_head poll_node;
+	unsigned long events;
+	bool link_want;
+
+	/* Device configuration: the device driver writes, the thread reads */
+	spinlock_t cfg_lock;
+	u8 *cfg;
+	bool cfg_dirty;
+	bool cfg_notify;
+	u8 *cfg_bar;
+
+	u8 status;
+	bool active;
+	bool broken;
+	bool want_reset;
+	u32 drv_features;
+	unsigned int irq_type;
+	int msix_on;
+	u16 cfg_vector;
+	bool layout_msix;
+	u16 sel_seen;
+	unsigned long *setup_mask;
+	int vec_queue;
+	ktime_t spin_until;
+	struct epf_virtio_trace trace[EPF_VIRTIO_TRACE_LEN];
+	unsigned int trace_n;
+	ktime_t trace_t0;
+	ktime_t setup_polled;
+	u32 setup_gap_us;
+	ktime_t polled_at;
+	ktime_t busy_until;
+	ktime_t hot_until;
+	ktime_t msix_check_at;
+	bool setup_refused;
+	ktime_t isr_clear_at;
+	bool xfer_failing;
+	unsigned long xfer_fail_since;
+	unsigned long win_wait_since;
+	bool win_short;
+	struct pci_epc_map dmap;
+	bool dmap_valid;
+};
+
+static inline struct device *epf_virtio_to_dev(struct epf_virtio *evd)
+{
+	return &evd->epf->dev;
+}
+
+/* Register file accessors (BAR0 is endpoint memory the host writes into) */
+static inline u8 epf_virtio_rd8(struct epf_virtio *evd, unsigned int off)
+{
+	return READ_ONCE(*(u8 *)(evd->bar + off));
+}
+
+static inline u16 epf_virtio_rd16(struct epf_virtio *evd, unsigned int off)
+{
+	return le16_to_cpu(READ_ONCE(*(__le16 *)(evd->bar + off)));
+}
+
+static inline u32 epf_virtio_rd32(struct epf_virtio *evd, unsigned int off)
+{
+	return le32_to_cpu(READ_ONCE(*(__le32 *)(evd->bar + off)));
+}
+
+static inline void epf_virtio_wr8(struct epf_virtio *evd, unsigned int off,
+				  u8 val)
+{
+	WRITE_ONCE(*(u8 *)(evd->bar + off), val);
+}
+
+static inline void epf_virtio_wr16(struct epf_virtio *evd, unsigned int off,
+				   u16 val)
+{
+	WRITE_ONCE(*(__le16 *)(evd->bar + off), cpu_to_le16(val));
+}
+
+static inline void epf_virtio_wr32(struct epf_virtio *evd, unsigned int off,
+				   u32 val)
+{
+	WRITE_ONCE(*(__le32 *)(evd->bar + off), cpu_to_le32(val));
+}
+
+static inline unsigned int epf_virtio_cfg_base(struct epf_virtio *evd)
+{
+	return VIRTIO_PCI_CONFIG_OFF(evd->layout_msix);
+}
+
+/* The host is between reset and DRIVER_OK: it may be setting queues up */
+static inline bool epf_virtio_in_setup(struct epf_virtio *evd)
+{
+	return !evd->broken &&
+	       !(evd->status & (VIRTIO_CONFIG_S_DRIVER_OK |
+				VIRTIO_CONFIG_S_FAILED));
+}
+
+/* xfer.c */
+extern const struct epf_virtio_xfer_ops epf_virtio_mmio_ops;
+void epf_virtio_unmap_work(struct work_struct *work);
+bool epf_virtio_unmaps_pending(struct epf_virtio *evd);
+void epf_virtio_unmap(struct epf_virtio *evd, struct pci_epc_map *map);
+
+/* legacy.c */
+void epf_virtio_raise(struct epf_virtio *evd, u16 vector, u8 isr);
+void epf_virtio_deactivate(struct epf_virtio *evd);
+void epf_virtio_arm(struct epf_virtio *evd);
+void epf_virtio_watch(struct epf_virtio *evd, ktime_t now);
+bool epf_virtio_poll(struct epf_virtio *evd, ktime_t now);
+
+/* ring.c */
+void epf_virtio_unmap_queue(struct epf_virtio_queue *vq);
+int epf_virtio_map_queue(struct epf_virtio_queue *vq);
+int epf_virtio_mirror_avail(struct epf_virtio_queue *vq);
+void epf_virtio_notify_queues(struct epf_virtio *evd);
+
+/* poll.c */
+void epf_virtio_signal(struct epf_virtio *evd, int ev);
+int epf_virtio_start_polling(struct epf_virtio *evd);
+void epf_virtio_stop_polling(struct epf_virtio *evd);
+void epf_virtio_stop_pollers(void);
+
+#endif /* _PCI_EPF_VIRTIO_INTERNAL_H */

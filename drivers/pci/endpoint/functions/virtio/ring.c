@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Virtio devices behind a PCIe endpoint function: the host's rings.  Each
+ * is mapped, mirrored into a checked shadow that vringh runs on, and its
+ * used entries published back; and the chain API of the device drivers.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include "internal.h"
+
+/* ------------------------------------------------------------------------
+ * Host rings
+ */
+
+void epf_virtio_unmap_queue(struct epf_virtio_queue *vq)
+{
+	if (!vq->live)
+		return;
+
+	epf_virtio_unmap(vq->evd, &vq->map);
+	vq->live = false;
+	vq->h_desc = NULL;
+	vq->h_avail = NULL;
+	vq->h_used = NULL;
+}
+
+int epf_virtio_map_queue(struct epf_virtio_queue *vq)
+{
+	struct epf_virtio *evd = vq->evd;
+	struct pci_epf *epf = evd->epf;
+	unsigned int num = evd->queue_size;
+	u64 addr = (u64)vq->pfn << VIRTIO_PCI_QUEUE_ADDR_SHIFT;
+	size_t size = vring_size(num, VIRTIO_PCI_VRING_ALIGN);
+	size_t used_off;
+	int ret;
+
+	ret = pci_epc_mem_map(epf->epc, epf->func_no, epf->vfunc_no, addr,
+			      size, &vq->map);
+	/* Out of windows: the caller says so, if it lasts */
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret) {
+		dev_err_ratelimited(epf_virtio_to_dev(evd),
+				    "Failed to map ring of queue %u at %#llx (err=%d)\n",
+				    vq->index, addr, ret);
+		return ret;
+	}
+
+	/* vringh needs the ring whole: no room to juggle windows per access */
+	if (vq->map.pci_size < size) {
+		dev_err_ratelimited(epf_virtio_to_dev(evd),
+				    "Ring of queue %u at %#llx: one window maps %zu of its %zu bytes\n",
+				    vq->index, addr, vq->map.pci_size, size);
+		epf_virtio_unmap(evd, &vq->map);
+		return -ENOSPC;
+	}
+
+	/* Legacy layout: descriptors, avail ring, used ring on a 4 KiB page */
+	used_off = ALIGN(num * sizeof(struct vring_desc) +
+			 offsetof(struct vring_avail, ring) +
+			 (num + 1) * sizeof(__virtio16), VIRTIO_PCI_VRING_ALIGN);
+	vq->h_desc = vq->map.virt_addr;
+	vq->h_avail = vq->map.virt_addr + num * sizeof(struct vring_desc);
+	vq->h_used = vq->map.virt_addr + used_off;
+
+	memset(vq->shadow, 0, vq->shadow_size);
+	bitmap_zero(vq->pending, num);
+	vring_init(&vq->sring, num, vq->shadow, SMP_CACHE_BYTES);
+	ret = vringh_init_kern(&vq->vrh, evd->drv_features, num, true,
+			       vq->sring.desc, vq->sring.avail,
+			       vq->sring.used);
+	if (ret) {
+		epf_virtio_unmap(evd, &vq->map);
+		return ret;
+	}
+
+	vq->avail_idx = 0;
+	vq->used_idx = 0;
+	vq->completed = false;
+	vq->live = true;
+
+	return 0;
+}
+
+static inline void __iomem *epf_virtio_h_desc(struct epf_virtio_queue *vq,
+					      unsigned int i)
+{
+	return vq->h_desc + i * sizeof(struct vring_desc);
+}
+
+/* Mirror the host's avail flags, which vringh reads to decide on interrupts */
+static void epf_virtio_mirror_avail_flags(struct epf_virtio_queue *vq)
+{
+	u16 flags = readw(vq->h_avail + offsetof(struct vring_avail, flags));
+
+	WRITE_ONCE(vq->sring.avail->flags, cpu_to_vringh16(&vq->vrh, flags));
+}
+
+/*
+ * Copy the chain starting at @head from the host descriptor table into the
+ * shadow, checking every descriptor on the way.
+ */
+static int epf_virtio_mirror_chain(struct epf_virtio_queue *vq, u16 head)
+{
+	struct device *dev = epf_virtio_to_dev(vq->evd);
+	unsigned int num = vq->sring.num;
+	unsigned int count = 0;
+	u64 total = 0;
+	u16 i = head;
+
+	if (head >= num) {
+		dev_err_ratelimited(dev, "Queue %u: head %u out of a ring of %u\n",
+				    vq->index, head, num);
+		return -EPROTO;
+	}
+
+	for (;;) {
+		void __iomem *d = epf_virtio_h_desc(vq, i);
+		struct vring_desc *s = &vq->sring.desc[i];
+		u64 addr, end;
+		u16 flags, next;
+		u32 len;
+
+		addr = readl(d + offsetof(struct vring_desc, addr)) |
+		       (u64)readl(d + offsetof(struct vring_desc, addr) + 4) << 32;
+		len = readl(d + offsetof(struct vring_desc, len));
+		flags = readw(d + offsetof(struct vring_desc, flags));
+		next = readw(d + offsetof(struct vring_desc, next));
+
+		if (++count > num) {
+			dev_err_ratelimited(dev, "Queue %u: descriptor loop from head %u\n",
+					    vq->index, head);
+			return -ELOOP;
+		}
+		/*
+		 * A descriptor of a chain vringh has not taken yet, or one
+		 * met before in this chain: rewriting its shadow would
+		 * change a chain already checked.
+		 */
+		if (__test_and_set_bit(i, vq->pending)) {
+			dev_err_ratelimited(dev, "Queue %u: descriptor %u of chain %u is already in a pending chain\n",
+					    vq->index, i, head);
+			return -ELOOP;
+		}
+		if (flags & ~(VRING_DESC_F_NEXT | VRING_DESC_F_WRITE)) {
+			dev_err_ratelimited(dev, "Queue %u: descriptor %u has flags %#x\n",
+					    vq->index, i, flags);
+			return -EPROTO;
+		}
+		total += len;
+		if (len > EPF_VIRTIO_MAX_DESC_LEN ||
+		    total > EPF_VIRTIO_MAX_CHAIN_LEN) {
+			dev_err_ratelimited(dev, "Queue %u: descriptor %u too long (%u, chain %llu)\n",
+					    vq->index, i, len, total);
+			return -EMSGSIZE;
+		}
+		end = addr + len - !!len;
+		if (end < addr || (u64)(uintptr_t)end != end) {
+			dev_err_ratelimited(dev, "Queue %u: descriptor %u at %#llx+%u out of range\n",
+					    vq->index, i, addr, len);
+			return -EFAULT;
+		}
+
+		s->addr = cpu_to_vringh64(&vq->vrh, addr);
+		s->len = cpu_to_vringh32(&vq->vrh, len);
+		s->flags = cpu_to_vringh16(&vq->vrh, flags);
+		s->next = cpu_to_vringh16(&vq->vrh, next);
+
+		if (!(flags & VRING_DESC_F_NEXT))
+			return 0;
+
+		if (next >= num) {
+			dev_err_ratelimited(dev, "Queue %u: descriptor %u chains to %u\n",
+					    vq->index, i, next);
+			return -EPROTO;
+		}
+		i = next;
+	}
+}
+
+/*
+ * vringh took the chain at @head: its shadow descriptors, which no other
+ * chain could rewrite while they were pending, may be mirrored over again.
+ */
+static void epf_virtio_chain_taken(struct epf_virtio_queue *vq, u16 head)
+{
+	unsigned int num = vq->sring.num;
+	unsigned int count;
+	u16 i = head;
+
+	for (count = 0; count < num && i < num; count++) {
+		const struct vring_desc *s = &vq->sring.desc[i];
+
+		__clear_bit(i, vq->pending);
+		if (!(vringh16_to_cpu(&vq->vrh, s->flags) & VRING_DESC_F_NEXT))
+			break;
+		i = vringh16_to_cpu(&vq->vrh, s->next);
+	}
+}
+
+/*
+ * The host broke the ring at its very first entries, and its avail index
+ * has a low byte of 0: most likely a big-endian host, whose legacy driver
+ * writes the rings in its own order.  Say so, as only little-endian hosts
+ * are supported.
+ */
+static void epf_virtio_endian_hint(struct epf_virtio_queue *vq, u16 host_idx)
+{
+	if (vq->vrh.last_avail_idx || (host_idx & 0xff) || !host_idx)
+		return;
+
+	dev_err_ratelimited(epf_virtio_to_dev(vq->evd),
+			    "Queue %u: avail index %#x, or %u in big-endian order: a big-endian host? Only little-endian hosts are supported\n",
+			    vq->index, host_idx, swab16(host_idx));
+}
+
+/*
+ * Mirror what the host made available since the last call into the shadow.
+ * Returns 1 if there was something new, 0 if not, or a negative error code
+ * if the host broke the ring.
+ */
+int epf_virtio_mirror_avail(struct epf_virtio_queue *vq)
+{
+	struct vringh *vrh = &vq->vrh;
+	unsigned int num = vq->sring.num;
+	u16 host_idx, ahead;
+	int ret;
+
+	host_idx = readw(vq->h_avail + offsetof(struct vring_avail, idx));
+	if (host_idx == vq->avail_idx)
+		return 0;
+
+	/*
+	 * At most a ring's worth beyond what vringh has taken, not beyond
+	 * what was mirrored: shadow slots between the two are still to be
+	 * read, and must not be written again.
+	 */
+	ahead = host_idx - vq->vrh.last_avail_idx;
+	if (ahead > num) {
+		dev_err_ratelimited(epf_virtio_to_dev(vq->evd),
+				    "Queue %u: avail index %u is %u beyond the %u taken\n",
+				    vq->index, host_idx, ahead,
+				    vq->vrh.last_avail_idx);
+		epf_virtio_endian_hint(vq, host_idx);
+		return -EPROTO;
+	}
+
+	/* Read the entries only after the index that exposed them */
+	rmb();
+
+	while (vq->avail_idx != host_idx) {
+		unsigned int slot = vq->avail_idx & (num - 1);
+		u16 head;
+
+		head = readw(vq->h_avail + offsetof(struct vring_avail, ring) +
+			     slot * sizeof(__virtio16));
+		ret = epf_virtio_mirror_chain(vq, head);
+		if (ret) {
+			epf_virtio_endian_hint(vq, host_idx);
+			return ret;
+		}
+
+		vq->sring.avail->ring[slot] = cpu_to_vringh16(vrh, head);
+		vq->avail_idx++;
+	}
+
+	epf_virtio_mirror_avail_flags(vq);
+	/* Shadow entries before the shadow index, as vringh expects */
+	smp_wmb();
+	WRITE_ONCE(vq->sring.avail->idx, cpu_to_vringh16(vrh, host_idx));
+
+	return 1;
+}
+
+/* Copy the used entries vringh added to the shadow out to the host ring */
+static void epf_virtio_publish_used(struct epf_virtio_queue *vq)
+{
+	struct vringh *vrh = &vq->vrh;
+	struct vring_used *su = vq->sring.used;
+	unsigned int num = vq->sring.num;
+	u16 idx = vringh16_to_cpu(vrh, READ_ONCE(su->idx));
+
+	while (vq->used_idx != idx) {
+		unsigned int slot = vq->used_idx & (num - 1);
+		void __iomem *e = vq->h_used + offsetof(struct vring_used, ring) +
+				  slot * sizeof(struct vring_used_elem);
+
+		writel(vringh32_to_cpu(vrh, su->ring[slot].id),
+		       e + offsetof(struct vring_used_elem, id));
+		writel(vringh32_to_cpu(vrh, su->ring[slot].len),
+		       e + offsetof(struct vring_used_elem, len));
+		vq->used_idx++;
+	}
+
+	/* The host must see the entries before the index that exposes them */
+	wmb();
+	writew(idx, vq->h_used + offsetof(struct vring_used, idx));
+}
+
+/* Interrupt the host for the queues that completed buffers, if it wants */
+void epf_virtio_notify_queues(struct epf_virtio *evd)
+{
+	unsigned int i;
+
+	for (i = 0; i < evd->info->nvqs; i++) {
+		struct epf_virtio_queue *vq = &evd->vqs[i];
+		int ret;
+
+		if (!vq->live || !vq->completed)
+			continue;
+		vq->completed = false;
+
+		/* Used index out before reading the host's wishes */
+		mb();
+		epf_virtio_mirror_avail_flags(vq);
+		ret = vringh_need_notify_kern(&vq->vrh);
+		if (ret > 0)
+			epf_virtio_raise(evd, vq->vector, EPF_VIRTIO_ISR_QUEUE);
+	}
+}
+
+/**
+ * epf_virtio_get_queue() - a virtqueue of the device
+ * @evd: the device
+ * @index: queue index, below the info's nvqs
+ *
+ * Return: the queue, or NULL if @index is out of range.
+ */
+struct epf_virtio_queue *epf_virtio_get_queue(struct epf_virtio *evd,
+					      unsigned int index)
+{
+	if (!evd->vqs || index >= evd->info->nvqs)
+		return NULL;
+
+	return &evd->vqs[index];
+}
+EXPORT_SYMBOL_GPL(epf_virtio_get_queue);
+
+/**
+ * epf_virtio_buf_init() - prepare a buffer chain holder
+ * @buf: the holder; it must not move in memory afterwards
+ */
+void epf_virtio_buf_init(struct epf_virtio_buf *buf)
+{
+	vringh_kiov_init(&buf->riov, buf->rvec, ARRAY_SIZE(buf->rvec));
+	vringh_kiov_init(&buf->wiov, buf->wvec, ARRAY_SIZE(buf->wvec));
+	buf->head = 0;
+}
+EXPORT_SYMBOL_GPL(epf_virtio_buf_init);
+
+/**
+ * epf_virtio_buf_release() - free what a buffer chain holder allocated
+ * @buf: the holder
+ *
+ * The chain it held, if any, is dropped without being completed.  The
+ * holder can be used again afterwards.
+ */
+void epf_virtio_buf_release(struct epf_virtio_buf *buf)
+{
+	vringh_kiov_cleanup(&buf->riov);
+	vringh_kiov_cleanup(&buf->wiov);
+	epf_virtio_buf_init(buf);
+}
+EXPORT_SYMBOL_GPL(epf_virtio_buf_release);
+
+/**
+ * epf_virtio_getdesc() - take the next buffer chain the host made available
+ * @vq: the queue
+ * @buf: holder for the chain (from epf_virtio_buf_init())
+ *
+ * The chain has been checked against the ring limits; its segments are
+ * host PCI addresses (see struct epf_virtio_buf).  Give it back with
+ * epf_virtio_complete(), or forget it in the reset callback.
+ *
+ * Context: the device driver's process callback.
+ * Return: 1 with a chain in @buf, 0 if none is available, or a negative
+ * error code if the host broke the ring (the device is then reset once the
+ * process callback returns).
+ */
+int epf_virtio_getdesc(struct epf_virtio_queue *vq, struct epf_virtio_buf *buf)
+{
+	struct epf_virtio *evd = vq->evd;
+	int ret;
+
+	if (!vq->live || evd->want_reset)
+		return 0;
+
+	ret = vringh_getdesc_kern(&vq->vrh, &buf->riov, &buf->wiov, &buf->head,
+				  GFP_KERNEL);
+	if (ret > 0)
+		epf_virtio_chain_taken(vq, buf->head);
+	if (ret < 0) {
+		dev_err_ratelimited(epf_virtio_to_dev(evd),
+				    "Queue %u: bad buffer chain (err=%d)\n",
+				    vq->index, ret);
+		evd->want_reset = true;
+	}
+
+	return ret;
+}
+EXPORT_SYMBOL_GPL(epf_virtio_getdesc);
+
+/**
+ * epf_virtio_complete() - give a buffer chain back to the host
+ * @vq: the queue it came from
+ * @buf: the chain; its holder can be reused afterwards
+ * @len: number of bytes written into the chain
+ *
+ * Publishes the chain in the host's used ring at once.  Whether the host
+ * wants an interrupt is checked after the process callback returns, once
+ * for all the chains it completed.
+ *
+ * Context: the device driver's process callback.
+ * Return: 0 or a negative error code.
+ */
+int epf_virtio_complete(struct epf_virtio_queue *vq,
+			struct epf_virtio_buf *buf, u32 len)
+{
+	int ret;
+
+	if (!vq->live)
+		return -ENODEV;
+
+	ret = vringh_complete_kern(&vq->vrh, buf->head, len);
+	if (ret)
+		return ret;
+
+	epf_virtio_publish_used(vq);
+	vq->completed = true;
+
+	return 0;
+}
+EXPORT_SYMBOL_GPL(epf_virtio_complete);

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Virtio devices behind a PCIe endpoint function: outbound mappings and the
+ * byte mover (host memory through the controller's outbound windows), and
+ * the device drivers' pull and push.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include "internal.h"
+
+/* ------------------------------------------------------------------------
+ * Outbound mappings and the byte mover
+ */
+
+/*
+ * Undoing a mapping frees kernel virtual space, which sooner or later
+ * means a TLB flush on every CPU.  With a loopback controller some of
+ * those CPUs may be host CPUs waiting with interrupts off for this very
+ * device, so the poll thread hands mappings over to a work item instead of
+ * waiting for that itself.  It costs nothing on real hardware.
+ */
+void epf_virtio_unmap_work(struct work_struct *work)
+{
+	struct epf_virtio *evd = container_of(work, struct epf_virtio,
+					      unmap_work);
+	struct pci_epf *epf = evd->epf;
+	struct epf_virtio_stale_map *stale;
+	unsigned long flags;
+
+	for (;;) {
+		spin_lock_irqsave(&evd->stale_lock, flags);
+		stale = list_first_entry_or_null(&evd->stale_maps,
+						 struct epf_virtio_stale_map,
+						 node);
+		if (stale)
+			list_del(&stale->node);
+		spin_unlock_irqrestore(&evd->stale_lock, flags);
+		if (!stale)
+			return;
+
+		pci_epc_mem_unmap(epf->epc, epf->func_no, epf->vfunc_no,
+				  &stale->map);
+		kfree(stale);
+
+		spin_lock_irqsave(&evd->stale_lock, flags);
+		evd->stale_n--;
+		spin_unlock_irqrestore(&evd->stale_lock, flags);
+	}
+}
+
+/* Windows of this function still on their way back to the controller */
+bool epf_virtio_unmaps_pending(struct epf_virtio *evd)
+{
+	unsigned long flags;
+	bool pending;
+
+	spin_lock_irqsave(&evd->stale_lock, flags);
+	pending = evd->stale_n;
+	spin_unlock_irqrestore(&evd->stale_lock, flags);
+
+	return pending;
+}
+
+void epf_virtio_unmap(struct epf_virtio *evd, struct pci_epc_map *map)
+{
+	struct pci_epf *epf = evd->epf;
+	struct epf_virtio_stale_map *stale;
+	unsigned long flags;
+
+	stale = kmalloc_obj(*stale);
+	if (!stale) {
+		pci_epc_mem_unmap(epf->epc, epf->func_no, epf->vfunc_no, map);
+		return;
+	}
+
+	stale->map = *map;
+	spin_lock_irqsave(&evd->stale_lock, flags);
+	list_add_tail(&stale->node, &evd->stale_maps);
+	evd->stale_n++;
+	spin_unlock_irqrestore(&evd->stale_lock, flags);
+
+	queue_work(EPF_VIRTIO_UNMAP_WQ, &evd->unmap_work);
+}
+
+/* Map host memory at @pci_addr for data; returns how much is reachable */
+static void __iomem *epf_virtio_data_map(struct epf_virtio *evd,
+					 u64 pci_addr, size_t len,
+					 size_t *avail)
+{
+	struct pci_epf *epf = evd->epf;
+	struct pci_epc_map *m = &evd->dmap;
+	struct pci_epc_map map;
+	u64 start, end;
+	int ret;
+
+	/* The whole mapped range counts, not only what was asked for */
+	if (!evd->dmap_valid || pci_addr < m->map_pci_addr ||
+	    pci_addr - m->map_pci_addr >= m->map_size) {
+		start = ALIGN_DOWN(pci_addr, EPF_VIRTIO_DATA_WINDOW);
+		end = ALIGN(pci_addr + len, EPF_VIRTIO_DATA_WINDOW);
+		if (end <= pci_addr)
+			end = pci_addr + len;
+
+		ret = pci_epc_mem_map(epf->epc, epf->func_no, epf->vfunc_no,
+				      start, end - start, &map);
+		if (ret) {
+			/* Windows may be short: try just what is needed */
+			start = pci_addr;
+			ret = pci_epc_mem_map(epf->epc, epf->func_no,
+					      epf->vfunc_no, start, len, &map);
+		}
+		if (ret) {
+			/* Give our window back: the caller retries later */
+			if (evd->dmap_valid) {
+				epf_virtio_unmap(evd, m);
+				evd->dmap_valid = false;
+			}
+			return IOMEM_ERR_PTR(ret);
+		}
+
+		if (evd->dmap_valid)
+			epf_virtio_unmap(evd, m);
+		*m = map;
+		evd->dmap_valid = true;
+
+		if (pci_addr < m->map_pci_addr ||
+		    pci_addr - m->map_pci_addr >= m->map_size)
+			return IOMEM_ERR_PTR(-EIO);
+	}
+
+	*avail = m->map_size - (pci_addr - m->map_pci_addr);
+
+	return m->virt_base + (pci_addr - m->map_pci_addr);
+}
+
+static int epf_virtio_mmio_xfer(struct epf_virtio *evd, u64 pci_addr,
+				void *buf, size_t len, bool to_host)
+{
+	void __iomem *va;
+	size_t part;
+
+	while (len) {
+		va = epf_virtio_data_map(evd, pci_addr, len, &part);
+		if (IS_ERR((__force void *)va))
+			return PTR_ERR((__force void *)va);
+
+		/* A window may cover less than asked for: copy what it has */
+		part = min(part, len);
+		if (to_host)
+			memcpy_toio(va, buf, part);
+		else
+			memcpy_fromio(buf, va, part);
+
+		pci_addr += part;
+		buf += part;
+		len -= part;
+	}
+
+	return 0;
+}
+
+/* The data window is taken at activation, over the first ring */
+static int epf_virtio_mmio_reserve(struct epf_virtio *evd, u64 pci_addr)
+{
+	void __iomem *va;
+	size_t avail;
+
+	va = epf_virtio_data_map(evd, pci_addr, 1, &avail);
+
+	return IS_ERR((__force void *)va) ? PTR_ERR((__force void *)va) : 0;
+}
+
+static void epf_virtio_mmio_release(struct epf_virtio *evd)
+{
+	if (!evd->dmap_valid)
+		return;
+
+	epf_virtio_unmap(evd, &evd->dmap);
+	evd->dmap_valid = false;
+}
+
+const struct epf_virtio_xfer_ops epf_virtio_mmio_ops = {
+	.name = "MMIO",
+	.xfer = epf_virtio_mmio_xfer,
+	.reserve = epf_virtio_mmio_reserve,
+	.release = epf_virtio_mmio_release,
+};
+
+static int epf_virtio_xfer(struct epf_virtio *evd, u64 pci_addr, void *buf,
+			   size_t len, bool to_host)
+{
+	int ret;
+
+	ret = evd->xfer->xfer(evd, pci_addr, buf, len, to_host);
+	if (!ret) {
+		evd->xfer_failing = false;
+		return 0;
+	}
+
+	/*
+	 * Out of windows is temporary, an address no window can reach is not,
+	 * and both look the same: retry for a while, then give up.
+	 */
+	if (!evd->xfer_failing) {
+		evd->xfer_failing = true;
+		evd->xfer_fail_since = jiffies;
+	} else if (time_after(jiffies, evd->xfer_fail_since +
+			      msecs_to_jiffies(EPF_VIRTIO_XFER_TIMEOUT_MS))) {
+		dev_err_ratelimited(epf_virtio_to_dev(evd),
+				    "Host buffer %#llx+%zu unreachable for %u ms (err=%d%s)\n",
+				    pci_addr, len, EPF_VIRTIO_XFER_TIMEOUT_MS,
+				    ret, ret == -ENOMEM ?
+				    ": no outbound window free" : "");
+		evd->want_reset = true;
+	}
+
+	return ret;
+}
+
+static ssize_t epf_virtio_copy(struct epf_virtio *evd, struct vringh_kiov *iov,
+			       void *data, size_t len, bool to_host)
+{
+	size_t done = 0;
+	int ret;
+
+	while (len && iov->i < iov->used) {
+		struct kvec *seg = &iov->iov[iov->i];
+		size_t part = min(seg->iov_len, len);
+
+		if (!part) {
+			/* Empty descriptor: step over it */
+			iov->i++;
+			iov->consumed = 0;
+			continue;
+		}
+
+		ret = epf_virtio_xfer(evd, (u64)(uintptr_t)seg->iov_base, data,
+				      part, to_host);
+		if (ret)
+			return done ? done : ret;
+
+		vringh_kiov_advance(iov, part);
+		data += part;
+		len -= part;
+		done += part;
+	}
+
+	return done;
+}
+
+/**
+ * epf_virtio_pull() - copy data from the host out of a buffer chain
+ * @evd: the device
+ * @buf: chain from epf_virtio_getdesc()
+ * @dst: endpoint buffer
+ * @len: most bytes to copy
+ *
+ * Consumes the device-readable segments of @buf.
+ *
+ * Context: the device driver's process callback.
+ * Return: number of bytes copied (0 when the readable part is used up), or a
+ * negative error code if nothing could be copied (a host buffer that cannot
+ * be reached now: try again later; it stays failed for long, the device is
+ * reset).
+ */
+ssize_t epf_virtio_pull(struct epf_virtio *evd, struct epf_virtio_buf *buf,
+			void *dst, size_t len)
+{
+	return epf_virtio_copy(evd, &buf->riov, dst, len, false);
+}
+EXPORT_SYMBOL_GPL(epf_virtio_pull);
+
+/**
+ * epf_virtio_push() - copy data to the host into a buffer chain
+ * @evd: the device
+ * @buf: chain from epf_virtio_getdesc()
+ * @src: endpoint data
+ * @len: most bytes to copy
+ *
+ * Fills the device-writable segments of @buf.
+ *
+ * Context: the device driver's process callback.
+ * Return: number of bytes copied (0 when the writable part is full), or a
+ * negative error code as for epf_virtio_pull().
+ */
+ssize_t epf_virtio_push(struct epf_virtio *evd, struct epf_virtio_buf *buf,
+			const void *src, size_t len)
+{
+	return epf_virtio_copy(evd, &buf->wiov, (void *)src, len, true);
+}
+EXPORT_SYMBOL_GPL(epf_virtio_push);
