@@ -662,6 +662,8 @@ static inline struct epf_vcon *epf_vcon_from_item(struct config_item *item)
 /* Caller holds cfg_lock */
 static bool epf_vcon_cfg_locked_out(struct epf_vcon *vcon)
 {
+	lockdep_assert_held(&vcon->cfg_lock);
+
 	return vcon->bound || READ_ONCE(vcon->epf->epc);
 }
 

@@ -853,6 +853,8 @@ static void epf_vmed_local_notify(struct epf_vmed_local *local)
 	unsigned long mask = 0;
 	unsigned int i;
 
+	lockdep_assert_held(&local->vmed->lock);
+
 	for (i = 0; i < local->vmed->type->info.nvqs; i++) {
 		struct epf_vmed_lvq *lvq = &local->lvqs[i];
 
@@ -901,6 +903,8 @@ static bool epf_vmed_process(struct epf_virtio *evd)
  */
 static void epf_vmed_host_state(struct epf_vmed *vmed, bool up)
 {
+	lockdep_assert_held(&vmed->lock);
+
 	WRITE_ONCE(vmed->host_up, up);
 	if (vmed->type->local_config && epf_vmed_local_running(vmed->local))
 		virtio_config_changed(&vmed->local->vdev);
@@ -1356,6 +1360,8 @@ static int epf_vmed_local_add(struct epf_vmed *vmed)
 	struct epf_vmed_local *local;
 	int ret;
 
+	lockdep_assert_held(&vmed->cfg_lock);
+
 	local = kzalloc_obj(*local);
 	if (!local)
 		return -ENOMEM;
@@ -1423,6 +1429,8 @@ static inline struct epf_vmed *epf_vmed_from_item(struct config_item *item)
 /* Caller holds cfg_lock */
 static bool epf_vmed_cfg_locked_out(struct epf_vmed *vmed)
 {
+	lockdep_assert_held(&vmed->cfg_lock);
+
 	return vmed->bound || READ_ONCE(vmed->epf->epc);
 }
 

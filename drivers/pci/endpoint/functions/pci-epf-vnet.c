@@ -750,6 +750,8 @@ static inline struct epf_vnet *epf_vnet_from_item(struct config_item *item)
 /* Caller holds cfg_lock */
 static bool epf_vnet_cfg_locked_out(struct epf_vnet *vnet)
 {
+	lockdep_assert_held(&vnet->cfg_lock);
+
 	return vnet->bound || READ_ONCE(vnet->epf->epc);
 }
 

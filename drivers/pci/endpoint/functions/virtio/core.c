@@ -296,6 +296,8 @@ int epf_virtio_bind(struct epf_virtio *evd,
 	const struct pci_epc_features *epc_features;
 	int ret;
 
+	lockdep_assert_held(&epf->lock);
+
 	if (WARN_ON_ONCE(!epf->epc))
 		return -EINVAL;
 
@@ -364,6 +366,8 @@ void epf_virtio_unbind(struct epf_virtio *evd)
 {
 	struct pci_epf *epf = evd->epf;
 
+	lockdep_assert_held(&epf->lock);
+
 	epf_virtio_stop_polling(evd);
 	WRITE_ONCE(evd->link_want, false);
 
@@ -386,7 +390,8 @@ static bool epf_virtio_info_valid(const struct epf_virtio_info *info)
 	return ops && ops->activate && ops->reset && ops->process &&
 	       info->nvqs && info->nvqs <= U16_MAX &&
 	       info->config_size <= EPF_VIRTIO_CONFIG_SIZE_MAX &&
-	       info->pci_device_id >= 0x1000 && info->pci_device_id <= 0x103f;
+	       info->pci_device_id >= EPF_VIRTIO_PCI_ID_FIRST &&
+	       info->pci_device_id <= EPF_VIRTIO_PCI_ID_LAST;
 }
 
 /**
@@ -450,7 +455,8 @@ struct epf_virtio *epf_virtio_create(struct pci_epf *epf,
 	hdr->interrupt_pin = PCI_INTERRUPT_INTA;
 
 	if (!epf->msix_interrupts)
-		epf->msix_interrupts = min(info->nvqs + 1, 2048U);
+		epf->msix_interrupts = min(info->nvqs + 1,
+					   EPF_VIRTIO_MSIX_MAX);
 
 	epf->header = hdr;
 	epf->event_ops = &epf_virtio_event_ops;

@@ -124,6 +124,16 @@
 #define EPF_VIRTIO_FEATURES_OK		(GENMASK(VIRTIO_F_NOTIFY_ON_EMPTY - 1, 0) | \
 					 BIT(VIRTIO_F_ANY_LAYOUT))
 
+/* Transitional virtio-pci device IDs (virtio 1.x, 4.1.2.1) */
+#define EPF_VIRTIO_PCI_ID_FIRST		0x1000
+#define EPF_VIRTIO_PCI_ID_LAST		0x103f
+
+/* The most MSI-X vectors a function has (PCI_MSIX_FLAGS_QSIZE + 1) */
+#define EPF_VIRTIO_MSIX_MAX		(PCI_MSIX_FLAGS_QSIZE + 1U)
+
+/* Room for the queue vectors in the "MSI-X vectors:" line; cut if longer */
+#define EPF_VIRTIO_VECS_LINE		64
+
 /* Events signalled to the poll thread (bits of epf_virtio::events) */
 enum {
 	EPF_VIRTIO_EV_LINK,	/* link up (see link_want) */

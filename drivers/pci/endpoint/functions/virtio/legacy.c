@@ -809,7 +809,7 @@ static void epf_virtio_activate(struct epf_virtio *evd)
 		 evd->irq_type == PCI_IRQ_MSIX ? "MSI-X" :
 		 evd->irq_type == PCI_IRQ_MSI ? "MSI" : "INTx");
 	if (evd->irq_type == PCI_IRQ_MSIX) {
-		char vecs[64] = "";
+		char vecs[EPF_VIRTIO_VECS_LINE] = "";
 		int n = 0;
 
 		for (i = 0; i < evd->info->nvqs && n < sizeof(vecs); i++)
