@@ -50,7 +50,8 @@ rig_wait() {
 
 # rig_ping CMD...: CMD, a ping with "-c N" (run directly or behind in_host,
 # in_ep or nsenter), gets every one of its N replies; busybox ping succeeds
-# on one.  A loss fails it and prints ping's summary.
+# on one.  A loss fails it and prints ping's output, a line per reply (the
+# sequence numbers say which was lost).
 rig_ping() {
 	rp_n=''
 	rp_prev=''
@@ -63,7 +64,7 @@ rig_ping() {
 	echo "$rp_out" |
 		grep -q "^$rp_n packets transmitted, $rp_n packets received" &&
 		return 0
-	echo "$rp_out" | tail -n 3
+	echo "$rp_out"
 	return 1
 }
 
