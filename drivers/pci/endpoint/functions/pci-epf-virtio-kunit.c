@@ -29,6 +29,21 @@ struct epf_virtio_kunit_cfg {
 	u8 cfg_bar[EPF_VIRTIO_KUNIT_SIZE];
 };
 
+/* The poll thread's take of the host's writes, on @c */
+static bool epf_virtio_kunit_take(struct epf_virtio_kunit_cfg *c,
+				  unsigned int *first, unsigned int *last)
+{
+	return epf_virtio_cfg_take_host(c->bar, c->cfg, c->cfg_bar,
+					EPF_VIRTIO_KUNIT_SIZE, first, last);
+}
+
+/* The poll thread's write of the device's changes (all of @c if @all) */
+static void epf_virtio_kunit_put(struct epf_virtio_kunit_cfg *c, bool all)
+{
+	epf_virtio_cfg_put_device(c->bar, c->cfg, c->cfg_bar,
+				  EPF_VIRTIO_KUNIT_SIZE, all);
+}
+
 /* Power-on state: the configuration written whole, the host has read it */
 static void epf_virtio_kunit_power_on(struct epf_virtio_kunit_cfg *c)
 {
@@ -37,8 +52,7 @@ static void epf_virtio_kunit_power_on(struct epf_virtio_kunit_cfg *c)
 	for (i = 0; i < EPF_VIRTIO_KUNIT_SIZE; i++)
 		c->cfg[i] = 0x10 + i;
 	memset(c->bar, 0xee, sizeof(c->bar));
-	epf_virtio_cfg_put_device(c->bar, c->cfg, c->cfg_bar,
-				  EPF_VIRTIO_KUNIT_SIZE, true);
+	epf_virtio_kunit_put(c, true);
 }
 
 static void epf_virtio_kunit_power_on_writes_all(struct kunit *test)
@@ -49,10 +63,7 @@ static void epf_virtio_kunit_power_on_writes_all(struct kunit *test)
 	epf_virtio_kunit_power_on(&c);
 	KUNIT_EXPECT_MEMEQ(test, c.bar, c.cfg, EPF_VIRTIO_KUNIT_SIZE);
 	KUNIT_EXPECT_MEMEQ(test, c.cfg_bar, c.cfg, EPF_VIRTIO_KUNIT_SIZE);
-	KUNIT_EXPECT_FALSE(test, epf_virtio_cfg_take_host(c.bar, c.cfg,
-							  c.cfg_bar,
-							  EPF_VIRTIO_KUNIT_SIZE,
-							  &first, &last));
+	KUNIT_EXPECT_FALSE(test, epf_virtio_kunit_take(&c, &first, &last));
 }
 
 /*
@@ -71,10 +82,7 @@ static void epf_virtio_kunit_host_writes_around_device(struct kunit *test)
 	WRITE_ONCE(c.bar[0], 0xa0);
 	WRITE_ONCE(c.bar[8], 0xa8);
 
-	KUNIT_ASSERT_TRUE(test, epf_virtio_cfg_take_host(c.bar, c.cfg,
-							 c.cfg_bar,
-							 EPF_VIRTIO_KUNIT_SIZE,
-							 &first, &last));
+	KUNIT_ASSERT_TRUE(test, epf_virtio_kunit_take(&c, &first, &last));
 	KUNIT_EXPECT_EQ(test, first, 0U);
 	KUNIT_EXPECT_EQ(test, last, 8U);
 	KUNIT_EXPECT_EQ(test, c.cfg[0], 0xa0);
@@ -83,8 +91,7 @@ static void epf_virtio_kunit_host_writes_around_device(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c.cfg[3], 0x00);
 	KUNIT_EXPECT_EQ(test, c.cfg[5], 0x15);
 
-	epf_virtio_cfg_put_device(c.bar, c.cfg, c.cfg_bar,
-				  EPF_VIRTIO_KUNIT_SIZE, false);
+	epf_virtio_kunit_put(&c, false);
 	KUNIT_EXPECT_MEMEQ(test, c.bar, c.cfg, EPF_VIRTIO_KUNIT_SIZE);
 }
 
@@ -100,21 +107,14 @@ static void epf_virtio_kunit_device_write_keeps_host(struct kunit *test)
 
 	epf_virtio_kunit_power_on(&c);
 	c.cfg[2] = 0x21;
-	KUNIT_EXPECT_FALSE(test, epf_virtio_cfg_take_host(c.bar, c.cfg,
-							  c.cfg_bar,
-							  EPF_VIRTIO_KUNIT_SIZE,
-							  &first, &last));
+	KUNIT_EXPECT_FALSE(test, epf_virtio_kunit_take(&c, &first, &last));
 	WRITE_ONCE(c.bar[9], 0xa9);
 
-	epf_virtio_cfg_put_device(c.bar, c.cfg, c.cfg_bar,
-				  EPF_VIRTIO_KUNIT_SIZE, false);
+	epf_virtio_kunit_put(&c, false);
 	KUNIT_EXPECT_EQ(test, c.bar[2], 0x21);
 	KUNIT_EXPECT_EQ(test, c.bar[9], 0xa9);
 
-	KUNIT_ASSERT_TRUE(test, epf_virtio_cfg_take_host(c.bar, c.cfg,
-							 c.cfg_bar,
-							 EPF_VIRTIO_KUNIT_SIZE,
-							 &first, &last));
+	KUNIT_ASSERT_TRUE(test, epf_virtio_kunit_take(&c, &first, &last));
 	KUNIT_EXPECT_EQ(test, first, 9U);
 	KUNIT_EXPECT_EQ(test, last, 9U);
 	KUNIT_EXPECT_EQ(test, c.cfg[9], 0xa9);
@@ -133,21 +133,14 @@ static void epf_virtio_kunit_same_byte_host_first(struct kunit *test)
 
 	epf_virtio_kunit_power_on(&c);
 	WRITE_ONCE(c.bar[4], 0xa4);
-	KUNIT_ASSERT_TRUE(test, epf_virtio_cfg_take_host(c.bar, c.cfg,
-							 c.cfg_bar,
-							 EPF_VIRTIO_KUNIT_SIZE,
-							 &first, &last));
+	KUNIT_ASSERT_TRUE(test, epf_virtio_kunit_take(&c, &first, &last));
 	KUNIT_EXPECT_EQ(test, first, 4U);
 	KUNIT_EXPECT_EQ(test, last, 4U);
 	KUNIT_EXPECT_EQ(test, c.cfg[4], 0xa4);
 	c.cfg[4] = 0x44;
-	epf_virtio_cfg_put_device(c.bar, c.cfg, c.cfg_bar,
-				  EPF_VIRTIO_KUNIT_SIZE, false);
+	epf_virtio_kunit_put(&c, false);
 	KUNIT_EXPECT_EQ(test, c.bar[4], 0x44);
-	KUNIT_EXPECT_FALSE(test, epf_virtio_cfg_take_host(c.bar, c.cfg,
-							  c.cfg_bar,
-							  EPF_VIRTIO_KUNIT_SIZE,
-							  &first, &last));
+	KUNIT_EXPECT_FALSE(test, epf_virtio_kunit_take(&c, &first, &last));
 }
 
 /*
@@ -163,13 +156,9 @@ static void epf_virtio_kunit_same_byte_device_first(struct kunit *test)
 	epf_virtio_kunit_power_on(&c);
 	c.cfg[4] = 0x44;
 	WRITE_ONCE(c.bar[4], 0xa4);
-	KUNIT_EXPECT_FALSE(test, epf_virtio_cfg_take_host(c.bar, c.cfg,
-							  c.cfg_bar,
-							  EPF_VIRTIO_KUNIT_SIZE,
-							  &first, &last));
+	KUNIT_EXPECT_FALSE(test, epf_virtio_kunit_take(&c, &first, &last));
 	KUNIT_EXPECT_EQ(test, c.cfg[4], 0x44);
-	epf_virtio_cfg_put_device(c.bar, c.cfg, c.cfg_bar,
-				  EPF_VIRTIO_KUNIT_SIZE, false);
+	epf_virtio_kunit_put(&c, false);
 	KUNIT_EXPECT_EQ(test, c.bar[4], 0x44);
 	KUNIT_EXPECT_MEMEQ(test, c.bar, c.cfg, EPF_VIRTIO_KUNIT_SIZE);
 }
