@@ -498,7 +498,7 @@ static const struct pci_epc_ops pci_epc_ivs_ops = {
  * since the link came up, takes the link down first.
  *
  * On the way up the host is told first: it sends no configuration request
- * for 100 ms (pci-ivshmem-host), and the functions hear of the link at
+ * for 1 s (pci-ivshmem-host), and the functions hear of the link at
  * once, so their poll threads watch before the host may set the device
  * up.  Told the other way round, a poll thread that starts spinning at
  * once may keep this work from running on a loaded machine (a vCPU that

@@ -33,8 +33,16 @@
 
 #include "pci-ivshmem-link.h"
 
-/* From link up to the first configuration request (PCIe r6.0, 6.6.1) */
-#define PCI_IVS_HOST_LINK_DELAY_MS	100
+/*
+ * From link up to the first configuration request.  PCIe r6.0, 6.6.1 sets
+ * 100 ms as the least; an endpoint that needs longer answers Configuration
+ * Request Retry Status meanwhile, and root ports wait for it.  This link
+ * waits 1 s, as for such an endpoint: an endpoint machine that emulates
+ * its CPUs may take over 100 ms to run a thread it just woke (its poll
+ * threads slept 100 to 260 ms instead of 50 us around link up), and the
+ * stock virtio driver's set-up must find them polling.
+ */
+#define PCI_IVS_HOST_LINK_DELAY_MS	1000
 
 /**
  * struct pci_ivs_host - the host half of the link
@@ -238,12 +246,12 @@ static void pci_ivs_host_link_work(struct work_struct *work)
 
 	want = pci_ivs_host_want(h, &seq, &alive);
 	/*
-	 * A link coming up is used 100 ms later, as a root port sends no
-	 * configuration request before (PCIe r6.0, sec 6.6.1; Linux's
-	 * pcie_wait_for_link()).  The endpoint's functions get ready
-	 * meanwhile: a poll thread asleep when the link came up may take
-	 * milliseconds to run again.  What the endpoint published since
-	 * counts, not what it asked for before.
+	 * A link coming up is used PCI_IVS_HOST_LINK_DELAY_MS later, as a
+	 * root port sends no configuration request before (PCIe r6.0, sec
+	 * 6.6.1; Linux's pcie_wait_for_link()).  The endpoint's functions get
+	 * ready meanwhile: a poll thread asleep when the link came up may take
+	 * a while to run again.  What the endpoint published since counts,
+	 * not what it asked for before.
 	 */
 	if (!h->link_up && want) {
 		msleep(PCI_IVS_HOST_LINK_DELAY_MS);
