@@ -59,12 +59,14 @@
  * Polling policy.  The host's setup_vq() reads QUEUE_PFN back for the next
  * queue microseconds after writing it for the previous one, so while the
  * host may be setting the device up the thread spins without sleeping, for
- * at most EPF_VIRTIO_SETUP_SPIN_MS after the last sign of host activity.
+ * at most EPF_VIRTIO_SETUP_SPIN_MS after the last sign of host activity,
+ * and from link up or bus master enable until the host's first status
+ * write, for at most EPF_VIRTIO_ARMED_MS.
  * With traffic it re-polls at once while work is found and keeps spinning
  * EPF_VIRTIO_BUSY_SPIN_US more (a host console writer spins until its
  * buffer is used); then it sleeps EPF_VIRTIO_HOT_POLL_US between polls for
- * EPF_VIRTIO_HOT_MS, and EPF_VIRTIO_IDLE_POLL_US after that.  After link up,
- * bus master enable or a host reset, the hot rate is kept for
+ * EPF_VIRTIO_HOT_MS, and EPF_VIRTIO_IDLE_POLL_US after that.  After bind,
+ * link up, bus master enable or a host reset, the hot rate is kept for
  * EPF_VIRTIO_ARMED_MS so that a host driver probing then is caught early.
  */
 #define EPF_VIRTIO_SETUP_SPIN_MS	2000
@@ -454,7 +456,9 @@ void epf_virtio_unmap(struct epf_virtio *evd, struct pci_epc_map *map);
 void epf_virtio_raise(struct epf_virtio *evd, u16 vector, u8 isr);
 void epf_virtio_deactivate(struct epf_virtio *evd);
 void epf_virtio_arm(struct epf_virtio *evd);
+void epf_virtio_keep_hot(struct epf_virtio *evd, ktime_t now);
 void epf_virtio_watch(struct epf_virtio *evd, ktime_t now);
+void epf_virtio_await_driver(struct epf_virtio *evd, ktime_t now);
 bool epf_virtio_poll(struct epf_virtio *evd, ktime_t now);
 
 /* ring.c */

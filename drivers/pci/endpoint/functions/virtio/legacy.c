@@ -313,12 +313,30 @@ void epf_virtio_arm(struct epf_virtio *evd)
 	epf_virtio_forget_queues(evd);
 }
 
+/* Poll at the hot rate for EPF_VIRTIO_ARMED_MS at least */
+void epf_virtio_keep_hot(struct epf_virtio *evd, ktime_t now)
+{
+	if (ktime_before(evd->hot_until, ktime_add_ms(now, EPF_VIRTIO_ARMED_MS)))
+		evd->hot_until = ktime_add_ms(now, EPF_VIRTIO_ARMED_MS);
+}
+
 /* Start watching closely: a host driver may be about to set the device up */
 void epf_virtio_watch(struct epf_virtio *evd, ktime_t now)
 {
 	evd->spin_until = ktime_add_ms(now, EPF_VIRTIO_SETUP_SPIN_MS);
-	if (ktime_before(evd->hot_until, ktime_add_ms(now, EPF_VIRTIO_ARMED_MS)))
-		evd->hot_until = ktime_add_ms(now, EPF_VIRTIO_ARMED_MS);
+	epf_virtio_keep_hot(evd, now);
+}
+
+/*
+ * Link up or bus master enable: a host driver may start its set-up at any
+ * time from now on, and the first status it writes is the first sign of it
+ * the thread can see.  Spin until that write, for at most
+ * EPF_VIRTIO_ARMED_MS; the write hands over to epf_virtio_watch()'s rule.
+ */
+void epf_virtio_await_driver(struct epf_virtio *evd, ktime_t now)
+{
+	epf_virtio_watch(evd, now);
+	evd->spin_until = ktime_add_ms(now, EPF_VIRTIO_ARMED_MS);
 }
 
 /* The host wrote status 0: drop everything it had set up */

@@ -38,12 +38,12 @@ static bool epf_virtio_handle_events(struct epf_virtio *evd, ktime_t now)
 	if (test_and_clear_bit(EPF_VIRTIO_EV_LINK, &evd->events)) {
 		/* No message: the host may be probing right now */
 		if (READ_ONCE(evd->link_want))
-			epf_virtio_watch(evd, now);
+			epf_virtio_await_driver(evd, now);
 		work = true;
 	}
 
 	if (test_and_clear_bit(EPF_VIRTIO_EV_BME, &evd->events)) {
-		epf_virtio_watch(evd, now);
+		epf_virtio_await_driver(evd, now);
 		work = true;
 	}
 
@@ -217,7 +217,16 @@ int epf_virtio_start_polling(struct epf_virtio *evd)
 		return PTR_ERR(p);
 
 	mutex_lock(&p->lock);
-	epf_virtio_watch(evd, ktime_get());
+	/*
+	 * A controller that reports link up has the thread spin for the
+	 * host's set-up from then on; until then the device has no host, and
+	 * a spin now would only take the CPU that bringing the link up needs.
+	 * Without that report a host may be probing already.
+	 */
+	if (evd->epc_features->linkup_notifier)
+		epf_virtio_keep_hot(evd, ktime_get());
+	else
+		epf_virtio_await_driver(evd, ktime_get());
 	list_add_tail(&evd->poll_node, &p->devices);
 	WRITE_ONCE(evd->poller, p);
 	mutex_unlock(&p->lock);
