@@ -11,7 +11,6 @@
 # down, link up, the new host's driver binds), data again.
 #
 # vep-timeout: 900
-# vep-two-default: no
 
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)

@@ -8,7 +8,6 @@
 # ways; the host rebooted while the endpoint runs, data again.
 #
 # vep-timeout: 900
-# vep-two-default: no
 
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
