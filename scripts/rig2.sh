@@ -9,7 +9,8 @@
 #                   [-n WINDOWS] [-V VECTORS] [-m MEM] [-c HOST_CPUS]
 #                   [-C EP_CPUS] [-P HOST_CPU,EP_CPU] [-a 'HOST ARGS']
 #                   [-e 'EP ARGS'] [-s SERVER]
-#   scripts/rig2.sh stop|ep_kill|ep_restart|host_reset|status -d DIR
+#   scripts/rig2.sh host_reset -d DIR [-Q SECONDS]
+#   scripts/rig2.sh stop|ep_kill|ep_restart|status -d DIR
 #
 # "start" makes DIR (which must be new or empty), two RAM files in /dev/shm
 # (MEM each: both VMs' RAM size, a power of two, default 512M) and
@@ -56,8 +57,17 @@
 # RAM files, sockets and FIFOs (logs stay in DIR).  "ep_kill" kills the
 # endpoint's QEMU (SIGKILL: power lost); "ep_restart" kills it if it runs
 # and starts a new one on the same RAM file and server socket (the host's
-# inbound BAR keeps pointing at the same file).  "host_reset" is a
-# system_reset on the host's monitor.  "status" prints which parts run.
+# inbound BAR keeps pointing at the same file).  "host_reset" resets the
+# host VM as a platform reset does, PERST# included: it stops the host's
+# vCPUs, asserts the host's reset line at the server (the endpoint sees
+# the host go), waits until the endpoint's link page says its link is
+# down (its functions stopped: no more writes into the host's RAM, where
+# the firmware and the next kernel are about to load), then resets the
+# VM, deasserts the line and lets it run.  An endpoint that does not
+# take its link down within 30 s fails it (the host runs on all the
+# same).  With -Q SECONDS, it also fails if anything writes into the
+# host's RAM during SECONDS after that link down (a function that still
+# writes).  "status" prints which parts run.
 
 set -euo pipefail
 
@@ -264,7 +274,7 @@ cmd_start() {
 
 	start_agent_io host
 	start_agent_io ep
-	"$server" -S "$dir/server.sock" -n "$vectors" -D -L 0 -v \
+	"$server" -S "$dir/server.sock" -n "$vectors" -D -L 0 -R 0 -v \
 		-p "$dir/server.pid" >"$dir/server.out" 2>>"$dir/server.log" ||
 		die "the ivshmem server did not start: $(cat "$dir/server.log")"
 	grep -qx ready "$dir/server.out" || die "no word from the ivshmem server"
@@ -294,10 +304,65 @@ cmd_ep_restart() {
 	start_vm ep "$ep_qemu" "$ep_cpu"
 }
 
+# ep_link_down SECONDS: wait until the link page (the server's shared
+# memory) says that the endpoint's link is down, or that no endpoint is
+# connected; false after SECONDS.  Offsets: drivers/pci/controller/
+# pci-ivshmem-link.h (live 0, ep_peer 24, ep_link 32).
+ep_link_down() {
+	python3 - "$(pidof_part server)" "$1" <<'EOF'
+import os, struct, sys, time
+fds = '/proc/%s/fd' % sys.argv[1]
+page = next(os.path.join(fds, n) for n in os.listdir(fds)
+	    if os.readlink(os.path.join(fds, n)).startswith('/memfd:vep-ivshmem'))
+end = time.monotonic() + float(sys.argv[2])
+while True:
+	with open(page, 'rb') as f:
+		b = f.read(36)
+	live, = struct.unpack_from('<I', b, 0)
+	peer, = struct.unpack_from('<I', b, 24)
+	link, = struct.unpack_from('<I', b, 32)
+	if not link or not peer or not live >> ((peer - 1) % 32) & 1:
+		sys.exit(0)
+	if time.monotonic() > end:
+		sys.exit(1)
+	time.sleep(0.02)
+EOF
+}
+
+# host_ram_quiet SECONDS: nothing writes into the host's RAM file for
+# SECONDS (the host VM stopped); otherwise how many bytes changed
+host_ram_quiet() {
+	local copy n
+	copy=$(mktemp "${host_ram%/*}/vep-rig2-copy.XXXXXX") || return 1
+	cp "$host_ram" "$copy" || { rm -f "$copy"; return 1; }
+	sleep "$1"
+	cmp -s "$host_ram" "$copy" && { rm -f "$copy"; return 0; }
+	n=$(cmp -l "$host_ram" "$copy" | wc -l)
+	rm -f "$copy"
+	echo "rig2.sh: $n bytes of the host's RAM changed in $1 s after" \
+	     "the endpoint's link went down" >&2
+	return 1
+}
+
 cmd_host_reset() {
+	local srv ok=0
 	alive "$(pidof_part host)" || die "the host VM is not running"
+	srv=$(pidof_part server)
+	alive "$srv" || die "the ivshmem server is not running"
 	echo "--- host_reset $(date '+%F %T')" >>"$dir/host.console"
+	monitor host stop >/dev/null
+	kill -USR1 "$srv"
+	if ! ep_link_down 30; then
+		echo "rig2.sh: the endpoint's link still up 30 s after" \
+		     "the host's PERST#" >&2
+		ok=1
+	elif [ -n "$quiet" ]; then
+		host_ram_quiet "$quiet" || ok=1
+	fi
 	monitor host system_reset >/dev/null
+	kill -USR2 "$srv"
+	monitor host cont >/dev/null
+	return $ok
 }
 
 cmd_status() {
@@ -333,13 +398,13 @@ cmd=$1
 shift
 dir='' host_kernel='' host_initrd='' ep_kernel='' ep_initrd=''
 ep_qemu=qemu-system-x86_64 ep_arch='' windows=4 vectors=4 mem=512M
-host_cpus=1 ep_cpus=1 host_append='' ep_append=''
+host_cpus=1 ep_cpus=1 host_append='' ep_append='' quiet=''
 server=$top/build/tools-${KVER:-7.2}/vep-ivshmem-server
 host_cpu=0 ep_cpu=1
 # the online CPUs: nproc counts only those this process may use, and a
 # caller pinned to one CPU would put both machines there
 [ "$(getconf _NPROCESSORS_ONLN)" -ge 2 ] || ep_cpu=0
-while getopts "d:K:I:k:i:q:A:n:V:m:c:C:P:a:e:s:h" opt; do
+while getopts "d:K:I:k:i:q:A:n:V:m:c:C:P:a:e:s:Q:h" opt; do
 	case $opt in
 	d) dir=$OPTARG ;;
 	K) host_kernel=$OPTARG ;;
@@ -357,6 +422,7 @@ while getopts "d:K:I:k:i:q:A:n:V:m:c:C:P:a:e:s:h" opt; do
 	a) host_append="$host_append $OPTARG" ;;
 	e) ep_append="$ep_append $OPTARG" ;;
 	s) server=$OPTARG ;;
+	Q) quiet=$OPTARG ;;
 	*) usage ;;
 	esac
 done

@@ -21,8 +21,11 @@
 #   ep_kill                kill the endpoint VM's QEMU (power lost)
 #   ep_restart [-w SECONDS]  a new endpoint VM on the same RAM file; waits
 #                          for its agent (default 300 s)
-#   host_reboot [-w SECONDS] reset the host VM (QEMU monitor system_reset)
-#                          and wait for its agent (default 300 s)
+#   host_reboot [-w SECONDS] reset the host VM as PERST# does
+#                          (scripts/rig2.sh host_reset; fails if anything
+#                          writes into its RAM in the 1 s after the
+#                          endpoint's link went down) and wait for its
+#                          agent (default 300 s)
 #   rig2_get NAME          a setting of the running rig (rig.env: host_ram,
 #                          ep_ram, mem, windows, ...)
 #   rig2_find_page FILE KEY  the page-aligned offsets in FILE where the text
@@ -160,7 +163,7 @@ host_reboot() {
 	local wait off
 	wait=$(_rig2_wait_opt "$@")
 	off=$(_rig2_size host)
-	_rig2 host_reset || return 1
+	_rig2 host_reset -Q 1 || return 1
 	rig2_wait_agent host "$off" $((SECONDS + wait))
 }
 

@@ -3,7 +3,7 @@
  * vep-ivshmem-server: the ivshmem server of the two-machine rig.
  *
  *   vep-ivshmem-server -S SOCKET [-m SIZE] [-n VECTORS] [-p PIDFILE] [-D]
- *                      [-L OFFSET] [-F] [-v]
+ *                      [-L OFFSET] [-R ID] [-F] [-v]
  *
  * Listens on the Unix stream socket SOCKET and serves QEMU's
  * ivshmem-doorbell devices as QEMU's docs/specs/ivshmem-spec.rst describes.
@@ -20,6 +20,10 @@
  * connected (bit ID % 32) at OFFSET of the shared memory: a client's bit
  * is set once it has all its messages, and cleared before the others hear
  * that it went.
+ * The machine of client ID (-R, default 0) has a reset line, PCIe's PERST#:
+ * SIGUSR1 asserts it, SIGUSR2 deasserts it.  While it is asserted, the
+ * client's bit in the bitmap reads 0, as if it had gone; each change
+ * raises vector 0 of every other client, so that its driver looks.
  *
  * The shared memory is a memfd of SIZE bytes (a power of two, at least
  * 4K; K and M suffixes; default 64K).  VECTORS defaults to 4.  IDs start
@@ -72,8 +76,11 @@ static int vep_ivs_shm = -1;
 static uint32_t *vep_ivs_live;		/* -L: the bitmap in the shm */
 static bool vep_ivs_kick;
 static bool vep_ivs_verbose;
-/* set by the handler, which runs only inside ppoll() */
+static int64_t vep_ivs_reset_id;	/* -R: whose reset line the signals are */
+static bool vep_ivs_in_reset;
+/* set by the handlers, which run only inside ppoll() */
 static sig_atomic_t vep_ivs_stop;
+static sig_atomic_t vep_ivs_reset_req = -1;	/* 1 assert, 0 deassert */
 
 static void vep_ivs_log(const char *fmt, ...)
 {
@@ -90,8 +97,10 @@ static void vep_ivs_log(const char *fmt, ...)
 
 static void vep_ivs_signal(int sig)
 {
-	(void)sig;
-	vep_ivs_stop = 1;
+	if (sig == SIGUSR1 || sig == SIGUSR2)
+		vep_ivs_reset_req = sig == SIGUSR1;
+	else
+		vep_ivs_stop = 1;
 }
 
 /* One message: VAL, with descriptor FD unless FD < 0; 0 if it went out */
@@ -132,7 +141,9 @@ static void vep_ivs_update_live(void)
 	if (!vep_ivs_live)
 		return;
 	for (i = 0; i < vep_ivs_npeers; i++)
-		if (!vep_ivs_peers[i]->dead && vep_ivs_peers[i]->up)
+		if (!vep_ivs_peers[i]->dead && vep_ivs_peers[i]->up &&
+		    !(vep_ivs_in_reset &&
+		      vep_ivs_peers[i]->id == vep_ivs_reset_id))
 			live |= 1U << (vep_ivs_peers[i]->id % 32);
 	__atomic_store_n(vep_ivs_live, htole32(live), __ATOMIC_SEQ_CST);
 }
@@ -193,6 +204,29 @@ again:
 		}
 		vep_ivs_free(p);
 		goto again;
+	}
+}
+
+/* SIGUSR1, SIGUSR2: the reset line of client -R changes to ON */
+static void vep_ivs_reset(bool on)
+{
+	static const uint64_t one = 1;
+	struct vep_ivs_peer *q;
+	int i;
+
+	vep_ivs_log("peer %lld: reset %s", (long long)vep_ivs_reset_id,
+		    on ? "asserted" : "deasserted");
+	if (on == vep_ivs_in_reset)
+		return;
+	vep_ivs_in_reset = on;
+	vep_ivs_update_live();
+	for (i = 0; i < vep_ivs_npeers; i++) {
+		q = vep_ivs_peers[i];
+		if (q->dead || !q->up || q->id == vep_ivs_reset_id)
+			continue;
+		if (write(q->efd[0], &one, sizeof(one)) != sizeof(one))
+			vep_ivs_log("peer %lld: vector 0: %s",
+				    (long long)q->id, strerror(errno));
 	}
 }
 
@@ -328,7 +362,7 @@ static int vep_ivs_size(const char *s, unsigned long long *size)
 static void vep_ivs_usage(void)
 {
 	fprintf(stderr,
-		"usage: vep-ivshmem-server -S SOCKET [-m SIZE] [-n VECTORS] [-p PIDFILE] [-D] [-L OFFSET] [-F] [-v]\n");
+		"usage: vep-ivshmem-server -S SOCKET [-m SIZE] [-n VECTORS] [-p PIDFILE] [-D] [-L OFFSET] [-R ID] [-F] [-v]\n");
 	exit(2);
 }
 
@@ -358,7 +392,7 @@ int main(int argc, char **argv)
 	char *end;
 	pid_t pid;
 
-	while ((opt = getopt(argc, argv, "S:m:n:p:DL:Fvh")) != -1) {
+	while ((opt = getopt(argc, argv, "S:m:n:p:DL:R:Fvh")) != -1) {
 		switch (opt) {
 		case 'S':
 			path = optarg;
@@ -384,6 +418,12 @@ int main(int argc, char **argv)
 			if (*end || (live_off & 3))
 				vep_ivs_usage();
 			break;
+		case 'R':
+			vep_ivs_reset_id = strtoll(optarg, &end, 0);
+			if (*end || vep_ivs_reset_id < 0 ||
+			    vep_ivs_reset_id > VEP_IVS_MAX_ID)
+				vep_ivs_usage();
+			break;
 		case 'F':
 			foreground = true;
 			break;
@@ -401,9 +441,13 @@ int main(int argc, char **argv)
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &block, &orig);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 
 	vep_ivs_shm = memfd_create("vep-ivshmem", MFD_CLOEXEC);
 	if (vep_ivs_shm < 0 || ftruncate(vep_ivs_shm, (off_t)size)) {
@@ -458,6 +502,10 @@ int main(int argc, char **argv)
 	}
 
 	while (!vep_ivs_stop) {
+		if (vep_ivs_reset_req >= 0) {
+			vep_ivs_reset(vep_ivs_reset_req);
+			vep_ivs_reset_req = -1;
+		}
 		pfd[0].fd = lsock;
 		pfd[0].events = POLLIN;
 		for (i = 0; i < vep_ivs_npeers; i++) {

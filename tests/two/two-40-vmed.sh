@@ -92,7 +92,7 @@ two_host_load virtio_console
 two_need "the new host's virtio_console binds the device" \
 	two_host_bound virtio_console
 two_check "endpoint saw the link go down, then up with the new host" on_ep "
-	dmesg | grep -A100 'link down (host rebooted)' |
+	dmesg | grep -A100 'link down (host gone)' |
 		grep -q 'link up (host boot 2)' || { dmesg | tail -n 5; exit 1; }"
 two_check "the local device kept its hvc ($EP_HVC)" on_ep "test -c $EP_HVC &&
 	(exec 3<$EP_HVC)"

@@ -78,6 +78,9 @@ MODULE_PARM_DESC(nr_windows,
  * @started: the controller is started; written by start() and stop()
  * @link_up: functions were told the link is up; only in @link_work
  * @host_boot: the host boot the link came up with; only in @link_work
+ * @host_lost: the link went down because the host went away (its machine
+ *	       held in reset, or its QEMU gone): it comes up again with a
+ *	       new host boot only; only in @link_work
  * @host_bme: the page's host_bme counts last seen; only in @link_work
  */
 struct pci_epc_ivs {
@@ -98,6 +101,7 @@ struct pci_epc_ivs {
 	bool started;
 	bool link_up;
 	u32 host_boot;
+	bool host_lost;
 	u32 host_bme[PCI_EPC_EMUL_MAX_FUNCS];
 };
 
@@ -505,6 +509,14 @@ static const struct pci_epc_ops pci_epc_ivs_ops = {
  * shares its host CPU), and its watch may be over by the time the host
  * hears of the link.  On the way down the host removes the device while
  * the functions still serve it.
+ *
+ * A host that went away is a reset (PERST#) or a power loss: its memory
+ * is about to be reused by its firmware and its next kernel.  The
+ * functions are stopped before @ep_link reads 0, so that whoever resets
+ * the host's machine can wait for that before it lets the machine run
+ * again (scripts/rig2.sh host_reset), and the link stays down until a
+ * new host half starts: the host half that went away never took the
+ * device down and its rings are gone.
  */
 static void pci_epc_ivs_link_work(struct work_struct *work)
 {
@@ -520,19 +532,28 @@ static void pci_epc_ivs_link_work(struct work_struct *work)
 	unsigned int fn;
 
 	if (ivs->link_up && (!host || boot != ivs->host_boot || !started)) {
-		WRITE_ONCE(page->ep_link, 0);
-		pci_epc_ivs_publish(ivs);
-		if (host && boot == ivs->host_boot)
-			pci_epc_ivs_wait_host(ivs, "link down");
+		if (host) {
+			WRITE_ONCE(page->ep_link, 0);
+			pci_epc_ivs_publish(ivs);
+			if (boot == ivs->host_boot)
+				pci_epc_ivs_wait_host(ivs, "link down");
+		}
 		WRITE_ONCE(ivs->link_up, false);
+		ivs->host_lost = !host;
+		pci_epc_linkdown(ivs->epc);
+		if (!host) {
+			WRITE_ONCE(page->ep_link, 0);
+			pci_epc_ivs_publish(ivs);
+		}
 		dev_info(&ivs->epc->dev, "link down (%s)\n",
 			 !started ? "stopped" :
 			 !host ? "host gone" : "host rebooted");
-		pci_epc_linkdown(ivs->epc);
 	}
 
-	if (!ivs->link_up && host && started) {
+	if (!ivs->link_up && host && started &&
+	    !(ivs->host_lost && boot == ivs->host_boot)) {
 		ivs->host_boot = boot;
+		ivs->host_lost = false;
 		for (fn = 0; fn < PCI_EPC_EMUL_MAX_FUNCS; fn++)
 			ivs->host_bme[fn] =
 				le32_to_cpu(READ_ONCE(page->host_bme[fn]));

@@ -52,7 +52,8 @@
 /**
  * struct pci_ivs_page - the link page, at offset 0 of the shared memory
  * @live: bit N set while the machine with peer ID N (modulo 32) is
- *	  connected to the server; written by the server
+ *	  connected to the server and not held in reset (the host's PERST#,
+ *	  which the server models); written by the server
  * @pad0: reserved
  * @magic: PCI_IVS_MAGIC, written by the endpoint half when it first starts
  * @version: PCI_IVS_VERSION, likewise
