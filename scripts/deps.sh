@@ -27,7 +27,7 @@ pkgs=(
 	qemu-system-x86 busybox-static util-linux bsdutils login libpam-modules
 	libpam-runtime iperf3 iproute2
 	# the arm64 endpoint kernel (scripts/kernel.sh --arch arm64) and its VM
-	gcc-aarch64-linux-gnu qemu-system-arm
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm
 	# host-side tools used by the scripts and tests (gpg signs the
 	# fetch test's archive, tmux is the demo test's terminal)
 	coreutils findutils gzip grep sed mawk procps socat gpg gpg-agent tmux

@@ -6,8 +6,37 @@
 # tools/pci/pcitest, and the project's own tools in tests/tools/.
 #
 #   scripts/tools.sh KDIR OUTDIR
+#   scripts/tools.sh --arch arm64 OUTDIR
+#
+# With --arch arm64: the project's tools alone, cross-built with Debian's
+# aarch64-linux-gnu-gcc (libc6-dev-arm64-cross), for the arm64 endpoint.
+# Prints SRC:DST lines for scripts/initramfs.sh -f.
 
 set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+# own_tools CC OUT: tests/tools/*.c, built with CC into OUT
+own_tools() {
+	local t n
+	for t in "$top"/tests/tools/*.c; do
+		n=$(basename "$t" .c)
+		if [ ! -x "$2/$n" ] || [ "$t" -nt "$2/$n" ]; then
+			"$1" -static -O2 -Wall -o "$2/$n" "$t"
+		fi
+		echo "$2/$n:/tests/bin/$n"
+	done
+}
+
+if [ "${1:-}" = --arch ]; then
+	if [ "${2:-}" != arm64 ] || [ $# -ne 3 ]; then
+		echo "usage: tools.sh --arch arm64 OUTDIR" >&2
+		exit 2
+	fi
+	mkdir -p "$3"
+	own_tools aarch64-linux-gnu-gcc "$3"
+	exit 0
+fi
 
 kdir=$1
 out=$2
@@ -32,11 +61,4 @@ else
 	echo "$out/pcitest:/tests/bin/pcitest"
 fi
 
-top=$(cd "$(dirname "$0")/.." && pwd)
-for t in "$top"/tests/tools/*.c; do
-	n=$(basename "$t" .c)
-	if [ ! -x "$out/$n" ] || [ "$t" -nt "$out/$n" ]; then
-		gcc -static -O2 -Wall -o "$out/$n" "$t"
-	fi
-	echo "$out/$n:/tests/bin/$n"
-done
+own_tools gcc "$out"

@@ -172,14 +172,12 @@ if [ $two -eq 1 ]; then
 	[ -x "$TWO_SERVER" ] ||
 		"$top/scripts/tools.sh" "$kdir" "$top/build/tools-$kver" >/dev/null
 	log "two-machine host: Debian $HOST_VERSION ($HOST_KVER)"
-	# The endpoint kernels the two-machine groups run against: x86_64;
-	# with VEP_TWO=1 (make test-two) on 7.2 arm64 too, cross-built (its
-	# first host set-up still fails too often for every run: the
-	# endpoint's poll thread once stalled 211 ms); VEP_TWO_ARCHES names
-	# them instead
+	# The endpoint kernels the two-machine groups run against: x86_64,
+	# and on 7.2 arm64 too, cross-built; VEP_TWO_ARCHES names them
+	# instead
 	two_arches=${VEP_TWO_ARCHES:-x86_64}
 	[ -n "${VEP_TWO_ARCHES:-}" ] || [ "$kver" != 7.2 ] ||
-		[ "${VEP_TWO:-}" != 1 ] || two_arches="x86_64 arm64"
+		two_arches="x86_64 arm64"
 	if [[ " $two_arches " == *" arm64 "* ]]; then
 		akdir=$("$top/scripts/kernel.sh" --arch arm64 "$kver")
 		mapfile -t amods < <("$top/scripts/crossmodules.sh" "$akdir" \
@@ -191,6 +189,11 @@ if [ $two -eq 1 ]; then
 		       -f "$top/tests/known-warnings:/tests/known-warnings"
 		       -f "$top/tests/lib/agent.sh:/agent.sh")
 		for m in "${amods[@]}"; do aargs+=(-m "$m"); done
+		mapfile -t atools < <("$top/scripts/tools.sh" --arch arm64 \
+				      "$top/build/tools-arm64")
+		[ ${#atools[@]} -gt 0 ] ||
+			{ log "the arm64 tools did not build (above)"; exit 1; }
+		for t in "${atools[@]}"; do aargs+=(-f "$t"); done
 		"$top/scripts/initramfs.sh" "${aargs[@]}"
 		log "two-machine arm64 endpoint: $akdir"
 	fi

@@ -10,7 +10,6 @@
 # (link down, link up, the new host's driver binds), traffic again.
 #
 # vep-timeout: 900
-# vep-two-arches: x86_64
 
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
