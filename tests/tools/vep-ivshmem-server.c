@@ -148,6 +148,16 @@ static void vep_ivs_update_live(void)
 	__atomic_store_n(vep_ivs_live, htole32(live), __ATOMIC_SEQ_CST);
 }
 
+/* Raise vector 0 of Q, so that its driver looks at the shared memory */
+static void vep_ivs_ring0(struct vep_ivs_peer *q)
+{
+	static const uint64_t one = 1;
+
+	if (write(q->efd[0], &one, sizeof(one)) != sizeof(one))
+		vep_ivs_log("peer %lld: vector 0: %s", (long long)q->id,
+			    strerror(errno));
+}
+
 /* Tell Q about P: P's ID once per vector, with P's eventfd for it */
 static void vep_ivs_announce(struct vep_ivs_peer *q, struct vep_ivs_peer *p)
 {
@@ -175,7 +185,6 @@ static void vep_ivs_free(struct vep_ivs_peer *p)
  */
 static void vep_ivs_reap(void)
 {
-	static const uint64_t one = 1;
 	struct vep_ivs_peer *p, *q;
 	int i, j;
 
@@ -197,10 +206,8 @@ again:
 				q->dead = true;
 				continue;
 			}
-			if (vep_ivs_kick &&
-			    write(q->efd[0], &one, sizeof(one)) != sizeof(one))
-				vep_ivs_log("peer %lld: vector 0: %s",
-					    (long long)q->id, strerror(errno));
+			if (vep_ivs_kick)
+				vep_ivs_ring0(q);
 		}
 		vep_ivs_free(p);
 		goto again;
@@ -210,7 +217,6 @@ again:
 /* SIGUSR1, SIGUSR2: the reset line of client -R changes to ON */
 static void vep_ivs_reset(bool on)
 {
-	static const uint64_t one = 1;
 	struct vep_ivs_peer *q;
 	int i;
 
@@ -224,9 +230,7 @@ static void vep_ivs_reset(bool on)
 		q = vep_ivs_peers[i];
 		if (q->dead || !q->up || q->id == vep_ivs_reset_id)
 			continue;
-		if (write(q->efd[0], &one, sizeof(one)) != sizeof(one))
-			vep_ivs_log("peer %lld: vector 0: %s",
-				    (long long)q->id, strerror(errno));
+		vep_ivs_ring0(q);
 	}
 }
 
