@@ -263,6 +263,19 @@ struct epf_virtio_trace {
 	u16 vec22;
 };
 
+/*
+ * What the poll thread did with its time: its run time, involuntary and
+ * voluntary switches, and the interrupts its CPU took.  A sample at a
+ * poll, or the difference between two.
+ */
+struct epf_virtio_gap {
+	u64 ran_ns;
+	unsigned long preempted;
+	unsigned long slept;
+	unsigned int irqs;
+	int cpu;
+};
+
 /**
  * struct epf_virtio - a virtio device behind an endpoint function
  * @epf: the endpoint function
@@ -312,7 +325,10 @@ struct epf_virtio_trace {
  *	the last poll was not)
  * @setup_gap_us: longest wait between such a poll and the next one since
  *	the last host reset
+ * @setup_mark: the poll thread's counters at @setup_polled
+ * @setup_gap: where the time of the @setup_gap_us lapse went
  * @polled_at: time of the last pass over the registers, whatever its pace
+ * @pass_us: how long the last pass (events, registers, queues) took
  * @busy_until: spin without sleeping until then after work
  * @hot_until: poll at the hot rate until then
  * @msix_check_at: next MSI-X state check while no host driver runs
@@ -380,7 +396,10 @@ struct epf_virtio {
 	ktime_t trace_t0;
 	ktime_t setup_polled;
 	u32 setup_gap_us;
+	struct epf_virtio_gap setup_mark;
+	struct epf_virtio_gap setup_gap;
 	ktime_t polled_at;
+	u32 pass_us;
 	ktime_t busy_until;
 	ktime_t hot_until;
 	ktime_t msix_check_at;
@@ -456,6 +475,7 @@ void epf_virtio_unmap(struct epf_virtio *evd, struct pci_epc_map *map);
 void epf_virtio_raise(struct epf_virtio *evd, u16 vector, u8 isr);
 void epf_virtio_deactivate(struct epf_virtio *evd);
 void epf_virtio_arm(struct epf_virtio *evd);
+void epf_virtio_gap_sample(struct epf_virtio_gap *g);
 void epf_virtio_keep_hot(struct epf_virtio *evd, ktime_t now);
 void epf_virtio_watch(struct epf_virtio *evd, ktime_t now);
 void epf_virtio_await_driver(struct epf_virtio *evd, ktime_t now);

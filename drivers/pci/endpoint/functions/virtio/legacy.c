@@ -9,6 +9,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <kunit/visibility.h>
+#include <linux/kernel_stat.h>
 
 #include "../pci-epf-virtio-kunit.h"
 
@@ -310,6 +311,7 @@ void epf_virtio_arm(struct epf_virtio *evd)
 	evd->trace_n = 0;
 	evd->trace_t0 = ktime_get();
 	evd->setup_gap_us = 0;
+	memset(&evd->setup_gap, 0, sizeof(evd->setup_gap));
 	epf_virtio_forget_queues(evd);
 }
 
@@ -346,6 +348,7 @@ static void epf_virtio_host_reset(struct epf_virtio *evd, ktime_t now)
 	evd->trace_n = 0;
 	evd->trace_t0 = now;
 	evd->setup_gap_us = 0;
+	memset(&evd->setup_gap, 0, sizeof(evd->setup_gap));
 
 	epf_virtio_deactivate(evd);
 	evd->broken = false;
@@ -415,6 +418,61 @@ static void epf_virtio_trace_print(struct epf_virtio *evd)
 	}
 }
 
+/**
+ * epf_virtio_gap_sample() - sample the poll thread's counters
+ * @g: where to put them
+ *
+ * Called from the poll thread, for epf_virtio_gap_note().
+ */
+void epf_virtio_gap_sample(struct epf_virtio_gap *g)
+{
+	g->cpu = raw_smp_processor_id();
+	g->ran_ns = current->se.sum_exec_runtime;
+	g->preempted = current->nivcsw;
+	g->slept = current->nvcsw;
+	g->irqs = kstat_cpu_irqs_sum(g->cpu);
+}
+
+/*
+ * The poll thread looked at the registers at @since, when its counters were
+ * @mark, and again now: keep the longest such lapse of the set-up, and what
+ * the thread did meanwhile.  Run time is the scheduler's, up to a tick
+ * stale, and counts time a hypervisor gave the vCPU's host CPU to others:
+ * a lapse the thread "ran" through without a switch was spent in the pass
+ * itself, or away from the machine.
+ */
+static void epf_virtio_gap_note(struct epf_virtio *evd, ktime_t since,
+				const struct epf_virtio_gap *mark, ktime_t now)
+{
+	s64 us = ktime_us_delta(now, since);
+	struct epf_virtio_gap g;
+
+	if (us <= evd->setup_gap_us)
+		return;
+
+	epf_virtio_gap_sample(&g);
+	evd->setup_gap_us = min_t(s64, us, U32_MAX);
+	evd->setup_gap.cpu = g.cpu == mark->cpu ? g.cpu : -1;
+	evd->setup_gap.ran_ns = g.ran_ns - mark->ran_ns;
+	evd->setup_gap.preempted = g.preempted - mark->preempted;
+	evd->setup_gap.slept = g.slept - mark->slept;
+	evd->setup_gap.irqs = g.cpu == mark->cpu ? g.irqs - mark->irqs : 0;
+}
+
+/* Say where the time of the set-up's longest lapse went */
+static void epf_virtio_gap_print(struct epf_virtio *evd)
+{
+	const struct epf_virtio_gap *g = &evd->setup_gap;
+
+	if (evd->setup_gap_us < EPF_VIRTIO_SETUP_GAP_US)
+		return;
+
+	dev_warn(epf_virtio_to_dev(evd),
+		 "Longest poll lapse of the set-up: %u us; the poll thread ran %llu us of it, was preempted %lu times and slept %lu times, its CPU (%d) took %u interrupts\n",
+		 evd->setup_gap_us, div_u64(g->ran_ns, NSEC_PER_USEC),
+		 g->preempted, g->slept, g->cpu, g->irqs);
+}
+
 static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 				      ktime_t now)
 {
@@ -468,14 +526,17 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 		epf_virtio_watch(evd, now);
 		if (unseen)
 			dev_warn(epf_virtio_to_dev(evd),
-				 "The poll thread did not poll while the host set the device up: status %#x, then %#x, %lld us apart\n",
+				 "The poll thread did not poll while the host set the device up: status %#x, then %#x, %lld us apart (that pass took %u us, %s)\n",
 				 old, status,
 				 evd->polled_at ?
-				 ktime_us_delta(now, evd->polled_at) : -1LL);
+				 ktime_us_delta(now, evd->polled_at) : -1LL,
+				 evd->pass_us,
+				 evd->setup_polled ? "then spun" : "then slept");
 		else if (evd->setup_gap_us >= EPF_VIRTIO_SETUP_GAP_US)
 			dev_warn(epf_virtio_to_dev(evd),
 				 "The poll thread was off its CPU for %u us while the host set the device up, and may have missed a queue address (keep poll_cpu for it alone)\n",
 				 evd->setup_gap_us);
+		epf_virtio_gap_print(evd);
 		epf_virtio_trace_print(evd);
 	}
 
@@ -502,6 +563,7 @@ static void epf_virtio_queue_pfn(struct epf_virtio *evd, u32 pfn, u16 sel,
 	struct device *dev = epf_virtio_to_dev(evd);
 	unsigned int nvqs = evd->info->nvqs;
 	struct epf_virtio_queue *vq;
+	struct epf_virtio_gap mark;
 	u8 status = evd->status;
 	u16 q = sel, pre;
 	ktime_t until, last, now;
@@ -568,13 +630,14 @@ static void epf_virtio_queue_pfn(struct epf_virtio *evd, u32 pfn, u16 sel,
 	 */
 	pre = vec;
 	last = ktime_get();
+	epf_virtio_gap_sample(&mark);
 	until = ktime_add_us(last, EPF_VIRTIO_VECTOR_WAIT_US);
 	do {
 		now = ktime_get();
 		/* A lapse here counts as one between polls (see epf_virtio_poll) */
-		evd->setup_gap_us = max_t(u32, evd->setup_gap_us,
-					  ktime_us_delta(now, last));
+		epf_virtio_gap_note(evd, last, &mark, now);
 		last = now;
+		epf_virtio_gap_sample(&mark);
 
 		vec = epf_virtio_rd16(evd, VIRTIO_MSI_QUEUE_VECTOR);
 		/*
@@ -592,9 +655,11 @@ static void epf_virtio_queue_pfn(struct epf_virtio *evd, u32 pfn, u16 sel,
 			 * the value already there.  A changed one may be this
 			 * queue's or already the next one's.
 			 */
-			if (vec != pre)
+			if (vec != pre) {
 				dev_warn_ratelimited(dev, "Queue %u's MSI-X vector went unseen; reload the host driver if its interrupts go astray\n",
 						     q);
+				epf_virtio_gap_print(evd);
+			}
 			vq->vector = pre;
 			return;
 		}
@@ -718,6 +783,7 @@ static int epf_virtio_take_windows(struct epf_virtio *evd)
 		if (i && !evd->vqs[i - 1].pfn) {
 			dev_err(dev, "Host set up queue %u but not queue %u: reload its driver\n",
 				i, i - 1);
+			epf_virtio_gap_print(evd);
 			epf_virtio_trace_print(evd);
 			ret = -EPROTO;
 			goto err_unmap;
@@ -915,8 +981,8 @@ bool epf_virtio_poll(struct epf_virtio *evd, ktime_t now)
 
 	/* The host's set-up gives the thread microseconds: note any lapse */
 	if (evd->setup_polled)
-		evd->setup_gap_us = max_t(u32, evd->setup_gap_us,
-					  ktime_us_delta(now, evd->setup_polled));
+		epf_virtio_gap_note(evd, evd->setup_polled, &evd->setup_mark,
+				    now);
 
 	work = epf_virtio_poll_regs(evd, now);
 	evd->polled_at = now;

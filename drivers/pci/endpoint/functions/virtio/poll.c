@@ -94,6 +94,8 @@ static int epf_virtio_pace(struct epf_virtio *evd, bool work, ktime_t now)
 		pace = EPF_VIRTIO_PACE_IDLE;
 
 	evd->setup_polled = pace == EPF_VIRTIO_PACE_SETUP ? now : 0;
+	if (evd->setup_polled)
+		epf_virtio_gap_sample(&evd->setup_mark);
 
 	return pace;
 }
@@ -137,6 +139,8 @@ static int epf_virtio_poller_thread(void *data)
 			work = epf_virtio_handle_events(evd, now);
 			work |= epf_virtio_poll(evd, now);
 			pace = max(pace, epf_virtio_pace(evd, work, now));
+			evd->pass_us = min_t(s64, ktime_us_delta(ktime_get(), now),
+					     U32_MAX);
 			any = true;
 		}
 		mutex_unlock(&p->lock);
