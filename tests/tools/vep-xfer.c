@@ -24,7 +24,22 @@
  *
  *   rtt_us min A median B max C lost L
  *
- * Both terminals are put in raw mode.  Exit status 0 if all data arrived
+ * Across two machines each end runs on its own machine:
+ *
+ *   vep-xfer -w [-s BYTES] [-b BLOCK] [-W CPU] TTY
+ *   vep-xfer -r [-s BYTES] [-R CPU] [-t SEC] TTY
+ *   vep-xfer -e [-R CPU] [-t SEC] TTY
+ *   vep-xfer -l COUNT [-g GAP_MS] [-W CPU] TTY
+ *
+ * -w writes BYTES of the pattern to TTY, as the terminal's flow control
+ * lets it, and prints "bytes B usec U wr_cpu_us A".  -r reads BYTES from
+ * TTY and checks them, and prints the bulk line above with U counted from
+ * the first byte read (the writer, started later, is not waited for) and
+ * A as 0.  -e sends back what it reads on TTY until SEC seconds passed
+ * (default 300) or it is killed; -l with one terminal times echoes from
+ * such a far end.
+ *
+ * Terminals are put in raw mode.  Exit status 0 if all data arrived
  * intact and in time.
  */
 
@@ -226,6 +241,106 @@ static int vep_xfer_bulk(int tx, int rx, unsigned long long bytes,
 	       !WEXITSTATUS(status) ? 0 : 1;
 }
 
+/* -w: the pattern to @fd; the far end's reader checks it */
+static int vep_xfer_put(int fd, unsigned long long bytes, size_t block,
+			int wcpu)
+{
+	unsigned long long off = 0;
+	struct rusage ru;
+	long long t0, t1;
+	size_t len, part, at;
+	ssize_t n;
+
+	vep_xfer_pin(wcpu);
+	t0 = vep_xfer_now_us();
+	while (off < bytes) {
+		len = bytes - off < block ? bytes - off : block;
+		at = off % VEP_XFER_PERIOD;
+		part = len > VEP_XFER_PERIOD ? VEP_XFER_PERIOD : len;
+		n = write(fd, vep_xfer_pat + at, part);
+		if (n <= 0) {
+			fprintf(stderr, "vep-xfer: write: %s\n",
+				n ? strerror(errno) : "nothing written");
+			break;
+		}
+		off += n;
+	}
+	/* What the terminal still holds is the far end's to wait for */
+	t1 = vep_xfer_now_us();
+	getrusage(RUSAGE_SELF, &ru);
+	printf("bytes %llu usec %lld wr_cpu_us %lld\n", off, t1 - t0,
+	       vep_xfer_cpu_us(&ru));
+	return off == bytes ? 0 : 1;
+}
+
+/* -r: @bytes of the pattern from @fd, timed from the first byte */
+static int vep_xfer_get(int fd, unsigned long long bytes, int rcpu, int secs)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	unsigned long long errors = 0, got = 0;
+	long long t0 = 0, t1, deadline;
+	unsigned char *buf;
+	struct rusage ru;
+	ssize_t n, i;
+
+	buf = malloc(65536);
+	if (!buf)
+		return 2;
+	vep_xfer_pin(rcpu);
+	deadline = vep_xfer_now_us() + secs * 1000000LL;
+	while (got < bytes) {
+		if (poll(&p, 1, 200) < 0 && errno != EINTR)
+			break;
+		if (vep_xfer_now_us() > deadline)
+			break;
+		if (!(p.revents & POLLIN))
+			continue;
+		n = read(fd, buf, 65536);
+		if (n <= 0)
+			break;
+		if (!got)
+			t0 = vep_xfer_now_us();
+		if ((unsigned long long)n > bytes - got)
+			n = bytes - got;
+		for (i = 0; i < n; i++)
+			if (buf[i] != vep_xfer_pat[(got + i) % VEP_XFER_PERIOD])
+				errors++;
+		got += n;
+	}
+	t1 = vep_xfer_now_us();
+	getrusage(RUSAGE_SELF, &ru);
+	if (!got)
+		t0 = t1;
+	printf("bytes %llu usec %lld mibps %.2f wr_cpu_us 0 rd_cpu_us %lld errors %llu\n",
+	       got, t1 - t0, t1 > t0 ? got / 1.048576 / (t1 - t0) : 0.0,
+	       vep_xfer_cpu_us(&ru), errors);
+	return got == bytes && !errors ? 0 : 1;
+}
+
+/* -e: send back what comes, for a far end's -l */
+static int vep_xfer_mirror(int fd, int rcpu, int secs)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	long long deadline;
+	unsigned char buf[256];
+	ssize_t n;
+
+	vep_xfer_pin(rcpu);
+	deadline = vep_xfer_now_us() + secs * 1000000LL;
+	while (vep_xfer_now_us() < deadline) {
+		if (poll(&p, 1, 200) < 0 && errno != EINTR)
+			return 1;
+		if (!(p.revents & POLLIN))
+			continue;
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			return 1;
+		if (write(fd, buf, n) != n)
+			return 1;
+	}
+	return 0;
+}
+
 static int vep_xfer_cmp(const void *a, const void *b)
 {
 	long long x = *(const long long *)a, y = *(const long long *)b;
@@ -260,10 +375,11 @@ static int vep_xfer_echo(int tx, int rx, int count, int gap_ms, int wcpu,
 	if (!us)
 		return 2;
 
-	child = fork();
+	/* No RX: the echo is the far end's (-e) */
+	child = rx < 0 ? 0 : fork();
 	if (child < 0)
 		vep_xfer_die("fork");
-	if (!child) {
+	if (rx >= 0 && !child) {
 		vep_xfer_pin(rcpu);
 		while ((n = read(rx, buf, sizeof(buf))) > 0)
 			if (write(rx, buf, n) != n)
@@ -285,8 +401,10 @@ static int vep_xfer_echo(int tx, int rx, int count, int gap_ms, int wcpu,
 		}
 		us[i] = vep_xfer_now_us() - t0;
 	}
-	kill(child, SIGKILL);
-	waitpid(child, NULL, 0);
+	if (child) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
 
 	qsort(us, count, sizeof(*us), vep_xfer_cmp);
 	printf("rtt_us min %lld median %lld max %lld lost %d\n",
@@ -299,11 +417,19 @@ int main(int argc, char **argv)
 	unsigned long long bytes = 16 << 20, ahead = 256 << 10;
 	size_t block = 65536;
 	int wcpu = -1, rcpu = -1, secs = 300, count = 0, gap_ms = 50;
-	int opt, tx, rx;
+	int opt, tx, rx, paths = 2;
 	unsigned int i, x = 1;
+	char mode = 0;
 
-	while ((opt = getopt(argc, argv, "s:b:a:W:R:t:l:g:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:b:a:W:R:t:l:g:wre")) != -1) {
 		switch (opt) {
+		case 'w':
+		case 'r':
+		case 'e':
+			if (mode)
+				goto usage;
+			mode = opt;
+			break;
 		case 's':
 			bytes = strtoull(optarg, NULL, 0);
 			break;
@@ -332,8 +458,10 @@ int main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (argc - optind != 2 || !bytes || !block || secs < 1 ||
-	    count < 0 || gap_ms < 0)
+	if (mode || (count && argc - optind == 1))
+		paths = 1;
+	if ((mode && count) || argc - optind != paths || !bytes || !block ||
+	    secs < 1 || count < 0 || gap_ms < 0)
 		goto usage;
 
 	for (i = 0; i < VEP_XFER_PERIOD; i++) {
@@ -345,7 +473,15 @@ int main(int argc, char **argv)
 	memcpy(vep_xfer_pat + VEP_XFER_PERIOD, vep_xfer_pat, VEP_XFER_PERIOD);
 
 	tx = vep_xfer_open(argv[optind]);
-	rx = vep_xfer_open(argv[optind + 1]);
+	rx = paths == 2 ? vep_xfer_open(argv[optind + 1]) : -1;
+	switch (mode) {
+	case 'w':
+		return vep_xfer_put(tx, bytes, block, wcpu);
+	case 'r':
+		return vep_xfer_get(tx, bytes, rcpu, secs);
+	case 'e':
+		return vep_xfer_mirror(tx, rcpu, secs);
+	}
 	if (count)
 		return vep_xfer_echo(tx, rx, count, gap_ms, wcpu, rcpu);
 	return vep_xfer_bulk(tx, rx, bytes, block, ahead, wcpu, rcpu, secs);
@@ -353,6 +489,10 @@ int main(int argc, char **argv)
 usage:
 	fprintf(stderr,
 		"usage: vep-xfer [-s BYTES] [-b BLOCK] [-a AHEAD] [-W CPU] [-R CPU] [-t SEC] TX RX\n"
-		"       vep-xfer -l COUNT [-g GAP_MS] [-W CPU] [-R CPU] TX RX\n");
+		"       vep-xfer -l COUNT [-g GAP_MS] [-W CPU] [-R CPU] TX RX\n"
+		"       vep-xfer -w [-s BYTES] [-b BLOCK] [-W CPU] TTY\n"
+		"       vep-xfer -r [-s BYTES] [-R CPU] [-t SEC] TTY\n"
+		"       vep-xfer -e [-R CPU] [-t SEC] TTY\n"
+		"       vep-xfer -l COUNT [-g GAP_MS] [-W CPU] TTY\n");
 	return 2;
 }
