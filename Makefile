@@ -6,6 +6,7 @@
 #   make test      run the test suite in the rig (TAP, "N passed, N failed")
 #   make test-two  the two-machine groups alone (stock Debian host VM)
 #   make bench     run the benchmarks (never part of the tests)
+#   make bench-two the benchmarks across the two-machine rig
 #   make modules   build the modules against KDIR (default: the rig kernel)
 #   make lint      checkpatch --strict (and sparse) on the project's sources
 #
@@ -22,7 +23,7 @@ endif
 
 SOURCES = $(shell git -C $(TOP) ls-files -- '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all modules kernel test test-two demo bench lint clean
+.PHONY: all modules kernel test test-two demo bench bench-two lint clean
 
 all: modules
 
@@ -47,6 +48,9 @@ demo:
 
 bench:
 	KVER=$(KVER) $(TOP)/scripts/bench.sh
+
+bench-two:
+	KVER=$(KVER) $(TOP)/scripts/bench.sh -s two
 
 lint:
 	$(TOP)/scripts/lint.sh $(SOURCES)

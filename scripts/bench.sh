@@ -5,8 +5,8 @@
 # then print a table of each suite's results with ratios and write it as
 # CSV.
 #
-#   scripts/bench.sh [-k KVER] [-s console|net|all] [-n MIB] [-t SECS]
-#                    [-r REPS]
+#   scripts/bench.sh [-k KVER] [-s console|net|two-console|two-net|two|all]
+#                    [-n MIB] [-t SECS] [-r REPS] [-a 'ARCH...']
 #
 # Each measurement is repeated REPS times (default 3), the paths taking
 # turns in every repetition, and reported as median (min..max), side by
@@ -14,7 +14,10 @@
 # some failed, and the CPU placement every path ran with.  Console transfers
 # move MIB MiB (default 8); net iperf3 runs last SECS seconds (default 5).
 # The console logs go to build/bench/SUITE.log, the tables to
-# build/bench/SUITE.csv.  Numbers from a shared, noisy machine under TCG:
+# build/bench/SUITE.csv.  The suites across two machines (two-console,
+# two-net; "two" runs both) run once per endpoint architecture (-a,
+# default "x86_64 arm64"), each table in build/bench/SUITE.ARCH.csv, the
+# rig's logs in build/bench/logs/.  Numbers from a shared, noisy machine under TCG:
 # compare the ratios, not the values.
 
 set -euo pipefail
@@ -22,16 +25,21 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 kver=${KVER:-7.2}
 mib=8
+# Across two machines the console moves about a twentieth of what it does
+# in the one-kernel rig (see bench/README): 1 MiB unless -n says
+two_mib=1
 secs=5
 reps=3
 suite=all
-while getopts "k:s:n:t:r:h" opt; do
+arches="x86_64 arm64"
+while getopts "k:s:n:t:r:a:h" opt; do
 	case $opt in
 	k) kver=$OPTARG ;;
 	s) suite=$OPTARG ;;
-	n) mib=$OPTARG ;;
+	n) mib=$OPTARG two_mib=$OPTARG ;;
 	t) secs=$OPTARG ;;
 	r) reps=$OPTARG ;;
+	a) arches=$OPTARG ;;
 	*) sed -n '/^#   scripts/,/^$/p' "$0" >&2; exit 2 ;;
 	esac
 done
@@ -55,15 +63,17 @@ while IFS= read -r e; do iargs+=(-f "$e"); done \
 "$top/scripts/initramfs.sh" "${iargs[@]}"
 
 # table CSV PATHS RATIOS METRICS: the table of a suite, from its results on
-# stdin, and the same as CSV.  PATHS: the three paths, the first one the
-# numerator of both ratios; RATIOS: the two ratio headings; METRICS:
+# stdin, and the same as CSV.  PATHS: the paths, the first one the
+# numerator of every ratio; RATIOS: the ratio headings, one per other
+# path; METRICS:
 # "key=name" pairs separated by "|", in table order.  The results are
 # lines
 #
 #   P TEXT...                 the placement every path ran with
 #   V PATH METRIC REP VALUE   a value (a number, or n/a:REASON, with "-"
 #                             for spaces in REASON: not measured, and
-#                             unless REASON is "no-endpoint" an error)
+#                             unless REASON is "no-endpoint" or
+#                             "no-iperf3-on-the-endpoint" an error)
 #   F PATH METRIC REP         a failed repetition
 #
 # Each cell is "median (min..max)" of the values; one with fewer values than
@@ -110,7 +120,7 @@ table() {
 		# Cells first, to size the columns
 		cell[0, 0] = "median (min..max)"
 		for (p = 1; p <= np; p++) cell[0, p] = paths[p]
-		cell[0, np + 1] = ratios[1]; cell[0, np + 2] = ratios[2]
+		for (p = 2; p <= np; p++) cell[0, np + p - 1] = ratios[p - 1]
 		short = 0
 		for (m = 1; m <= nm; m++) {
 			eq = index(mdef[m], "=")
@@ -125,7 +135,8 @@ table() {
 					cell[m, p] = "n/a (" why[key] ")"
 					printf "%s,%s,%d,%d,%d,,,,n/a (%s)\n", metric, \
 						paths[p], reps, ok, bad, why[key] > csv
-					if (why[key] != "no endpoint")
+					if (why[key] != "no endpoint" &&
+					    why[key] != "no iperf3 on the endpoint")
 						printf "bench.sh: ERROR: %s, %s: not measured in %d of %d runs: %s\n", \
 							cell[m, 0], paths[p], nacnt[key], reps, \
 							why[key] > "/dev/stderr"
@@ -151,14 +162,14 @@ table() {
 				cell[m, np + p - 1] = md[1] != "" && md[p] != "" && md[p] > 0 ? \
 					sprintf("%.2f", md[1] / md[p]) : "-"
 		}
-		for (c = 0; c <= np + 2; c++)
+		for (c = 0; c <= 2 * np - 1; c++)
 			for (m = 0; m <= nm; m++)
 				if (length(cell[m, c]) > w[c]) w[c] = length(cell[m, c])
 		print "placement, the same for every path: " \
 			(placement != "" ? placement : "(not reported: the run failed early)")
 		for (m = 0; m <= nm; m++) {
 			line = sprintf("%-" w[0] "s", cell[m, 0])
-			for (c = 1; c <= np + 2; c++)
+			for (c = 1; c <= 2 * np - 1; c++)
 				line = line sprintf("  %" w[c] "s", cell[m, c])
 			print line
 		}
@@ -235,10 +246,66 @@ net_suite() {
 	echo "bench.sh: table written to $out/net.csv" >&2
 }
 
+# two_suite NAME AWK PATHS RATIOS METRICS: a benchmark across the two
+# machines (bench/two/NAME.sh, through scripts/test.sh, which builds the
+# tools and tests/run.sh the images), once per endpoint
+# architecture in $arches; AWK turns its BENCH lines into table input
+two_suite() {
+	local name=$1 conv=$2 a log
+
+	for a in $arches; do
+		echo "bench.sh: $name, endpoint $a, $reps runs each, kernel $kver" >&2
+		log=$out/logs/$name.$a.log
+		rm -f "$log"
+		VEP_LOGDIR=$out/logs VEP_TWO_ARCHES=$a VEP_BENCH_MIB=$two_mib \
+			VEP_BENCH_SECS=$secs VEP_BENCH_REPS=$reps KVER=$kver \
+			"$top/scripts/test.sh" "$name" \
+			>"$out/$name.$a.tap" 2>&1 || rc=1
+		grep -E '^(not ok|# )' "$out/$name.$a.tap" >&2 || true
+		[ -f "$log" ] || { echo "bench.sh: no log $log" >&2; rc=1; continue; }
+		tr -d '\r' <"$log" | awk "$conv" |
+			table "$out/$name.$a.csv" "$3" "$4" "$5"
+		echo "bench.sh: table written to $out/$name.$a.csv" >&2
+	done
+}
+
+# two_console_suite: the console across two machines, dedicated vs
+# mediated
+two_console_suite() {
+	two_suite two-console '
+	$1 == "BENCH-PLACEMENT" { sub(/^BENCH-PLACEMENT /, "P "); print }
+	$1 == "BENCH-FAIL" && $3 == "rtt" { print "F", $2, "rtt", $4 }
+	$1 == "BENCH-FAIL" && $3 != "rtt" {
+		print "F", $2, $3 "_mibps", $4
+		print "F", $2, $3 "_ep", $4
+		print "F", $2, $3 "_host", $4
+	}
+	$1 == "BENCH" && $3 == "rtt" { print "V", $2, "rtt", $4, $6 }
+	$1 == "BENCH" && $3 != "rtt" {
+		print "V", $2, $3 "_mibps", $4, $5
+		print "V", $2, $3 "_ep", $4, $6
+		print "V", $2, $3 "_host", $4, $7
+	}' "dedicated mediated" "ded/med" \
+		"h2e_mibps=host->endpoint MiB/s|e2h_mibps=endpoint->host MiB/s|rtt=1-byte echo round trip, us|h2e_ep=endpoint CPU ms/MiB, host->endpoint|e2h_ep=endpoint CPU ms/MiB, endpoint->host|h2e_host=host CPU ms/MiB, host->endpoint|e2h_host=host CPU ms/MiB, endpoint->host"
+}
+
+# two_net_suite: the network across two machines, dedicated vs mediated
+two_net_suite() {
+	two_suite two-net '
+	$1 == "BENCH-PLACEMENT" { sub(/^BENCH-PLACEMENT /, "P "); print }
+	$1 == "BENCH-FAIL" { print "F", $2, $3, $4 }
+	$1 == "BENCH" { print "V", $2, $3, $4, $5 }' \
+		"dedicated mediated" "ded/med" \
+		"tcp_h2e=TCP host->endpoint Mbit/s|tcp_e2h=TCP endpoint->host Mbit/s|udp_h2e=UDP host->endpoint Mbit/s|udp_e2h=UDP endpoint->host Mbit/s|udp_h2e_loss=UDP host->endpoint loss %|udp_e2h_loss=UDP endpoint->host loss %|ping_us=ping round trip, us"
+}
+
 rc=0
 case $suite in
 console) console_suite ;;
 net) net_suite ;;
+two-console) two_console_suite ;;
+two-net) two_net_suite ;;
+two) two_console_suite; two_net_suite ;;
 all) console_suite; net_suite ;;
 *) echo "bench.sh: unknown suite $suite" >&2; exit 2 ;;
 esac

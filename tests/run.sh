@@ -10,7 +10,8 @@
 # tests/local/GROUP.sh, run here with bash rather than in the rig, or a
 # two-machine one, tests/two/GROUP.sh, also run here, which boots the
 # two-machine rig (tests/lib/two.sh) (GROUP may also be given as GROUP.sh
-# or a path to it); by default every local group, then every guest group,
+# or a path to it), or a benchmark across two machines, bench/two/GROUP.sh,
+# run the same way for scripts/bench.sh; by default every local group, then every guest group,
 # then every two-machine group (not with VEP_TWO=0; nor one whose script
 # has a line "# vep-two-default: no": make test-two names those), each set
 # sorted.  A local or two-machine group prints the same lines as a guest group, and its output is its log;
@@ -78,7 +79,18 @@ gdir() {
 		echo "$top/tests/guest"
 	elif [ -f "$top/tests/two/$1.sh" ]; then
 		echo "$top/tests/two"
+	elif [ -f "$top/bench/two/$1.sh" ]; then
+		echo "$top/bench/two"
 	fi
+}
+
+# is_two GROUP: GROUP runs on the two-machine rig (a test, or one of the
+# benchmarks across two machines that scripts/bench.sh runs through here)
+is_two() {
+	case $(gdir "$1") in
+	"$top/tests/two"|"$top/bench/two") return 0 ;;
+	esac
+	return 1
 }
 
 groups=()
@@ -103,9 +115,10 @@ fi
 two=0 two_arches=
 for g in "${groups[@]}"; do
 	[ -n "$(gdir "$g")" ] || { log "no such group: $g"; exit 2; }
-	[ "$(ls "$top"/tests/{local,guest,two}/"$g.sh" 2>/dev/null | wc -l)" -eq 1 ] ||
-		{ log "group $g is in more than one of tests/local, guest, two"; exit 2; }
-	[ "$(gdir "$g")" != "$top/tests/two" ] || two=1
+	[ "$(ls "$top"/tests/{local,guest,two}/"$g.sh" "$top/bench/two/$g.sh" \
+		2>/dev/null | wc -l)" -eq 1 ] ||
+		{ log "group $g is in more than one of tests/local, guest, two, bench/two"; exit 2; }
+	! is_two "$g" || two=1
 done
 
 # --- kernel ---------------------------------------------------------------
@@ -218,11 +231,11 @@ two_ep() {
 # script keeps it to those), labelled GROUP.ARCH
 runs=()
 for g in "${groups[@]}"; do
-	if [ "$(gdir "$g")" != "$top/tests/two" ]; then
+	if ! is_two "$g"; then
 		runs+=("$g")
 		continue
 	fi
-	only=$(sed -n 's/^# vep-two-arches: *//p' "$top/tests/two/$g.sh")
+	only=$(sed -n 's/^# vep-two-arches: *//p' "$(gdir "$g")/$g.sh")
 	for a in $two_arches; do
 		[ -z "$only" ] || [[ " $only " == *" $a "* ]] || continue
 		runs+=("$g.$a")
@@ -235,7 +248,7 @@ n=0 passed=0 failed=0 skipped=0
 
 for run in "${runs[@]}"; do
 	g=${run%.*}
-	[ -n "$(gdir "$g")" ] && [ "$(gdir "$g")" = "$top/tests/two" ] || g=$run
+	[ -n "$(gdir "$g")" ] && is_two "$g" || g=$run
 	[ "$g" = "$run" ] || two_ep "${run##*.}"
 	glog=$logdir/$run.log
 	gerr=$tmp/$run.err

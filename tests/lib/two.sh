@@ -162,6 +162,23 @@ two_irq_kind() {
 		case \$k in msix) echo MSI-X ;; msi) echo MSI ;; *) echo INTx ;; esac"
 }
 
+# two_ep_keep_off_poll_cpu: khvcd and unbound kernel work on the endpoint's
+# other CPUs.  A writer to the local device's hvc waits for the poll
+# thread with interrupts off: on the poll thread's CPU it never sees it.
+# isolcpus= keeps tasks away, not khvcd, which pushes every hvc's output.
+two_ep_keep_off_poll_cpu() {
+	on_ep "m=\$(printf %x \$(( (1 << $TWO_POLL_CPU) ^ ((1 << $TWO_EP_CPUS) - 1) )))
+		echo \$m >/sys/devices/virtual/workqueue/cpumask || exit 1
+		k=
+		for p in /proc/[0-9]*; do
+			[ \"\$(cat \$p/comm 2>/dev/null)\" = khvcd ] || continue
+			k=\${p#/proc/}
+			taskset -p \$m \$k >/dev/null || exit 1
+		done
+		[ -n \"\$k\" ] || { echo no khvcd; exit 1; }
+		echo khvcd \$k and unbound work on CPU mask \$m"
+}
+
 # two_xfer NAME BYTES WSIDE WDEV RSIDE RDEV [SECONDS]: BYTES random bytes
 # written into WDEV on machine WSIDE (host or ep) are read from RDEV on
 # RSIDE, both ends raw; one case NAME that passes when both machines

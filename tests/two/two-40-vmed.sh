@@ -24,23 +24,6 @@ ep_hvcs() {
 	done; true'
 }
 
-# ep_keep_off_poll_cpu: khvcd and unbound kernel work on the endpoint's
-# other CPUs.  A writer to the local device's hvc waits for the poll
-# thread with interrupts off: on the poll thread's CPU it never sees it.
-# isolcpus= keeps tasks away, not khvcd, which pushes every hvc's output.
-ep_keep_off_poll_cpu() {
-	on_ep "m=\$(printf %x \$(( (1 << $TWO_POLL_CPU) ^ ((1 << $TWO_EP_CPUS) - 1) )))
-		echo \$m >/sys/devices/virtual/workqueue/cpumask || exit 1
-		k=
-		for p in /proc/[0-9]*; do
-			[ \"\$(cat \$p/comm 2>/dev/null)\" = khvcd ] || continue
-			k=\${p#/proc/}
-			taskset -p \$m \$k >/dev/null || exit 1
-		done
-		[ -n \"\$k\" ] || { echo no khvcd; exit 1; }
-		echo khvcd \$k and unbound work on CPU mask \$m"
-}
-
 # local_bound: the endpoint's virtio_console drives the function's local
 # device
 local_bound() {
@@ -64,7 +47,7 @@ two_start
 two_host_load virtio_console
 two_ep_load pci-epf-virtio pci-epf-vmed
 two_need "endpoint: khvcd and unbound work off the poll thread's CPU" \
-	ep_keep_off_poll_cpu
+	two_ep_keep_off_poll_cpu
 before=$(ep_hvcs)
 two_need "med0, a console with 4 MSI-X vectors, bound" on_ep "
 	mkdir $FN && echo console >$FN/vmed/device &&
