@@ -266,7 +266,9 @@ struct epf_virtio_trace {
 /*
  * What the poll thread did with its time: its run time, involuntary and
  * voluntary switches, and the interrupts its CPU took.  A sample at a
- * poll, or the difference between two.
+ * poll, or the difference between two; for a lapse between two passes,
+ * @pass_us is how long the first of them took (EPF_VIRTIO_GAP_IN_PASS: a
+ * lapse within one pass).
  */
 struct epf_virtio_gap {
 	u64 ran_ns;
@@ -274,7 +276,10 @@ struct epf_virtio_gap {
 	unsigned long slept;
 	unsigned int irqs;
 	int cpu;
+	u32 pass_us;
 };
+
+#define EPF_VIRTIO_GAP_IN_PASS		U32_MAX
 
 /**
  * struct epf_virtio - a virtio device behind an endpoint function

@@ -442,7 +442,8 @@ void epf_virtio_gap_sample(struct epf_virtio_gap *g)
  * itself, or away from the machine.
  */
 static void epf_virtio_gap_note(struct epf_virtio *evd, ktime_t since,
-				const struct epf_virtio_gap *mark, ktime_t now)
+				const struct epf_virtio_gap *mark, u32 pass_us,
+				ktime_t now)
 {
 	s64 us = ktime_us_delta(now, since);
 	struct epf_virtio_gap g;
@@ -457,19 +458,26 @@ static void epf_virtio_gap_note(struct epf_virtio *evd, ktime_t since,
 	evd->setup_gap.preempted = g.preempted - mark->preempted;
 	evd->setup_gap.slept = g.slept - mark->slept;
 	evd->setup_gap.irqs = g.cpu == mark->cpu ? g.irqs - mark->irqs : 0;
+	evd->setup_gap.pass_us = pass_us;
 }
 
 /* Say where the time of the set-up's longest lapse went */
 static void epf_virtio_gap_print(struct epf_virtio *evd)
 {
 	const struct epf_virtio_gap *g = &evd->setup_gap;
+	char where[40];
 
 	if (evd->setup_gap_us < EPF_VIRTIO_SETUP_GAP_US)
 		return;
 
+	if (g->pass_us == EPF_VIRTIO_GAP_IN_PASS)
+		snprintf(where, sizeof(where), "within one pass");
+	else
+		snprintf(where, sizeof(where), "the pass before it took %u us",
+			 g->pass_us);
 	dev_warn(epf_virtio_to_dev(evd),
-		 "Longest poll lapse of the set-up: %u us; the poll thread ran %llu us of it, was preempted %lu times and slept %lu times, its CPU (%d) took %u interrupts\n",
-		 evd->setup_gap_us, div_u64(g->ran_ns, NSEC_PER_USEC),
+		 "Longest poll lapse of the set-up: %u us (%s); the poll thread ran %llu us of it, was preempted %lu times and slept %lu times, its CPU (%d) took %u interrupts\n",
+		 evd->setup_gap_us, where, div_u64(g->ran_ns, NSEC_PER_USEC),
 		 g->preempted, g->slept, g->cpu, g->irqs);
 }
 
@@ -635,7 +643,8 @@ static void epf_virtio_queue_pfn(struct epf_virtio *evd, u32 pfn, u16 sel,
 	do {
 		now = ktime_get();
 		/* A lapse here counts as one between polls (see epf_virtio_poll) */
-		epf_virtio_gap_note(evd, last, &mark, now);
+		epf_virtio_gap_note(evd, last, &mark, EPF_VIRTIO_GAP_IN_PASS,
+				    now);
 		last = now;
 		epf_virtio_gap_sample(&mark);
 
@@ -982,7 +991,7 @@ bool epf_virtio_poll(struct epf_virtio *evd, ktime_t now)
 	/* The host's set-up gives the thread microseconds: note any lapse */
 	if (evd->setup_polled)
 		epf_virtio_gap_note(evd, evd->setup_polled, &evd->setup_mark,
-				    now);
+				    evd->pass_us, now);
 
 	work = epf_virtio_poll_regs(evd, now);
 	evd->polled_at = now;
