@@ -17,8 +17,8 @@
 # build/bench/SUITE.csv.  The suites across two machines (two-console,
 # two-net; "two" runs both) run once per endpoint architecture (-a,
 # default "x86_64 arm64"), each table in build/bench/SUITE.ARCH.csv, the
-# rig's logs in build/bench/logs/.  Numbers from a shared, noisy machine under TCG:
-# compare the ratios, not the values.
+# rig's logs in build/bench/logs/.  Numbers from a shared, noisy machine
+# under TCG: compare the ratios, not the values.
 
 set -euo pipefail
 

@@ -11,12 +11,13 @@
 # two-machine one, tests/two/GROUP.sh, also run here, which boots the
 # two-machine rig (tests/lib/two.sh) (GROUP may also be given as GROUP.sh
 # or a path to it), or a benchmark across two machines, bench/two/GROUP.sh,
-# run the same way for scripts/bench.sh; by default every local group, then every guest group,
-# then every two-machine group (not with VEP_TWO=0; nor one whose script
-# has a line "# vep-two-default: no": make test-two names those), each set
-# sorted.  A local or two-machine group prints the same lines as a guest group, and its output is its log;
-# a two-machine group's consoles and agent logs are kept in GROUP/ next
-# to it.  For those, the run also builds the stock Debian host's kernel
+# run the same way for scripts/bench.sh; by default every local group,
+# then every guest group, then every two-machine group (not with
+# VEP_TWO=0; nor one whose script has a line "# vep-two-default: no": make
+# test-two names those), each set sorted.  A local or two-machine group
+# prints the same lines as a guest group, and its output is its log; a
+# two-machine group's consoles and agent logs are kept in GROUP/ next to
+# it.  For those, the run also builds the stock Debian host's kernel
 # side (scripts/hostkernel.sh, hostmodules.sh, hostinitramfs.sh); the
 # endpoint boots the guest groups' kernel and initramfs.
 # One initramfs is built for the run, with tests/guest/ and tests/lib/ under
