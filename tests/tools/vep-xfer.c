@@ -148,6 +148,52 @@ static unsigned long long vep_xfer_got(struct vep_xfer_shared *sh)
 	return __atomic_load_n(&sh->got, __ATOMIC_ACQUIRE);
 }
 
+/*
+ * Read up to @bytes of the pattern from @fd, checking every byte, until
+ * @secs seconds passed or the terminal ends; @sh, if given, learns the
+ * count as it grows.  Returns the count, with the mismatches in @errors and
+ * the time of the first byte (or of the end, if none came) in @first.
+ */
+static unsigned long long vep_xfer_check(int fd, unsigned long long bytes,
+					 int secs, struct vep_xfer_shared *sh,
+					 unsigned long long *errors,
+					 long long *first)
+{
+	static unsigned char buf[65536];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	unsigned long long got = 0;
+	long long deadline;
+	ssize_t n, i;
+
+	*errors = 0;
+	*first = 0;
+	deadline = vep_xfer_now_us() + secs * 1000000LL;
+	while (got < bytes) {
+		if (poll(&p, 1, 200) < 0 && errno != EINTR)
+			break;
+		if (vep_xfer_now_us() > deadline)
+			break;
+		if (!(p.revents & POLLIN))
+			continue;
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		if (!got)
+			*first = vep_xfer_now_us();
+		if ((unsigned long long)n > bytes - got)
+			n = bytes - got;
+		for (i = 0; i < n; i++)
+			if (buf[i] != vep_xfer_pat[(got + i) % VEP_XFER_PERIOD])
+				(*errors)++;
+		got += n;
+		if (sh)
+			__atomic_store_n(&sh->got, got, __ATOMIC_RELEASE);
+	}
+	if (!got)
+		*first = vep_xfer_now_us();
+	return got;
+}
+
 static void vep_xfer_writer(int fd, unsigned long long bytes, size_t block,
 			    unsigned long long ahead,
 			    struct vep_xfer_shared *sh)
@@ -182,19 +228,15 @@ static int vep_xfer_bulk(int tx, int rx, unsigned long long bytes,
 			 int rcpu, int secs)
 {
 	struct vep_xfer_shared *sh;
-	unsigned long long errors = 0, got = 0;
+	unsigned long long errors, got;
 	struct rusage wru, rru;
-	long long t0, t1, deadline;
-	struct pollfd p = { .fd = rx, .events = POLLIN };
-	unsigned char *buf;
+	long long t0, t1, first;
 	int status = 0;
 	pid_t child;
-	ssize_t n, i;
 
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	buf = malloc(65536);
-	if (sh == MAP_FAILED || !buf)
+	if (sh == MAP_FAILED)
 		return 2;
 
 	vep_xfer_pin(rcpu);
@@ -206,25 +248,7 @@ static int vep_xfer_bulk(int tx, int rx, unsigned long long bytes,
 		vep_xfer_writer(tx, bytes, block, ahead, sh);
 	}
 
-	deadline = vep_xfer_now_us() + secs * 1000000LL;
-	while (got < bytes) {
-		if (poll(&p, 1, 200) < 0 && errno != EINTR)
-			break;
-		if (vep_xfer_now_us() > deadline)
-			break;
-		if (!(p.revents & POLLIN))
-			continue;
-		n = read(rx, buf, 65536);
-		if (n <= 0)
-			break;
-		if ((unsigned long long)n > bytes - got)
-			n = bytes - got;
-		for (i = 0; i < n; i++)
-			if (buf[i] != vep_xfer_pat[(got + i) % VEP_XFER_PERIOD])
-				errors++;
-		got += n;
-		__atomic_store_n(&sh->got, got, __ATOMIC_RELEASE);
-	}
+	got = vep_xfer_check(rx, bytes, secs, sh, &errors, &first);
 	t1 = vep_xfer_now_us();
 
 	if (got < bytes)
@@ -276,41 +300,14 @@ static int vep_xfer_put(int fd, unsigned long long bytes, size_t block,
 /* -r: @bytes of the pattern from @fd, timed from the first byte */
 static int vep_xfer_get(int fd, unsigned long long bytes, int rcpu, int secs)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	unsigned long long errors = 0, got = 0;
-	long long t0 = 0, t1, deadline;
-	unsigned char *buf;
+	unsigned long long errors, got;
+	long long t0, t1;
 	struct rusage ru;
-	ssize_t n, i;
 
-	buf = malloc(65536);
-	if (!buf)
-		return 2;
 	vep_xfer_pin(rcpu);
-	deadline = vep_xfer_now_us() + secs * 1000000LL;
-	while (got < bytes) {
-		if (poll(&p, 1, 200) < 0 && errno != EINTR)
-			break;
-		if (vep_xfer_now_us() > deadline)
-			break;
-		if (!(p.revents & POLLIN))
-			continue;
-		n = read(fd, buf, 65536);
-		if (n <= 0)
-			break;
-		if (!got)
-			t0 = vep_xfer_now_us();
-		if ((unsigned long long)n > bytes - got)
-			n = bytes - got;
-		for (i = 0; i < n; i++)
-			if (buf[i] != vep_xfer_pat[(got + i) % VEP_XFER_PERIOD])
-				errors++;
-		got += n;
-	}
+	got = vep_xfer_check(fd, bytes, secs, NULL, &errors, &t0);
 	t1 = vep_xfer_now_us();
 	getrusage(RUSAGE_SELF, &ru);
-	if (!got)
-		t0 = t1;
 	printf("bytes %llu usec %lld mibps %.2f wr_cpu_us 0 rd_cpu_us %lld errors %llu\n",
 	       got, t1 - t0, t1 > t0 ? got / 1.048576 / (t1 - t0) : 0.0,
 	       vep_xfer_cpu_us(&ru), errors);
