@@ -191,6 +191,34 @@ run_suite() {
 		echo "bench.sh: the $1 run failed; see $out/$1.log" >&2
 }
 
+# console_rows ALL: a console suite's BENCH lines (stdin) as table input;
+# a bulk line holds three metrics, the third DIR_ALL (all CPU of the rig,
+# or of the host machine)
+console_rows() {
+	awk -v all="$1" '
+	$1 == "BENCH-PLACEMENT" { sub(/^BENCH-PLACEMENT /, "P "); print }
+	$1 == "BENCH-FAIL" && $3 == "rtt" { print "F", $2, "rtt", $4 }
+	$1 == "BENCH-FAIL" && $3 != "rtt" {
+		print "F", $2, $3 "_mibps", $4
+		print "F", $2, $3 "_ep", $4
+		print "F", $2, $3 "_" all, $4
+	}
+	$1 == "BENCH" && $3 == "rtt" { print "V", $2, "rtt", $4, $6 }
+	$1 == "BENCH" && $3 != "rtt" {
+		print "V", $2, $3 "_mibps", $4, $5
+		print "V", $2, $3 "_ep", $4, $6
+		print "V", $2, $3 "_" all, $4, $7
+	}'
+}
+
+# net_rows: a net suite's BENCH lines (stdin) as table input
+net_rows() {
+	awk '
+	$1 == "BENCH-PLACEMENT" { sub(/^BENCH-PLACEMENT /, "P "); print }
+	$1 == "BENCH-FAIL" { print "F", $2, $3, $4 }
+	$1 == "BENCH" { print "V", $2, $3, $4, $5 }'
+}
+
 # console_suite: console throughput, echo and CPU cost, dedicated vs
 # mediated vs pty
 console_suite() {
@@ -208,20 +236,7 @@ console_suite() {
 		"vep.bench_mib=$mib vep.bench_reps=$reps"
 
 	# BENCH lines to table input: a bulk line holds three metrics
-	tr -d '\r' <"$out/console.log" | awk '
-	$1 == "BENCH-PLACEMENT" { sub(/^BENCH-PLACEMENT /, "P "); print }
-	$1 == "BENCH-FAIL" && $3 == "rtt" { print "F", $2, "rtt", $4 }
-	$1 == "BENCH-FAIL" && $3 != "rtt" {
-		print "F", $2, $3 "_mibps", $4
-		print "F", $2, $3 "_ep", $4
-		print "F", $2, $3 "_rig", $4
-	}
-	$1 == "BENCH" && $3 == "rtt" { print "V", $2, "rtt", $4, $6 }
-	$1 == "BENCH" && $3 != "rtt" {
-		print "V", $2, $3 "_mibps", $4, $5
-		print "V", $2, $3 "_ep", $4, $6
-		print "V", $2, $3 "_rig", $4, $7
-	}' | table "$out/console.csv" "dedicated mediated pty" "ded/med ded/pty" \
+	tr -d '\r' <"$out/console.log" | console_rows rig | table "$out/console.csv" "dedicated mediated pty" "ded/med ded/pty" \
 		"h2e_mibps=host->endpoint MiB/s|e2h_mibps=endpoint->host MiB/s|rtt=1-byte echo round trip, us|h2e_ep=endpoint CPU ms/MiB, host->endpoint|e2h_ep=endpoint CPU ms/MiB, endpoint->host|h2e_rig=all CPU ms/MiB, host->endpoint|e2h_rig=all CPU ms/MiB, endpoint->host"
 	echo "bench.sh: table written to $out/console.csv" >&2
 }
@@ -237,21 +252,19 @@ net_suite() {
 	run_suite net /bench/net.sh "$limit" \
 		"vep.bench_secs=$secs vep.bench_reps=$reps"
 
-	tr -d '\r' <"$out/net.log" | awk '
-	$1 == "BENCH-PLACEMENT" { sub(/^BENCH-PLACEMENT /, "P "); print }
-	$1 == "BENCH-FAIL" { print "F", $2, $3, $4 }
-	$1 == "BENCH" { print "V", $2, $3, $4, $5 }' |
+	tr -d '\r' <"$out/net.log" | net_rows |
 		table "$out/net.csv" "dedicated mediated veth" "ded/med ded/veth" \
 		"tcp_h2e=TCP host->endpoint Mbit/s|tcp_e2h=TCP endpoint->host Mbit/s|udp_h2e=UDP host->endpoint Mbit/s|udp_e2h=UDP endpoint->host Mbit/s|udp_h2e_loss=UDP host->endpoint loss %|udp_e2h_loss=UDP endpoint->host loss %|ping_us=ping round trip, us"
 	echo "bench.sh: table written to $out/net.csv" >&2
 }
 
-# two_suite NAME AWK PATHS RATIOS METRICS: a benchmark across the two
+# two_suite NAME ROWS PATHS RATIOS METRICS: a benchmark across the two
 # machines (bench/two/NAME.sh, through scripts/test.sh, which builds the
 # tools and tests/run.sh the images), once per endpoint
-# architecture in $arches; AWK turns its BENCH lines into table input
+# architecture in $arches; ROWS (a command) turns its BENCH lines into
+# table input
 two_suite() {
-	local name=$1 conv=$2 a log
+	local name=$1 rows=$2 a log
 
 	for a in $arches; do
 		echo "bench.sh: $name, endpoint $a, $reps runs each, kernel $kver" >&2
@@ -263,7 +276,7 @@ two_suite() {
 			>"$out/$name.$a.tap" 2>&1 || rc=1
 		grep -E '^(not ok|# )' "$out/$name.$a.tap" >&2 || true
 		[ -f "$log" ] || { echo "bench.sh: no log $log" >&2; rc=1; continue; }
-		tr -d '\r' <"$log" | awk "$conv" |
+		tr -d '\r' <"$log" | $rows |
 			table "$out/$name.$a.csv" "$3" "$4" "$5"
 		echo "bench.sh: table written to $out/$name.$a.csv" >&2
 	done
@@ -272,29 +285,13 @@ two_suite() {
 # two_console_suite: the console across two machines, dedicated vs
 # mediated
 two_console_suite() {
-	two_suite two-console '
-	$1 == "BENCH-PLACEMENT" { sub(/^BENCH-PLACEMENT /, "P "); print }
-	$1 == "BENCH-FAIL" && $3 == "rtt" { print "F", $2, "rtt", $4 }
-	$1 == "BENCH-FAIL" && $3 != "rtt" {
-		print "F", $2, $3 "_mibps", $4
-		print "F", $2, $3 "_ep", $4
-		print "F", $2, $3 "_host", $4
-	}
-	$1 == "BENCH" && $3 == "rtt" { print "V", $2, "rtt", $4, $6 }
-	$1 == "BENCH" && $3 != "rtt" {
-		print "V", $2, $3 "_mibps", $4, $5
-		print "V", $2, $3 "_ep", $4, $6
-		print "V", $2, $3 "_host", $4, $7
-	}' "dedicated mediated" "ded/med" \
+	two_suite two-console "console_rows host" "dedicated mediated" "ded/med" \
 		"h2e_mibps=host->endpoint MiB/s|e2h_mibps=endpoint->host MiB/s|rtt=1-byte echo round trip, us|h2e_ep=endpoint CPU ms/MiB, host->endpoint|e2h_ep=endpoint CPU ms/MiB, endpoint->host|h2e_host=host CPU ms/MiB, host->endpoint|e2h_host=host CPU ms/MiB, endpoint->host"
 }
 
 # two_net_suite: the network across two machines, dedicated vs mediated
 two_net_suite() {
-	two_suite two-net '
-	$1 == "BENCH-PLACEMENT" { sub(/^BENCH-PLACEMENT /, "P "); print }
-	$1 == "BENCH-FAIL" { print "F", $2, $3, $4 }
-	$1 == "BENCH" { print "V", $2, $3, $4, $5 }' \
+	two_suite two-net net_rows \
 		"dedicated mediated" "ded/med" \
 		"tcp_h2e=TCP host->endpoint Mbit/s|tcp_e2h=TCP endpoint->host Mbit/s|udp_h2e=UDP host->endpoint Mbit/s|udp_e2h=UDP endpoint->host Mbit/s|udp_h2e_loss=UDP host->endpoint loss %|udp_e2h_loss=UDP endpoint->host loss %|ping_us=ping round trip, us"
 }
