@@ -156,26 +156,12 @@ ep_ifup() {
 		ip link set \$n mtu 1500 up && echo \$n"
 }
 
-# host_ifup: the host's interface of the endpoint's device up
-host_ifup() {
-	on_host "n=100
-		while [ \$n -gt 0 ]; do
-			for d in /sys/bus/pci/devices/$TWO_BDF/virtio*/net/*; do
-				[ -e \$d ] && i=\${d##*/}
-			done
-			[ -n \"\${i:-}\" ] && break
-			sleep 0.1; n=\$((n - 1))
-		done
-		[ -n \"\${i:-}\" ] || exit 1
-		ip addr flush dev \$i && ip addr add $HOST_IP/24 dev \$i &&
-		ip link set \$i mtu 1500 up && echo \$i"
-}
-
 # up: the controller started, the host's virtio_net bound, its interface
 # up, then the endpoint's (commands that set n to it: FIND)
 up() {
 	on_ep "echo 1 >$TWO_EPC/start" && two_ep_link up &&
-		two_host_bound virtio_net && host_ifup && ep_ifup "$1" &&
+		two_host_bound virtio_net && two_host_ifup $HOST_MAC $HOST_IP &&
+		ep_ifup "$1" &&
 		on_host "n=100; until ping -c 1 -W 1 $EP_IP; do
 			[ \$n -gt 0 ] || exit 1; n=\$((n - 1)); done"
 }

@@ -179,6 +179,25 @@ two_ep_keep_off_poll_cpu() {
 		echo khvcd \$k and unbound work on CPU mask \$m"
 }
 
+# two_host_ifup MAC ADDR: the host's interface of the endpoint's network
+# device up, with address ADDR/24, once the stock driver made it (at
+# probe), and with the MAC the function was given; prints its name
+two_host_ifup() {
+	on_host "n=100
+		while [ \$n -gt 0 ]; do
+			for d in /sys/bus/pci/devices/$TWO_BDF/virtio*/net/*; do
+				[ -e \$d ] && i=\${d##*/}
+			done
+			[ -n \"\${i:-}\" ] && break
+			sleep 0.1; n=\$((n - 1))
+		done
+		[ -n \"\${i:-}\" ] || { echo no interface on $TWO_BDF; exit 1; }
+		grep -qix $1 /sys/class/net/\$i/address ||
+			{ echo \"\$i has MAC \$(cat /sys/class/net/\$i/address)\"; exit 1; }
+		ip addr flush dev \$i && ip addr add $2/24 dev \$i &&
+		ip link set \$i up && echo \$i"
+}
+
 # two_xfer NAME BYTES WSIDE WDEV RSIDE RDEV [SECONDS]: BYTES random bytes
 # written into WDEV on machine WSIDE (host or ep) are read from RDEV on
 # RSIDE, both ends raw; one case NAME that passes when both machines

@@ -42,24 +42,6 @@ ep_ifup() {
 		ip link set \$n up && echo \$n"
 }
 
-# host_ifup: the host's interface of the endpoint's device up, with its
-# address (waits for it: the stock driver makes it at probe)
-host_ifup() {
-	on_host "n=100
-		while [ \$n -gt 0 ]; do
-			for d in /sys/bus/pci/devices/$TWO_BDF/virtio*/net/*; do
-				[ -e \$d ] && i=\${d##*/}
-			done
-			[ -n \"\${i:-}\" ] && break
-			sleep 0.1; n=\$((n - 1))
-		done
-		[ -n \"\${i:-}\" ] || { echo no interface on $TWO_BDF; exit 1; }
-		grep -qix $HOST_MAC /sys/class/net/\$i/address ||
-			{ echo \"\$i has MAC \$(cat /sys/class/net/\$i/address)\"; exit 1; }
-		ip addr flush dev \$i && ip addr add $HOST_IP/24 dev \$i &&
-		ip link set \$i up && echo \$i"
-}
-
 # setup WHEN: the function linked, the link up, the host's virtio_net
 # bound, both interfaces up with their addresses
 setup() {
@@ -69,7 +51,7 @@ setup() {
 	two_need "host virtio_net binds the device ($1)" \
 		two_host_bound virtio_net
 	two_need "endpoint interface up ($1)" ep_ifup
-	two_need "host interface up, with the function's MAC ($1)" host_ifup
+	two_need "host interface up, with the function's MAC ($1)" two_host_ifup $HOST_MAC $HOST_IP
 }
 
 # ping_all SIDE ADDR: three pings from SIDE (host or ep) to ADDR, every
@@ -161,7 +143,7 @@ two_need "net0 bound again" ep_fn
 two_need "endpoint starts its controller again" on_ep "echo 1 >$TWO_EPC/start"
 two_check "host virtio_net binds the device again" two_host_bound virtio_net
 two_need "endpoint interface up (function bound again)" ep_ifup
-two_need "host interface up (function bound again)" host_ifup
+two_need "host interface up (function bound again)" two_host_ifup $HOST_MAC $HOST_IP
 traffic "function bound again"
 
 # --- the endpoint machine dies during traffic both ways -------------------
@@ -215,7 +197,7 @@ two_check "endpoint saw the link go down, then up with the new host" on_ep "
 		grep -q 'link up (host boot 2)' || { dmesg | tail -n 5; exit 1; }"
 two_check "endpoint link up again" two_ep_link up
 two_need "endpoint interface up (rebooted host)" ep_ifup
-two_need "host interface up (rebooted host)" host_ifup
+two_need "host interface up (rebooted host)" two_host_ifup $HOST_MAC $HOST_IP
 traffic "rebooted host"
 
 two_ktrouble_case
