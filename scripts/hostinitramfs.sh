@@ -16,8 +16,9 @@
 # their own depmod, so that "modprobe virtio_console" works in the guest:
 # virtio_pci, virtio_console, virtio_net, vsock, vmw_vsock_virtio_transport,
 # nvme and configfs, pci_endpoint_test when the kernel has it (Debian's has
-# not), and each STOCK_MODULE given with -s.  configfs is loaded by /init
-# before its mounts (the stock kernel has it as a module).
+# not: scripts/hostmodules.sh builds one from Debian's source, a -m module),
+# and each STOCK_MODULE given with -s.  configfs is loaded by /init before
+# its mounts (the stock kernel has it as a module).
 #
 # The kernel is the one scripts/hostkernel.sh fetches, unless HOST_KVER and
 # HOST_MODDIR are set in the environment (its output, eval'd).

@@ -13,6 +13,9 @@
 #     HOST_CONFIG   its configuration
 #     HOST_MODDIR   its /lib/modules/KVER, with modules.dep (depmod -b)
 #     HOST_KDIR     the headers tree: make -C $HOST_KDIR M=DIR modules
+#     HOST_UPSTREAM files of the same kernel's source that Debian builds
+#                   nothing of: drivers/misc/pci_endpoint_test.c,
+#                   include/uapi/linux/pcitest.h, tools/pci/pcitest.c
 #
 # The packages are linux-image-6.1.0-N-amd64 (the one linux-image-amd64
 # depends on in the newest version the archive carries),
@@ -25,7 +28,10 @@
 # headers as packaged point at /usr/src and /usr/lib; their copy here is
 # made to point within itself (relative links and includes), so that an
 # out-of-tree module builds against it with the machine's gcc-12 and gets
-# the image's vermagic.  Once a new version is in place, older ones are
+# the image's vermagic.  Debian's kernel has no pci_endpoint_test (the
+# host driver of pci-epf-test): its source and its user tool come from
+# linux-source-6.1 of the same version, of which only those three files
+# are kept (HOST_UPSTREAM).  Once a new version is in place, older ones are
 # removed from the cache.
 
 set -euo pipefail
@@ -146,6 +152,30 @@ if [ ! -f "$root/.extracted" ]; then
 	done
 fi
 
+# The upstream files, fetched apart so that a cache made before them
+# gains them without fetching the rest again
+up=$root/usr/src/vep-upstream
+srcpkg=linux-source-$(echo "$kver" | cut -d. -f1,2)	# linux-source-6.1
+upfiles=(drivers/misc/pci_endpoint_test.c include/uapi/linux/pcitest.h
+	 tools/pci/pcitest.c)
+if [ ! -f "$up/.extracted" ]; then
+	log "fetching $srcpkg ($ver) for ${upfiles[*]}"
+	tmp=$(mktemp -d "$cache/host/tmp.XXXXXX")
+	trap 'rm -rf "$tmp"' EXIT
+	(cd "$tmp" && apt-get "${apt_opts[@]}" -qq download "$srcpkg=$ver" >&2) ||
+		die "cannot download $srcpkg at version $ver"
+	mkdir "$tmp/up"
+	dpkg-deb --fsys-tarfile "$tmp/${srcpkg}_${ver}_all.deb" |
+		tar -xO "./usr/src/$srcpkg.tar.xz" |
+		tar -xJ -C "$tmp/up" --strip-components=1 "${upfiles[@]/#/$srcpkg/}" ||
+		die "cannot extract ${upfiles[*]} from $srcpkg"
+	rm -rf "$up"
+	mv "$tmp/up" "$up"
+	touch "$up/.extracted"
+	rm -rf "$tmp"
+	trap - EXIT
+fi
+
 printf 'HOST_VERSION=%q\n' "$ver"
 printf 'HOST_KVER=%q\n' "$kver"
 printf 'HOST_ROOT=%q\n' "$root"
@@ -153,3 +183,4 @@ printf 'HOST_VMLINUZ=%q\n' "$root/boot/vmlinuz-$kver"
 printf 'HOST_CONFIG=%q\n' "$root/boot/config-$kver"
 printf 'HOST_MODDIR=%q\n' "$root/lib/modules/$kver"
 printf 'HOST_KDIR=%q\n' "$root/usr/src/linux-headers-$kver"
+printf 'HOST_UPSTREAM=%q\n' "$up"

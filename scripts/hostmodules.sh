@@ -10,21 +10,31 @@
 # library it uses (pci-epc-emul) are built from a copy of
 # drivers/pci/controller/ in OUTDIR, the host test driver (vep-hostile)
 # from a copy of tests/host/ in OUTDIR/host, so that the repository's own
-# objects, built for the endpoint's kernel, are left alone.  Prints the .ko
-# paths.
-# HOST_KDIR (from "eval $(scripts/hostkernel.sh)") selects the headers;
-# without it, hostkernel.sh is asked.
+# objects, built for the endpoint's kernel, are left alone.  The host
+# driver of pci-epf-test (pci_endpoint_test, which Debian does not build)
+# and its user tool pcitest come from the kernel's own source
+# (HOST_UPSTREAM), built in OUTDIR/upstream.  Prints the .ko paths, then
+# SRC:DST for scripts/initramfs.sh -f: pcitest as /tests/host-bin/pcitest.
+# HOST_KDIR and HOST_UPSTREAM (from "eval $(scripts/hostkernel.sh)") select
+# the headers and sources; without them, hostkernel.sh is asked.
 
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:?usage: scripts/hostmodules.sh OUTDIR}
 
-if [ -z "${HOST_KDIR:-}" ]; then
+if [ -z "${HOST_KDIR:-}" ] || [ -z "${HOST_UPSTREAM:-}" ]; then
 	eval "$("$top/scripts/hostkernel.sh")"
 fi
 
-mkdir -p "$out/host"
+mkdir -p "$out/host" "$out/upstream"
+up=$HOST_UPSTREAM
+cmp -s "$up/drivers/misc/pci_endpoint_test.c" "$out/upstream/pci_endpoint_test.c" ||
+	cp "$up/drivers/misc/pci_endpoint_test.c" "$out/upstream/"
+echo 'obj-m := pci_endpoint_test.o' >"$out/upstream/Makefile.new"
+cmp -s "$out/upstream/Makefile.new" "$out/upstream/Makefile" ||
+	mv "$out/upstream/Makefile.new" "$out/upstream/Makefile"
+rm -f "$out/upstream/Makefile.new"
 src=$top/drivers/pci/controller
 for f in "$src"/Makefile "$src"/*.c "$src"/*.h \
 	 "$top"/tests/host/Makefile "$top"/tests/host/*.c; do
@@ -33,11 +43,21 @@ for f in "$src"/Makefile "$src"/*.c "$src"/*.h \
 	[ "${f#"$top"/tests/host/}" = "$f" ] || d=$out/host
 	cmp -s "$f" "$d/${f##*/}" || cp "$f" "$d/"
 done
-for d in "$out" "$out/host"; do
-	make -s -C "$HOST_KDIR" M="$d" W=1 modules 2>&1 |
+# W=1 for the project's code only: upstream's is as Debian builds it
+for d in "$out" "$out/host" "$out/upstream"; do
+	w=W=1
+	[ "$d" != "$out/upstream" ] || w=
+	make -s -C "$HOST_KDIR" M="$d" $w modules 2>&1 |
 		{ grep -v 'Skipping BTF generation' || true; } >&2
 done
-for m in pci-epc-emul pci-ivshmem-host host/vep-hostile; do
+for m in pci-epc-emul pci-ivshmem-host host/vep-hostile \
+	 upstream/pci_endpoint_test; do
 	[ -f "$out/$m.ko" ] || { echo "hostmodules.sh: $m.ko not built" >&2; exit 1; }
 	echo "$out/$m.ko"
 done
+pt=$out/upstream/pcitest
+if [ ! -x "$pt" ] || [ "$up/tools/pci/pcitest.c" -nt "$pt" ]; then
+	gcc -static -O2 -Wall -isystem "$up/include/uapi" -o "$pt" \
+		"$up/tools/pci/pcitest.c"
+fi
+echo "$pt:/tests/host-bin/pcitest"

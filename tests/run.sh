@@ -170,13 +170,18 @@ log "kernel $bzimage, ${#modules[@]} module(s), logs in $logdir"
 # --- the two-machine rig's host -------------------------------------------
 if [ $two -eq 1 ]; then
 	eval "$("$top/scripts/hostkernel.sh")"
-	export HOST_KVER HOST_MODDIR HOST_KDIR
+	export HOST_KVER HOST_MODDIR HOST_KDIR HOST_UPSTREAM
 	mapfile -t hostmods < <("$top/scripts/hostmodules.sh" \
 				"$top/build/host-modules-$HOST_KVER")
-	[ ${#hostmods[@]} -eq 3 ] ||
+	[ ${#hostmods[@]} -eq 5 ] ||
 		{ log "the host's modules did not build (above)"; exit 1; }
 	hargs=(-o "$tmp/host.cpio.gz" -f "$top/tests/lib/agent.sh:/agent.sh")
-	for m in "${hostmods[@]}"; do hargs+=(-m "$m"); done
+	for m in "${hostmods[@]}"; do
+		case $m in
+		*.ko) hargs+=(-m "$m") ;;
+		*) hargs+=(-f "$m") ;;	# a host tool, SRC:DST
+		esac
+	done
 	# the test tools: static x86_64 binaries, for the host as for the guest
 	for e in "${extra[@]}"; do hargs+=(-f "$e"); done
 	"$top/scripts/hostinitramfs.sh" "${hargs[@]}"
