@@ -125,7 +125,7 @@ two_ep_load() {
 	for m in "$@"; do
 		cmd="$cmd && insmod /lib/modules/vep/$m.ko"
 	done
-	two_need "endpoint: pci-epc-ivshmem and the functions ($*) load" \
+	two_need "endpoint: pci-epc-ivshmem${*:+ and the functions ($*)} load" \
 		on_ep "$cmd"
 }
 
@@ -196,6 +196,43 @@ two_host_ifup() {
 			{ echo \"\$i has MAC \$(cat /sys/class/net/\$i/address)\"; exit 1; }
 		ip addr flush dev \$i && ip addr add $2/24 dev \$i &&
 		ip link set \$i up && echo \$i"
+}
+
+# two_ping3 SIDE ADDR: three pings from SIDE (host or ep) to ADDR, every
+# reply back (the first waits up to 10 s for the neighbour)
+two_ping3() {
+	"on_$1" "ping -c 1 -W 10 $2 >/dev/null
+		r=\$(ping -c 3 -W 2 $2 2>&1); echo \"\$r\" | tail -n 2
+		echo \"\$r\" | grep -q '3 packets transmitted, 3 .*received'"
+}
+
+# two_tcp NAME BYTES FROM TO ADDR: BYTES over TCP from machine FROM to TO
+# (host or ep), whose address is ADDR; checked byte by byte (vep-tcp)
+two_tcp() {
+	local name=$1 bytes=$2 from=$3 to=$4 addr=$5 tx rx
+	if ! "on_$to" "rm -f /tmp/tcp.out
+		/tests/bin/vep-tcp -l 5001 -n $bytes -t 120 >/tmp/tcp.out 2>&1 &
+		n=50; until grep -q listening /tmp/tcp.out; do
+			[ \$n -gt 0 ] || { cat /tmp/tcp.out; exit 1; }
+			sleep 0.1; n=\$((n - 1))
+		done" >"$TWO_TMP/tcp.out" 2>&1; then
+		tap_fail "$name" "receiver: $(cat "$TWO_TMP/tcp.out")"
+		return 1
+	fi
+	tx=$("on_$from" -t 130 "/tests/bin/vep-tcp -c $addr 5001 -n $bytes -t 120" 2>&1)
+	rx=$("on_$to" -t 130 "n=1200
+		while [ \$n -gt 0 ] && grep -qsx vep-tcp /proc/[0-9]*/comm; do
+			sleep 0.1; n=\$((n - 1))
+		done
+		grep bytes /tmp/tcp.out || { cat /tmp/tcp.out; exit 1; }" 2>&1)
+	if [[ $tx == "bytes $bytes sum "* ]] && [[ $rx == "bytes $bytes errors 0 "* ]] &&
+	   [ "${tx##* sum }" = "${rx##* sum }" ]; then
+		tap_ok "$name"
+		tap_diag "$rx"
+		return 0
+	fi
+	tap_fail "$name" "sender: $tx; receiver: $rx"
+	return 1
 }
 
 # two_xfer NAME BYTES WSIDE WDEV RSIDE RDEV [SECONDS]: BYTES random bytes

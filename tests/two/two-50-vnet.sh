@@ -54,49 +54,12 @@ setup() {
 	two_need "host interface up, with the function's MAC ($1)" two_host_ifup $HOST_MAC $HOST_IP
 }
 
-# ping_all SIDE ADDR: three pings from SIDE (host or ep) to ADDR, every
-# reply back (the first waits up to 10 s for the neighbour)
-ping_all() {
-	"on_$1" "ping -c 1 -W 10 $2 >/dev/null
-		r=\$(ping -c 3 -W 2 $2 2>&1); echo \"\$r\" | tail -n 2
-		echo \"\$r\" | grep -q '3 packets transmitted, 3 .*received'"
-}
-
-# tcp NAME BYTES FROM TO ADDR: BYTES over TCP from machine FROM to TO
-# (host or ep), whose address is ADDR; checked byte by byte (vep-tcp)
-tcp() {
-	local name=$1 bytes=$2 from=$3 to=$4 addr=$5 tx rx
-	if ! "on_$to" "rm -f /tmp/tcp.out
-		/tests/bin/vep-tcp -l 5001 -n $bytes -t 120 >/tmp/tcp.out 2>&1 &
-		n=50; until grep -q listening /tmp/tcp.out; do
-			[ \$n -gt 0 ] || { cat /tmp/tcp.out; exit 1; }
-			sleep 0.1; n=\$((n - 1))
-		done" >"$TWO_TMP/tcp.out" 2>&1; then
-		tap_fail "$name" "receiver: $(cat "$TWO_TMP/tcp.out")"
-		return 1
-	fi
-	tx=$("on_$from" -t 130 "/tests/bin/vep-tcp -c $addr 5001 -n $bytes -t 120" 2>&1)
-	rx=$("on_$to" -t 130 "n=1200
-		while [ \$n -gt 0 ] && grep -qsx vep-tcp /proc/[0-9]*/comm; do
-			sleep 0.1; n=\$((n - 1))
-		done
-		grep bytes /tmp/tcp.out || { cat /tmp/tcp.out; exit 1; }" 2>&1)
-	if [[ $tx == "bytes $bytes sum "* ]] && [[ $rx == "bytes $bytes errors 0 "* ]] &&
-	   [ "${tx##* sum }" = "${rx##* sum }" ]; then
-		tap_ok "$name"
-		tap_diag "$rx"
-		return 0
-	fi
-	tap_fail "$name" "sender: $tx; receiver: $rx"
-	return 1
-}
-
 # traffic WHEN: pings and 4 MiB of checked TCP each way
 traffic() {
-	two_check "host pings the endpoint, 3 of 3 ($1)" ping_all host $EP_IP
-	two_check "endpoint pings the host, 3 of 3 ($1)" ping_all ep $HOST_IP
-	tcp "host to endpoint: 4 MiB over TCP ($1)" 4194304 host ep $EP_IP
-	tcp "endpoint to host: 4 MiB over TCP ($1)" 4194304 ep host $HOST_IP
+	two_check "host pings the endpoint, 3 of 3 ($1)" two_ping3 host $EP_IP
+	two_check "endpoint pings the host, 3 of 3 ($1)" two_ping3 ep $HOST_IP
+	two_tcp "host to endpoint: 4 MiB over TCP ($1)" 4194304 host ep $EP_IP
+	two_tcp "endpoint to host: 4 MiB over TCP ($1)" 4194304 ep host $HOST_IP
 }
 
 # host_no_if: the host has no interface but lo left
