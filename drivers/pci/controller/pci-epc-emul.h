@@ -43,18 +43,23 @@
 
 /*
  * MSI and MSI-X vector counts in the EPC ops: plain numbers on newer EPC
- * cores, encoded fields (log2, count - 1) before (the Makefile tells which)
+ * cores, encoded fields (log2, count - 1) before (the Makefile tells which).
+ * set_msix changed first: 6.12.y passes it a plain count, and the others
+ * still encoded.
  */
 #ifdef EPC_LOOP_PLAIN_NR_IRQS
 #define PCI_EPC_EMUL_MSI_NR(x)		(x)
-#define PCI_EPC_EMUL_MSIX_NR(x)		(x)
 #define PCI_EPC_EMUL_MSI_RET(n)		(n)
 #define PCI_EPC_EMUL_MSIX_RET(n)	(n)
 #else
 #define PCI_EPC_EMUL_MSI_NR(x)		(1 << (x))
-#define PCI_EPC_EMUL_MSIX_NR(x)		((x) + 1)
 #define PCI_EPC_EMUL_MSI_RET(n)		ilog2(n)
 #define PCI_EPC_EMUL_MSIX_RET(n)	((n) - 1)
+#endif
+#ifdef EPC_EMUL_PLAIN_MSIX_SET
+#define PCI_EPC_EMUL_MSIX_NR(x)		(x)
+#else
+#define PCI_EPC_EMUL_MSIX_NR(x)		((x) + 1)
 #endif
 
 /**
