@@ -7,16 +7,17 @@
 # then "make test" in it (the demo is driven by the test group 02-demo).
 # This machine's caches, packages and apt configuration play no part.
 #
-#   scripts/fresh-check.sh [-u] [-k] [-d DIR] [-m MIRROR] [MAKE ARGS...]
+#   scripts/fresh-check.sh [-u] [-k] [-c] [-d DIR] [-m MIRROR] [MAKE ARGS...]
 #
-# MAKE ARGS default to "test KVER=7.2".  -u runs them as a normal user
-# (sudo installed and allowed, as on a desktop), -k keeps the chroot,
-# -d puts it in DIR, which must not exist yet (default: a new directory
-# under /var/tmp; it needs about 6 GiB), -m names the Debian mirror
-# (default deb.debian.org).  Needs root, and debootstrap (installed if
-# missing).  It runs in a mount namespace of its own, so the chroot's
-# mounts are seen nowhere else and go with it.  Prints the time of each
-# step; the exit status is make's.
+# MAKE ARGS default to "test KVER=7.2".  -c runs CI's command instead,
+# "bash .ci/run" (both kernels, every kernel build included).  -u runs
+# them as a normal user (sudo installed and allowed, as on a desktop), -k
+# keeps the chroot, -d puts it in DIR, which must not exist yet (default:
+# a new directory under /var/tmp; it needs about 6 GiB, 10 GiB with -c),
+# -m names the Debian mirror (default deb.debian.org).  Needs root, and
+# debootstrap (installed if missing).  It runs in a mount namespace of its
+# own, so the chroot's mounts are seen nowhere else and go with it.  Prints
+# the time of each step; the exit status is that of make (or .ci/run).
 
 set -euo pipefail
 
@@ -32,11 +33,12 @@ usage() {
 	exit 2
 }
 
-as_user=0 keep=0 dir='' mirror=http://deb.debian.org/debian
-while getopts "ukd:m:h" opt; do
+as_user=0 keep=0 ci=0 dir='' mirror=http://deb.debian.org/debian
+while getopts "ukcd:m:h" opt; do
 	case $opt in
 	u) as_user=1 ;;
 	k) keep=1 ;;
+	c) ci=1 ;;
 	d) dir=$OPTARG ;;
 	m) mirror=$OPTARG ;;
 	*) usage ;;
@@ -44,6 +46,8 @@ while getopts "ukd:m:h" opt; do
 done
 shift $((OPTIND - 1))
 [ $# -gt 0 ] || set -- test KVER=7.2
+what="make $*"
+[ $ci -eq 0 ] || what="bash .ci/run"
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 start=$SECONDS
@@ -122,10 +126,15 @@ step "clean clone of $(git -C "$top" rev-parse --short HEAD) into $home/vep"
 git clone -q "file://$top" "$root$home/vep"
 [ $as_user -eq 0 ] || in_root chown -R "$user:$user" "$home/vep"
 
-step "as $user: make $*"
+step "as $user: $what"
 rc=0
+if [ $ci -eq 1 ]; then
+	set -- bash .ci/run
+else
+	set -- make "$@"
+fi
 in_root setpriv --reuid="$user" --regid="$user" --init-groups \
 	env HOME="$home" USER="$user" LOGNAME="$user" \
-	bash -c 'cd "$HOME/vep" && exec make "$@"' make "$@" || rc=$?
-step "make $* exited with status $rc"
+	bash -c 'cd "$HOME/vep" && exec "$@"' run "$@" || rc=$?
+step "$what exited with status $rc"
 exit $rc
