@@ -298,12 +298,16 @@ two_ktrouble_context() {
 
 # two_ktrouble_case: one case, no kernel trouble on either machine; then a
 # "#" line with the endpoint's set-up lapses, if any: its poll thread late
-# for the host's legacy set-up (a stock driver that failed its probe over
-# one is a failed case of its own)
+# for the host's legacy set-up, by kind, and the host drivers that failed
+# the device (a stock driver that failed its probe over a lapse is a failed
+# case of its own; a hostile-host group fails the device on purpose)
 two_ktrouble_case() {
-	local t n
-	n=$(tr -d '\r' <"$RIG2_DIR/ep.console" 2>/dev/null | grep -cE \
-		'vector went unseen|was off its CPU|Host driver failed the device')
+	local t con unseen missed off failed
+	con=$(tr -d '\r' <"$RIG2_DIR/ep.console" 2>/dev/null)
+	unseen=$(grep -c 'vector went unseen' <<<"$con")
+	missed=$(grep -c 'did not poll while the host' <<<"$con")
+	off=$(grep -c 'was off its CPU' <<<"$con")
+	failed=$(grep -c 'Host driver failed the device' <<<"$con")
 	t=$(rig2_ktrouble)
 	if [ -z "$t" ]; then
 		tap_ok "kernel logs of both machines clean"
@@ -312,6 +316,6 @@ two_ktrouble_case() {
 		head -n 10 <<<"$t" | sed 's/^/# /'
 		two_ktrouble_context "$t"
 	fi
-	[ "${n:-0}" -eq 0 ] ||
-		tap_diag "endpoint set-up lapses in its console: $n"
+	[ $((unseen + missed + off + failed)) -eq 0 ] ||
+		tap_diag "endpoint set-up lapses in its console: $((unseen + missed + off)) ($unseen vector(s) unseen, $missed missed poll(s), $off off its CPU); host drivers that failed the device: $failed"
 }
