@@ -235,6 +235,23 @@ two_tcp() {
 	return 1
 }
 
+# two_traffic WHEN HOST_ADDR EP_ADDR: pings each way (every reply) and
+# 4 MiB of checked TCP each way between the host's address HOST_ADDR and
+# the endpoint's EP_ADDR; four cases named after WHEN
+two_traffic() {
+	two_check "host pings the endpoint, 3 of 3 ($1)" two_ping3 host "$3"
+	two_check "endpoint pings the host, 3 of 3 ($1)" two_ping3 ep "$2"
+	two_tcp "host to endpoint: 4 MiB over TCP ($1)" 4194304 host ep "$3"
+	two_tcp "endpoint to host: 4 MiB over TCP ($1)" 4194304 ep host "$2"
+}
+
+# The host test driver's parameters, and two_host_hostile ARGS...: the host
+# test driver (tests/host/vep-hostile.c) loaded on the endpoint's device
+TWO_HOSTILE=/sys/module/vep_hostile/parameters
+two_host_hostile() {
+	on_host "insmod /lib/modules/vep/vep-hostile.ko dev=$TWO_BDF $*"
+}
+
 # two_xfer NAME BYTES WSIDE WDEV RSIDE RDEV [SECONDS]: BYTES random bytes
 # written into WDEV on machine WSIDE (host or ep) are read from RDEV on
 # RSIDE, both ends raw; one case NAME that passes when both machines

@@ -16,7 +16,6 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/rig2.sh"
 . "$top/tests/lib/two.sh"
 
-HOSTILE=/sys/module/vep_hostile/parameters
 NEEDS_RESET=64
 
 # attack_err ATTACK: the error line the function must log for ATTACK (an
@@ -40,11 +39,6 @@ attack_err() {
 # ep_log_since MARK: the endpoint's function lines after the line MARK
 ep_log_since() {
 	on_ep "dmesg | sed -n '/vep-mark $1\$/,\$p' | grep pci_epf_vcon"
-}
-
-# host_hostile ARGS...: load the host test driver on the endpoint's device
-host_hostile() {
-	on_host "insmod /lib/modules/vep/vep-hostile.ko dev=$TWO_BDF $*"
 }
 
 two_start
@@ -71,11 +65,11 @@ two_need "unbind the host's virtio_pci" on_host \
 for a in bad-pfn desc-loop bad-head bad-next huge-len bad-addr indirect \
 	 bad-idx avail-overrun overlap big-endian; do
 	on_ep "echo vep-mark $a >/dev/kmsg"
-	if ! host_hostile "attack=$a" >"$TWO_TMP/load.out" 2>&1; then
+	if ! two_host_hostile "attack=$a" >"$TWO_TMP/load.out" 2>&1; then
 		tap_fail "$a: host test driver loads" "$(cat "$TWO_TMP/load.out")"
 		continue
 	fi
-	st=$(on_host "cat $HOSTILE/status")
+	st=$(on_host "cat $TWO_HOSTILE/status")
 	# the error is logged by the endpoint's poll thread, which may take a
 	# moment after the host saw the status
 	err=$(attack_err "$a")
@@ -95,9 +89,9 @@ done
 
 # A descriptor switched between sound and broken while the device reads it
 on_ep "echo vep-mark desc-rewrite >/dev/kmsg"
-if host_hostile attack=desc-rewrite >"$TWO_TMP/load.out" 2>&1; then
-	st=$(on_host "cat $HOSTILE/status")
-	used=$(on_host "cat $HOSTILE/used")
+if two_host_hostile attack=desc-rewrite >"$TWO_TMP/load.out" 2>&1; then
+	st=$(on_host "cat $TWO_HOSTILE/status")
+	used=$(on_host "cat $TWO_HOSTILE/used")
 	log=$(ep_log_since desc-rewrite)
 	[ -z "$log" ] || tap_diag "$log"
 	tap_diag "host: $(on_host 'dmesg | grep "vep_hostile: desc-rewrite:" | tail -n 1')"
@@ -123,28 +117,28 @@ fi
 # within 30 s (the arm64 endpoint's tasks, on a vCPU that shares its host
 # CPU with the spinning poll vCPU, take seconds there)
 host_wait_param() {
-	on_host "n=300; until [ \$(cat $HOSTILE/$1) -ge $2 ]; do
+	on_host "n=300; until [ \$(cat $TWO_HOSTILE/$1) -ge $2 ]; do
 		[ \$n -gt 0 ] || exit 1; sleep 0.1; n=\$((n - 1))
 	done"
 }
 
 for kind in msi intx; do
 	on_ep "echo vep-mark $kind >/dev/kmsg"
-	if ! host_hostile "irq=$kind" >"$TWO_TMP/load.out" 2>&1; then
+	if ! two_host_hostile "irq=$kind" >"$TWO_TMP/load.out" 2>&1; then
 		tap_fail "$kind: host test driver sets the device up" \
 			"$(cat "$TWO_TMP/load.out")"
 		continue
 	fi
 	two_check "$kind: device running (status 7)" \
-		test "$(on_host "cat $HOSTILE/status")" = 7
+		test "$(on_host "cat $TWO_HOSTILE/status")" = 7
 	# A console size change is a configuration interrupt
 	on_ep 'stty -F /dev/hvcEP0 rows 33 cols 101'
 	host_wait_param cfg_irqs 1
-	cfg=$(on_host "cat $HOSTILE/cfg_irqs") rx=$(on_host "cat $HOSTILE/rx_irqs")
+	cfg=$(on_host "cat $TWO_HOSTILE/cfg_irqs") rx=$(on_host "cat $TWO_HOSTILE/rx_irqs")
 	two_check "$kind: configuration interrupt, no queue interrupt yet ($cfg, $rx)" \
 		test "$cfg" -ge 1 -a "$rx" -eq 0
 	# 101 columns, 33 rows (le16 each), then the host's "VEP!" at 8 kept
-	now=$(on_host "cat $HOSTILE/config_now")
+	now=$(on_host "cat $TWO_HOSTILE/config_now")
 	two_check "$kind: new size in the configuration, the host's write kept ($now)" \
 		test "${now%????????????????}:${now#????????????????}" = "65002100:56455021"
 	# Endpoint data fills the one receive buffer: a queue interrupt.  One
@@ -154,8 +148,8 @@ for kind in msi intx; do
 	on_ep "printf %s 'to the $kind host' >/dev/hvcEP0"
 	host_wait_param rx_irqs 1
 	two_check "$kind: queue interrupt after the receive buffer came back" \
-		test "$(on_host "cat $HOSTILE/rx_irqs")" -ge 1
-	tap_diag "$kind: $(on_host "echo \$(cat $HOSTILE/irqs) interrupt\(s\), \$(cat $HOSTILE/cfg_irqs) configuration, \$(cat $HOSTILE/rx_irqs) queue")"
+		test "$(on_host "cat $TWO_HOSTILE/rx_irqs")" -ge 1
+	tap_diag "$kind: $(on_host "echo \$(cat $TWO_HOSTILE/irqs) interrupt\(s\), \$(cat $TWO_HOSTILE/cfg_irqs) configuration, \$(cat $TWO_HOSTILE/rx_irqs) queue")"
 	on_host 'rmmod vep_hostile' >/dev/null
 done
 

@@ -38,12 +38,9 @@ local_if() {
 	ip link set \$i up && echo \"\$d: \$i\""
 }
 
-# traffic WHEN: pings and 4 MiB of checked TCP each way
+# traffic WHEN: two_traffic, then what the function dropped
 traffic() {
-	two_check "host pings the endpoint, 3 of 3 ($1)" two_ping3 host $EP_IP
-	two_check "endpoint pings the host, 3 of 3 ($1)" two_ping3 ep $HOST_IP
-	two_tcp "host to endpoint: 4 MiB over TCP ($1)" 4194304 host ep $EP_IP
-	two_tcp "endpoint to host: 4 MiB over TCP ($1)" 4194304 ep host $HOST_IP
+	two_traffic "$1" $HOST_IP $EP_IP
 	tap_diag "dropped by the function: $(on_ep "cat $FN/vmed/dropped")"
 }
 

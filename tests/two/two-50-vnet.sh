@@ -54,14 +54,6 @@ setup() {
 	two_need "host interface up, with the function's MAC ($1)" two_host_ifup $HOST_MAC $HOST_IP
 }
 
-# traffic WHEN: pings and 4 MiB of checked TCP each way
-traffic() {
-	two_check "host pings the endpoint, 3 of 3 ($1)" two_ping3 host $EP_IP
-	two_check "endpoint pings the host, 3 of 3 ($1)" two_ping3 ep $HOST_IP
-	two_tcp "host to endpoint: 4 MiB over TCP ($1)" 4194304 host ep $EP_IP
-	two_tcp "endpoint to host: 4 MiB over TCP ($1)" 4194304 ep host $HOST_IP
-}
-
 # host_no_if: the host has no interface but lo left
 host_no_if() {
 	on_host 'for d in /sys/class/net/*; do
@@ -77,7 +69,7 @@ setup "first endpoint"
 kind=$(two_irq_kind)
 two_check "the host uses MSI-X ($kind)" test "$kind" = MSI-X ||
 	on_ep 'dmesg | grep -E "pci_epf|pci_epc" | tail -n 8' | sed 's/^/# endpoint: /'
-traffic "first endpoint"
+two_traffic "first endpoint" $HOST_IP $EP_IP
 
 # --- the function unbound and bound again while the host sends ------------
 on_ep "/tests/bin/vep-tcp -l 5001 -n 1073741824 -t 60 >/dev/null 2>&1 &
@@ -107,7 +99,7 @@ two_need "endpoint starts its controller again" on_ep "echo 1 >$TWO_EPC/start"
 two_check "host virtio_net binds the device again" two_host_bound virtio_net
 two_need "endpoint interface up (function bound again)" ep_ifup
 two_need "host interface up (function bound again)" two_host_ifup $HOST_MAC $HOST_IP
-traffic "function bound again"
+two_traffic "function bound again" $HOST_IP $EP_IP
 
 # --- the endpoint machine dies during traffic both ways -------------------
 on_ep "/tests/bin/vep-tcp -l 5001 -n 1073741824 -t 100 >/dev/null 2>&1 &
@@ -141,7 +133,7 @@ two_check "host stayed up (same boot)" test \
 two_need "a new endpoint machine boots" ep_restart
 two_ep_load pci-epf-virtio pci-epf-vnet
 setup "second endpoint"
-traffic "second endpoint"
+two_traffic "second endpoint" $HOST_IP $EP_IP
 
 # --- the host reboots while the endpoint runs -------------------------------
 # The endpoint keeps sending to the host across its reset: a function that
@@ -161,7 +153,7 @@ two_check "endpoint saw the link go down, then up with the new host" on_ep "
 two_check "endpoint link up again" two_ep_link up
 two_need "endpoint interface up (rebooted host)" ep_ifup
 two_need "host interface up (rebooted host)" two_host_ifup $HOST_MAC $HOST_IP
-traffic "rebooted host"
+two_traffic "rebooted host" $HOST_IP $EP_IP
 
 two_ktrouble_case
 tap_end

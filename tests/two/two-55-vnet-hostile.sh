@@ -21,18 +21,12 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/rig2.sh"
 . "$top/tests/lib/two.sh"
 
-HOSTILE=/sys/module/vep_hostile/parameters
 DRIVER_OK=4
 NEEDS_RESET=64
 HOST_MAC=52:54:00:12:34:56
 HOST_IP=10.9.0.1
 EP_IP=10.9.0.2
 FN=$TWO_EPF/pci_epf_vnet/net0
-
-# host_hostile ARGS...: load the host test driver on the endpoint's device
-host_hostile() {
-	on_host "insmod /lib/modules/vep/vep-hostile.ko dev=$TWO_BDF $*"
-}
 
 # ep_stat NAME: the endpoint interface's counter NAME
 ep_stat() {
@@ -57,8 +51,8 @@ two_need "host sees the device, with no driver" on_host "n=300
 	done; ! [ -e /sys/bus/pci/devices/$TWO_BDF/driver ]"
 
 # --- the MSI-X table as a host finds it, before any driver -------------------
-if host_hostile attack=msix-table >"$TWO_TMP/load.out" 2>&1; then
-	n=$(on_host "cat $HOSTILE/msix_entries") m=$(on_host "cat $HOSTILE/msix_masked")
+if two_host_hostile attack=msix-table >"$TWO_TMP/load.out" 2>&1; then
+	n=$(on_host "cat $TWO_HOSTILE/msix_entries") m=$(on_host "cat $TWO_HOSTILE/msix_masked")
 	two_check "msix-table: every entry masked at reset ($m of $n)" \
 		test "$n" = 3 -a "$m" = 3
 	on_host 'rmmod vep_hostile' >/dev/null
@@ -80,14 +74,14 @@ two_need "unbind the host's virtio_pci" on_host \
 # --- bad frames -------------------------------------------------------------
 for a in net-gso net-csum net-big; do
 	e0=$(ep_stat rx_errors) p0=$(ep_stat rx_packets)
-	if ! host_hostile "attack=$a features=1" >"$TWO_TMP/load.out" 2>&1; then
+	if ! two_host_hostile "attack=$a features=1" >"$TWO_TMP/load.out" 2>&1; then
 		tap_fail "$a: host test driver loads" "$(cat "$TWO_TMP/load.out")"
 		continue
 	fi
-	st=$(on_host "cat $HOSTILE/status")
+	st=$(on_host "cat $TWO_HOSTILE/status")
 	two_check "$a: device still running (status $st)" \
 		test $((st & DRIVER_OK)) -ne 0 -a $((st & NEEDS_RESET)) -eq 0
-	used=$(on_host "cat $HOSTILE/used")
+	used=$(on_host "cat $TWO_HOSTILE/used")
 	two_check "$a: the chain came back ($used of 1)" test "$used" = 1
 	on_ep "n=50; until [ \$(cat /sys/class/net/$EP_IF/statistics/rx_errors) -gt $e0 ]; do
 		[ \$n -gt 0 ] || exit 1; sleep 0.1; n=\$((n - 1))
@@ -103,7 +97,7 @@ done
 # The vectors land where the next driver, without MSI-X yet, reads the MAC.
 mac_hex=$(echo "$HOST_MAC" | tr -d :)
 on_ep "echo vep-mark msix-fail >/dev/kmsg"
-if host_hostile attack=msix-fail >"$TWO_TMP/load.out" 2>&1; then
+if two_host_hostile attack=msix-fail >"$TWO_TMP/load.out" 2>&1; then
 	# the endpoint's word that it saw the failure, not the test driver's
 	# own write read back
 	two_check "msix-fail: the endpoint saw the host fail the device" \
@@ -111,7 +105,7 @@ if host_hostile attack=msix-fail >"$TWO_TMP/load.out" 2>&1; then
 				 grep -q 'Host driver failed the device'; do
 			[ \$n -gt 0 ] || exit 1; sleep 0.1; n=\$((n - 1))
 		done"
-	r=$(on_host "cat $HOSTILE/restored") c=$(on_host "cat $HOSTILE/config")
+	r=$(on_host "cat $TWO_HOSTILE/restored") c=$(on_host "cat $TWO_HOSTILE/config")
 	two_check "msix-fail: configuration back at offset 20 ($r ms)" \
 		test "$r" -ge 0
 	two_check "msix-fail: it starts with the MAC ($c)" \
