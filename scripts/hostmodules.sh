@@ -28,19 +28,19 @@ if [ -z "${HOST_KDIR:-}" ] || [ -z "${HOST_UPSTREAM:-}" ]; then
 fi
 
 mkdir -p "$out/host" "$out/upstream"
-up=$HOST_UPSTREAM
-cmp -s "$up/drivers/misc/pci_endpoint_test.c" "$out/upstream/pci_endpoint_test.c" ||
-	cp "$up/drivers/misc/pci_endpoint_test.c" "$out/upstream/"
-echo 'obj-m := pci_endpoint_test.o' >"$out/upstream/Makefile.new"
-cmp -s "$out/upstream/Makefile.new" "$out/upstream/Makefile" ||
-	mv "$out/upstream/Makefile.new" "$out/upstream/Makefile"
-rm -f "$out/upstream/Makefile.new"
+# pci_endpoint_test builds alone, as an out-of-tree module
+[ -f "$out/upstream/Makefile" ] ||
+	echo 'obj-m := pci_endpoint_test.o' >"$out/upstream/Makefile"
 src=$top/drivers/pci/controller
 for f in "$src"/Makefile "$src"/*.c "$src"/*.h \
-	 "$top"/tests/host/Makefile "$top"/tests/host/*.c; do
-	case $f in *.mod.c) continue ;; esac	# generated, for another kernel
-	d=$out
-	[ "${f#"$top"/tests/host/}" = "$f" ] || d=$out/host
+	 "$top"/tests/host/Makefile "$top"/tests/host/*.c \
+	 "$HOST_UPSTREAM"/drivers/misc/pci_endpoint_test.c; do
+	case $f in
+	*.mod.c) continue ;;		# generated, for another kernel
+	"$top"/tests/host/*) d=$out/host ;;
+	"$HOST_UPSTREAM"/*) d=$out/upstream ;;
+	*) d=$out ;;
+	esac
 	cmp -s "$f" "$d/${f##*/}" || cp "$f" "$d/"
 done
 # W=1 for the project's code only: upstream's is as Debian builds it
@@ -56,6 +56,7 @@ for m in pci-epc-emul pci-ivshmem-host host/vep-hostile \
 	echo "$out/$m.ko"
 done
 pt=$out/upstream/pcitest
+up=$HOST_UPSTREAM
 if [ ! -x "$pt" ] || [ "$up/tools/pci/pcitest.c" -nt "$pt" ]; then
 	gcc -static -O2 -Wall -isystem "$up/include/uapi" -o "$pt" \
 		"$up/tools/pci/pcitest.c"
