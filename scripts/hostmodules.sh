@@ -6,15 +6,17 @@
 #
 #   scripts/hostmodules.sh OUTDIR
 #
-# The host half of the link (pci-ivshmem-host) and the emulated-function
-# library it uses (pci-epc-emul) are built from a copy of
-# drivers/pci/controller/ in OUTDIR, the host test driver (vep-hostile)
-# from a copy of tests/host/ in OUTDIR/host, so that the repository's own
-# objects, built for the endpoint's kernel, are left alone.  The host
-# driver of pci-epf-test (pci_endpoint_test, which Debian does not build)
-# and its user tool pcitest come from the kernel's own source
-# (HOST_UPSTREAM), built in OUTDIR/upstream.  Prints the .ko paths, then
-# SRC:DST for scripts/initramfs.sh -f: pcitest as /tests/host-bin/pcitest.
+# The project's modules build from a copy of the Kbuild tree (Kbuild,
+# drivers/, include/, tests/host/, tests/ref/) in OUTDIR/tree, as in
+# scripts/crossmodules.sh, so that the repository's own objects, built for
+# the endpoint's kernel, are left alone; Kbuild builds there what this
+# kernel can have: the host half of the link (pci-ivshmem-host), the
+# emulated-function library it uses (pci-epc-emul) and the host test
+# driver (vep-hostile).  The host driver of pci-epf-test
+# (pci_endpoint_test, which Debian does not build) and its user tool
+# pcitest come from the kernel's own source (HOST_UPSTREAM), built in
+# OUTDIR/upstream.  Prints the .ko paths, then SRC:DST for
+# scripts/initramfs.sh -f: pcitest as /tests/host-bin/pcitest.
 # HOST_KDIR and HOST_UPSTREAM (from "eval $(scripts/hostkernel.sh)") select
 # the headers and sources; without them, hostkernel.sh is asked.
 
@@ -27,31 +29,28 @@ if [ -z "${HOST_KDIR:-}" ] || [ -z "${HOST_UPSTREAM:-}" ]; then
 	eval "$("$top/scripts/hostkernel.sh")"
 fi
 
-mkdir -p "$out/host" "$out/upstream"
+mkdir -p "$out/tree" "$out/upstream"
 # pci_endpoint_test builds alone, as an out-of-tree module
 [ -f "$out/upstream/Makefile" ] ||
 	echo 'obj-m := pci_endpoint_test.o' >"$out/upstream/Makefile"
-src=$top/drivers/pci/controller
-for f in "$src"/Makefile "$src"/*.c "$src"/*.h \
-	 "$top"/tests/host/Makefile "$top"/tests/host/*.c \
-	 "$HOST_UPSTREAM"/drivers/misc/pci_endpoint_test.c; do
-	case $f in
-	*.mod.c) continue ;;		# generated, for another kernel
-	"$top"/tests/host/*) d=$out/host ;;
-	"$HOST_UPSTREAM"/*) d=$out/upstream ;;
-	*) d=$out ;;
-	esac
-	cmp -s "$f" "$d/${f##*/}" || cp "$f" "$d/"
-done
+f=$HOST_UPSTREAM/drivers/misc/pci_endpoint_test.c
+cmp -s "$f" "$out/upstream/${f##*/}" || cp "$f" "$out/upstream/"
+while IFS= read -r f; do
+	case $f in *.mod.c) continue ;; esac	# generated, for another kernel
+	mkdir -p "$out/tree/$(dirname "$f")"
+	cmp -s "$top/$f" "$out/tree/$f" || cp "$top/$f" "$out/tree/$f"
+done < <(cd "$top" && find Kbuild drivers include tests/host tests/ref \
+		-type f \( -name '*.[ch]' -o -name Makefile -o -name Kbuild \))
 # W=1 for the project's code only: upstream's is as Debian builds it
-for d in "$out" "$out/host" "$out/upstream"; do
+for d in "$out/tree" "$out/upstream"; do
 	w=W=1
 	[ "$d" != "$out/upstream" ] || w=
 	make -s -C "$HOST_KDIR" M="$d" $w modules 2>&1 |
 		{ grep -v 'Skipping BTF generation' || true; } >&2
 done
-for m in pci-epc-emul pci-ivshmem-host host/vep-hostile \
-	 upstream/pci_endpoint_test; do
+for m in tree/drivers/pci/controller/pci-epc-emul \
+	 tree/drivers/pci/controller/pci-ivshmem-host \
+	 tree/tests/host/vep-hostile upstream/pci_endpoint_test; do
 	[ -f "$out/$m.ko" ] || { echo "hostmodules.sh: $m.ko not built" >&2; exit 1; }
 	echo "$out/$m.ko"
 done

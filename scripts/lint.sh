@@ -16,11 +16,9 @@ rc=0
 
 [ $# -gt 0 ] || { echo "lint: no sources given" >&2; exit 1; }
 
-# ALLOC_WITH_SIZEOF wants kzalloc_obj(), which 6.12 (still supported)
-# does not have.
 echo "checkpatch --strict: $*"
 perl "$src/scripts/checkpatch.pl" --strict --no-tree --terse --show-types \
-	--ignore ALLOC_WITH_SIZEOF -f "$@" || rc=1
+	-f "$@" || rc=1
 
 # sparse on the modules against each supported kernel that is built.  The
 # kernel refuses a sparse too old for it (7.2 wants __typeof_unqual__,

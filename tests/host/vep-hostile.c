@@ -726,7 +726,7 @@ static int __init vep_hostile_init(void)
 		goto err_put_dev;
 	}
 
-	h = kzalloc(sizeof(*h), GFP_KERNEL);
+	h = kzalloc_obj(*h);
 	if (!h) {
 		ret = -ENOMEM;
 		goto err_put_dev;

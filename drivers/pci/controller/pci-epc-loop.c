@@ -64,11 +64,6 @@
 /* Functions per controller: devfn 0..N-1 of the device on the virtual bus */
 #define EPC_LOOP_MAX_FUNCS	PCI_EPC_EMUL_MAX_FUNCS
 
-/* Older kernels make per-CPU workqueues unless told WQ_UNBOUND */
-#ifndef EPC_LOOP_WQ_PERCPU
-#define WQ_PERCPU	0
-#endif
-
 /* Pending interrupt bits: MSI hwirqs first, then INTx of each function */
 #define EPC_LOOP_PEND_INTX	PCI_EPC_EMUL_MSI_VECTORS
 #define EPC_LOOP_PEND_BITS	(PCI_EPC_EMUL_MSI_VECTORS + EPC_LOOP_MAX_FUNCS)
@@ -673,7 +668,7 @@ static int pci_epc_loop_create(int id)
 	if (nr_windows)
 		nwin = min(nwin, nr_windows);
 
-	loop = kzalloc(sizeof(*loop), GFP_KERNEL);
+	loop = kzalloc_obj(*loop);
 	if (!loop)
 		return -ENOMEM;
 	loop->id = id;

@@ -52,11 +52,6 @@
 #include <linux/virtio_ids.h>
 #include <linux/workqueue.h>
 
-/* Older kernels (6.12) lack the typed allocation helpers */
-#ifndef kzalloc_obj
-#define kzalloc_obj(obj) kzalloc(sizeof(obj), GFP_KERNEL)
-#endif
-
 /* Most function instances (and so /dev/hvcEP<n> ttys) at once */
 #define EPF_VCON_MAX_PORTS		16
 
@@ -78,21 +73,14 @@
 #define EPF_VCON_CONSOLE_TRIES		1000
 
 /*
- * Kernels that let a tty port pick its flip buffer workqueue get a per-CPU
- * one here: host data then goes up the tty layer on the CPU of the poll
- * thread that received it, and never waits for a CPU that may be busy
- * elsewhere (a one-kernel test rig's host side, say).
+ * The ports push their flip buffers from a per-CPU workqueue of their own:
+ * host data then goes up the tty layer on the CPU of the poll thread that
+ * received it, and never waits for a CPU that may be busy elsewhere (a
+ * one-kernel test rig's host side, say).
  */
-#ifdef EPF_VCON_PORT_WQ
-#ifndef EPF_VCON_WQ_PERCPU
-#define WQ_PERCPU	0
-#endif
 #define EPF_VCON_TTY_FLAGS	(TTY_DRIVER_REAL_RAW | TTY_DRIVER_DYNAMIC_DEV | \
 				 TTY_DRIVER_NO_WORKQUEUE)
 static struct workqueue_struct *epf_vcon_flip_wq;
-#else
-#define EPF_VCON_TTY_FLAGS	(TTY_DRIVER_REAL_RAW | TTY_DRIVER_DYNAMIC_DEV)
-#endif
 
 /* Virtqueues, named from the host's side */
 #define EPF_VCON_Q_RX			0
@@ -837,9 +825,7 @@ static int epf_vcon_probe(struct pci_epf *epf,
 
 	/* From here on the port's refcount frees everything */
 	tty_port_init(&vcon->port);
-#ifdef EPF_VCON_PORT_WQ
 	tty_port_link_wq(&vcon->port, epf_vcon_flip_wq);
-#endif
 	vcon->port.ops = &epf_vcon_port_ops;
 	vcon->port.closing_wait = ASYNC_CLOSING_WAIT_NONE;
 	vcon->epf = epf;
@@ -966,11 +952,9 @@ static int __init epf_vcon_init(void)
 	struct tty_driver *drv;
 	int ret;
 
-#ifdef EPF_VCON_PORT_WQ
 	epf_vcon_flip_wq = alloc_workqueue("pci_epf_vcon_flip", WQ_PERCPU, 0);
 	if (!epf_vcon_flip_wq)
 		return -ENOMEM;
-#endif
 
 	drv = tty_alloc_driver(EPF_VCON_MAX_PORTS, EPF_VCON_TTY_FLAGS);
 	if (IS_ERR(drv)) {
@@ -1012,9 +996,7 @@ err_unregister_tty:
 err_put_driver:
 	tty_driver_kref_put(drv);
 err_destroy_wq:
-#ifdef EPF_VCON_PORT_WQ
 	destroy_workqueue(epf_vcon_flip_wq);
-#endif
 	return ret;
 }
 module_init(epf_vcon_init);
@@ -1024,9 +1006,7 @@ static void __exit epf_vcon_exit(void)
 	pci_epf_unregister_driver(&epf_vcon_driver);
 	tty_unregister_driver(epf_vcon_tty_driver);
 	tty_driver_kref_put(epf_vcon_tty_driver);
-#ifdef EPF_VCON_PORT_WQ
 	destroy_workqueue(epf_vcon_flip_wq);
-#endif
 }
 module_exit(epf_vcon_exit);
 

@@ -181,8 +181,4 @@ kunit_test_suite(epf_virtio_kunit_suite);
 
 MODULE_DESCRIPTION("KUnit tests of the virtio PCIe endpoint function core");
 MODULE_LICENSE("GPL");
-#ifdef EPF_VIRTIO_NS_WORD
-MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
-#else
 MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
-#endif

@@ -101,11 +101,6 @@
 #include <linux/vringh.h>
 #include <linux/wait_bit.h>
 
-/* Older kernels (6.12) lack the typed allocation helpers */
-#ifndef kzalloc_obj
-#define kzalloc_obj(obj) kzalloc(sizeof(obj), GFP_KERNEL)
-#endif
-
 /* Virtqueue size (host and local): default and limits of the attribute */
 #define EPF_VMED_QUEUE_SIZE		256
 #define EPF_VMED_QUEUE_SIZE_MIN		16

@@ -29,25 +29,12 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
-/* Older kernels (6.12) lack the typed allocation helpers */
-#ifndef kzalloc_obj
-#define kzalloc_obj(obj) kzalloc(sizeof(obj), GFP_KERNEL)
-#define kmalloc_obj(obj) kmalloc(sizeof(obj), GFP_KERNEL)
-#endif
-
 /*
  * BAR0 layout: the legacy register file (20 bytes of header, 4 more with
  * MSI-X, then the device configuration), the MSI-X table, the PBA.
  */
 #define EPF_VIRTIO_REGS_SIZE		0x100
 #define EPF_VIRTIO_MSIX_TABLE		EPF_VIRTIO_REGS_SIZE
-
-/* Unbound system workqueue, under its current name where it has one */
-#ifdef EPF_VIRTIO_DFL_WQ
-#define EPF_VIRTIO_UNMAP_WQ		system_dfl_wq
-#else
-#define EPF_VIRTIO_UNMAP_WQ		system_unbound_wq
-#endif
 
 /* ISR bit for used buffers (the config bit is VIRTIO_PCI_ISR_CONFIG) */
 #define EPF_VIRTIO_ISR_QUEUE		0x1

@@ -80,7 +80,7 @@ void epf_virtio_unmap(struct epf_virtio *evd, struct pci_epc_map *map)
 	evd->stale_n++;
 	spin_unlock_irqrestore(&evd->stale_lock, flags);
 
-	queue_work(EPF_VIRTIO_UNMAP_WQ, &evd->unmap_work);
+	queue_work(system_dfl_wq, &evd->unmap_work);
 }
 
 /* Map host memory at @pci_addr for data; returns how much is reachable */
