@@ -9,6 +9,7 @@
 #   make bench-two the benchmarks across the two-machine rig
 #   make modules   build the modules against KDIR (default: the rig kernel)
 #   make lint      checkpatch --strict (and sparse) on the project's sources
+#   make check-builds  the modules with W=1 against every supported kernel
 #
 # KVER selects the rig kernel (7.2 by default, 6.12 also supported).
 
@@ -23,7 +24,8 @@ endif
 
 SOURCES = $(shell git -C $(TOP) ls-files -- '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all modules kernel test test-two demo bench bench-two lint clean
+.PHONY: all modules kernel test test-two demo bench bench-two lint \
+	check-builds clean
 
 all: modules
 
@@ -54,6 +56,10 @@ bench-two:
 
 lint:
 	$(TOP)/scripts/lint.sh $(SOURCES)
+
+check-builds:
+	$(TOP)/scripts/deps.sh
+	+$(TOP)/scripts/check-builds.sh
 
 clean:
 	rm -rf $(TOP)/build
