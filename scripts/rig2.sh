@@ -10,7 +10,7 @@
 #                   [-C EP_CPUS] [-P HOST_CPU,EP_CPU] [-a 'HOST ARGS']
 #                   [-e 'EP ARGS'] [-s SERVER]
 #   scripts/rig2.sh host_reset -d DIR [-Q SECONDS]
-#   scripts/rig2.sh stop|ep_kill|ep_restart|status -d DIR
+#   scripts/rig2.sh stop|ep_kill|ep_restart|ep_booted|status -d DIR
 #
 # "start" makes DIR (which must be new or empty), two RAM files in /dev/shm
 # (MEM each: both VMs' RAM size, a power of two, default 512M) and
@@ -192,27 +192,31 @@ start_vm() {
 	die "the $name VM did not start (QEMU log above)"
 }
 
-# raise_vcpus NAME PID: QEMU PID's threads get a high priority, its main
-# loop (timers, devices, chardevs) above its vCPUs: a vCPU waits for the
-# main loop to wake it or to let go of QEMU's global lock, and a main loop
-# that vCPUs displace holds them all up.  The endpoint's functions poll
-# from its last vCPU and must answer the host's legacy virtio set-up
-# within microseconds (a real endpoint gives them a core of their own):
-# that vCPU runs at the vCPUs' priority, the endpoint's other vCPUs at
-# the normal one, so that they take its CPU mostly while it has nothing
-# to do (about 3% of it when both want it).  Threads that hold QEMU's
-# global lock must not wait for a CPU the other machine keeps busy: all of
-# the endpoint's threads stay on EP_CPU (its last vCPU once waited
-# milliseconds for a main loop on HOST_CPU).
+# raise_vcpus NAME PID [booted]: QEMU PID's threads get a high priority,
+# its main loop (timers, devices, chardevs) above its vCPUs: a vCPU waits
+# for the main loop to wake it or to let go of QEMU's global lock, and a
+# main loop that vCPUs displace holds them all up.  The endpoint's
+# functions poll from its last vCPU and must answer the host's legacy
+# virtio set-up within microseconds (a real endpoint gives them a core of
+# their own): once the endpoint has booted ("ep_booted"), that vCPU runs
+# at the vCPUs' priority, the endpoint's other vCPUs at the normal one, so
+# that they take its CPU mostly while it has nothing to do (about 3% of it
+# when both want it).  Not while it boots: a vCPU with 3% of a CPU cannot
+# get through one timer interrupt before the next is due, and the boot's
+# stop_machine() (both vCPUs spinning until each has answered) then never
+# ended (seen once in a CI run, 3 December: soft lockups from 2 s on).
+# Threads that hold QEMU's global lock must not wait for a CPU the other
+# machine keeps busy: all of the endpoint's threads stay on EP_CPU (its
+# last vCPU once waited milliseconds for a main loop on HOST_CPU).
 # The priorities need root (CAP_SYS_NICE); without it, a note.
 raise_vcpus() {
 	local t comm prio nice=1 last=
-	[ "$1" != ep ] || last="CPU $((ep_cpus - 1))/TCG"
+	[ "$1" != ep ] || [ "${3:-}" != booted ] || last="CPU $((ep_cpus - 1))/TCG"
 	for t in /proc/"$2"/task/*; do
 		comm=$(cat "$t/comm" 2>/dev/null) || continue
 		case $comm in
 		"$last") prio=-15 ;;
-		CPU*/TCG) prio=-15; [ "$1" != ep ] || prio=0 ;;
+		CPU*/TCG) prio=-15; [ -z "$last" ] || prio=0 ;;
 		*) prio=-20 ;;
 		esac
 		[ $nice -eq 0 ] ||
@@ -302,6 +306,15 @@ cmd_ep_restart() {
 	cmd_ep_kill
 	echo "--- ep_restart $(date '+%F %T')" >>"$dir/ep.console"
 	start_vm ep "$ep_qemu" "$ep_cpu"
+}
+
+# The endpoint machine has booted: its last vCPU, where its functions
+# poll, gets the priority over its others (see raise_vcpus)
+cmd_ep_booted() {
+	local pid
+	pid=$(cat "$dir/ep.pid" 2>/dev/null)
+	alive "$pid" || die "the endpoint VM is not running"
+	raise_vcpus ep "$pid" booted
 }
 
 # ep_link_down SECONDS: wait until the link page (the server's shared
@@ -444,7 +457,7 @@ start)
 	fi
 	cmd_start
 	;;
-stop|ep_kill|ep_restart|host_reset|status)
+stop|ep_kill|ep_restart|ep_booted|host_reset|status)
 	[ -f "$dir/rig.env" ] || die "no rig in $dir"
 	dir=$(cd "$dir" && pwd)
 	# shellcheck source=/dev/null

@@ -7,7 +7,9 @@
 #   . tests/lib/rig2.sh
 #   rig2_start [-w SECONDS] OPTIONS...  "scripts/rig2.sh start OPTIONS" in
 #                          $RIG2_DIR (a new temporary directory if unset),
-#                          then wait until both agents answer (300 s)
+#                          then wait until both agents answer (300 s) and
+#                          give the endpoint's poll vCPU its priority
+#                          ("scripts/rig2.sh ep_booted")
 #   rig2_stop              stop the rig; with $RIG2_LOGDIR set, its logs go
 #                          there and $RIG2_DIR is removed
 #   on_host [-t SECONDS] CMD
@@ -20,7 +22,7 @@
 #                          running
 #   ep_kill                kill the endpoint VM's QEMU (power lost)
 #   ep_restart [-w SECONDS]  a new endpoint VM on the same RAM file; waits
-#                          for its agent (default 300 s)
+#                          for its agent (default 300 s), then as rig2_start
 #   host_reboot [-w SECONDS] reset the host VM as PERST# does
 #                          (scripts/rig2.sh host_reset; fails if anything
 #                          writes into its RAM in the 1 s after the
@@ -89,7 +91,8 @@ rig2_start() {
 	[ -n "$RIG2_DIR" ] ||
 		RIG2_DIR=$(mktemp -d "${TMPDIR:-/tmp}/vep-rig2.XXXXXX")
 	"$RIG2_TOP/scripts/rig2.sh" start -d "$RIG2_DIR" "$@" || return 1
-	rig2_wait_agent host 0 "$deadline" && rig2_wait_agent ep 0 "$deadline"
+	rig2_wait_agent host 0 "$deadline" && rig2_wait_agent ep 0 "$deadline" &&
+		_rig2 ep_booted
 }
 
 rig2_stop() {
@@ -156,7 +159,7 @@ ep_restart() {
 	wait=$(_rig2_wait_opt "$@")
 	off=$(_rig2_size ep)
 	_rig2 ep_restart || return 1
-	rig2_wait_agent ep "$off" $((SECONDS + wait))
+	rig2_wait_agent ep "$off" $((SECONDS + wait)) && _rig2 ep_booted
 }
 
 host_reboot() {
