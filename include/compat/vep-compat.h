@@ -9,12 +9,13 @@
 #ifndef _VEP_COMPAT_H
 #define _VEP_COMPAT_H
 
-/* The typed allocation helpers: the object, then GFP flags if not GFP_KERNEL */
+/*
+ * The typed allocation helpers, as the sources use them: GFP_KERNEL only
+ * (a call with flags fails to build here, and make check-builds says so)
+ */
 #ifdef VEP_COMPAT_NO_ALLOC_OBJ
-#define vep_compat_gfp_pick(_0, gfp, ...)	gfp
-#define vep_compat_gfp(...)	vep_compat_gfp_pick(_, ##__VA_ARGS__, GFP_KERNEL)
-#define kzalloc_obj(obj, ...)	kzalloc(sizeof(obj), vep_compat_gfp(__VA_ARGS__))
-#define kmalloc_obj(obj, ...)	kmalloc(sizeof(obj), vep_compat_gfp(__VA_ARGS__))
+#define kzalloc_obj(obj)	kzalloc(sizeof(obj), GFP_KERNEL)
+#define kmalloc_obj(obj)	kmalloc(sizeof(obj), GFP_KERNEL)
 #endif
 
 /* The unbound system workqueue, under its older name */
