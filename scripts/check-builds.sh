@@ -3,8 +3,8 @@
 #
 # Build the project's modules with W=1 against each kernel it supports and
 # one it does not, each from a copy of the Kbuild tree in
-# build/check-builds/NAME (so that the repository's own objects are left
-# alone), and fail on any warning or error:
+# build/check-builds/NAME (scripts/kbuild-tree.sh), and fail on any
+# warning or error:
 #
 #   7.2-x86_64    the rig kernel (scripts/kernel.sh 7.2)
 #   6.12-x86_64   the older rig kernel (scripts/kernel.sh 6.12)
@@ -26,18 +26,6 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -gt 0 ] || set -- 7.2-x86_64 6.12-x86_64 7.2-arm64 6.1-host
 
-# copy_tree DIR: the Kbuild tree in DIR, only what changed copied again
-copy_tree() {
-	local f
-	mkdir -p "$1"
-	while IFS= read -r f; do
-		case $f in *.mod.c) continue ;; esac	# generated
-		mkdir -p "$1/$(dirname "$f")"
-		cmp -s "$top/$f" "$1/$f" || cp "$top/$f" "$1/$f"
-	done < <(cd "$top" && find Kbuild drivers include tests/host tests/ref \
-			-type f \( -name '*.[ch]' -o -name Makefile -o -name Kbuild \))
-}
-
 rc=0
 for name in "$@"; do
 	out=$top/build/check-builds/$name
@@ -53,7 +41,7 @@ for name in "$@"; do
 		       echo "$HOST_KDIR") ;;
 	*) echo "check-builds: unknown tree $name" >&2; exit 2 ;;
 	esac || { echo "FAIL $name: no kernel tree"; rc=1; continue; }
-	copy_tree "$out"
+	"$top/scripts/kbuild-tree.sh" "$out"
 	# Every object built again: a warning must show on every run
 	make -s -C "$kdir" M="$out" "${mk[@]}" clean >/dev/null 2>&1
 	log=$(make -C "$kdir" M="$out" "${mk[@]}" W=1 modules 2>&1)

@@ -6,10 +6,9 @@
 #
 #   scripts/crossmodules.sh KDIR ARCH OUTDIR
 #
-# The modules build from a copy of the Kbuild tree (Kbuild, drivers/,
-# include/, tests/host/, tests/ref/) in OUTDIR, so that the repository's
-# own objects, built for the x86_64 kernel, are left alone; only what
-# changed is copied again.  Prints the .ko paths.
+# The modules build from a copy of the Kbuild tree in OUTDIR
+# (scripts/kbuild-tree.sh), so that the repository's own objects, built for
+# the x86_64 kernel, are left alone.  Prints the .ko paths.
 
 set -euo pipefail
 
@@ -24,12 +23,7 @@ esac
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-while IFS= read -r f; do
-	case $f in *.mod.c) continue ;; esac	# generated, for another kernel
-	mkdir -p "$out/$(dirname "$f")"
-	cmp -s "$top/$f" "$out/$f" || cp "$top/$f" "$out/$f"
-done < <(cd "$top" && find Kbuild drivers include tests/host tests/ref \
-		-type f \( -name '*.[ch]' -o -name Makefile -o -name Kbuild \))
+"$top/scripts/kbuild-tree.sh" "$out"
 make -s -C "$kdir" M="$out" ARCH="$arch" CROSS_COMPILE="$cross" W=1 modules \
 	>&2
 find "$out" -name '*.ko' | sort

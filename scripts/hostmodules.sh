@@ -6,16 +6,15 @@
 #
 #   scripts/hostmodules.sh OUTDIR
 #
-# The project's modules build from a copy of the Kbuild tree (Kbuild,
-# drivers/, include/, tests/host/, tests/ref/) in OUTDIR/tree, as in
-# scripts/crossmodules.sh, so that the repository's own objects, built for
-# the endpoint's kernel, are left alone; Kbuild builds there what this
-# kernel can have: the host half of the link (pci-ivshmem-host), the
-# emulated-function library it uses (pci-epc-emul) and the host test
-# driver (vep-hostile).  The host driver of pci-epf-test
-# (pci_endpoint_test, which Debian does not build) and its user tool
-# pcitest come from the kernel's own source (HOST_UPSTREAM), built in
-# OUTDIR/upstream.  Prints the .ko paths, then SRC:DST for
+# The project's modules build from a copy of the Kbuild tree in
+# OUTDIR/tree (scripts/kbuild-tree.sh), so that the repository's own
+# objects, built for the endpoint's kernel, are left alone; Kbuild builds
+# there what this kernel can have: the host half of the link
+# (pci-ivshmem-host), the emulated-function library it uses (pci-epc-emul)
+# and the host test driver (vep-hostile).  The host driver of
+# pci-epf-test (pci_endpoint_test, which Debian does not build) and its
+# user tool pcitest come from the kernel's own source (HOST_UPSTREAM),
+# built in OUTDIR/upstream.  Prints the .ko paths, then SRC:DST for
 # scripts/initramfs.sh -f: pcitest as /tests/host-bin/pcitest.
 # HOST_KDIR and HOST_UPSTREAM (from "eval $(scripts/hostkernel.sh)") select
 # the headers and sources; without them, hostkernel.sh is asked.
@@ -35,12 +34,7 @@ mkdir -p "$out/tree" "$out/upstream"
 	echo 'obj-m := pci_endpoint_test.o' >"$out/upstream/Makefile"
 f=$HOST_UPSTREAM/drivers/misc/pci_endpoint_test.c
 cmp -s "$f" "$out/upstream/${f##*/}" || cp "$f" "$out/upstream/"
-while IFS= read -r f; do
-	case $f in *.mod.c) continue ;; esac	# generated, for another kernel
-	mkdir -p "$out/tree/$(dirname "$f")"
-	cmp -s "$top/$f" "$out/tree/$f" || cp "$top/$f" "$out/tree/$f"
-done < <(cd "$top" && find Kbuild drivers include tests/host tests/ref \
-		-type f \( -name '*.[ch]' -o -name Makefile -o -name Kbuild \))
+"$top/scripts/kbuild-tree.sh" "$out/tree"
 # W=1 for the project's code only: upstream's is as Debian builds it
 for d in "$out/tree" "$out/upstream"; do
 	w=W=1
