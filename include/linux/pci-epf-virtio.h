@@ -21,6 +21,8 @@
 #ifndef __LINUX_PCI_EPF_VIRTIO_H
 #define __LINUX_PCI_EPF_VIRTIO_H
 
+#include <linux/configfs.h>
+#include <linux/mutex.h>
 #include <linux/types.h>
 #include <linux/uio.h>
 #include <linux/vringh.h>
@@ -32,6 +34,11 @@ struct epf_virtio_queue;
 
 /* Largest queue size a device may ask for (legacy QUEUE_NUM is 16 bits) */
 #define EPF_VIRTIO_QUEUE_SIZE_MAX	32768
+
+/* Queue sizes the queue_size tunable offers, and its default */
+#define EPF_VIRTIO_QUEUE_SIZE_MIN	16
+#define EPF_VIRTIO_QUEUE_SIZE_CFS_MAX	1024
+#define EPF_VIRTIO_QUEUE_SIZE_DEFAULT	256
 
 /* Largest device configuration space, so that it fits in the register BAR */
 #define EPF_VIRTIO_CONFIG_SIZE_MAX	128
@@ -143,6 +150,41 @@ int epf_virtio_bind(struct epf_virtio *evd,
 		    const struct epf_virtio_params *params);
 void epf_virtio_unbind(struct epf_virtio *evd);
 
+/**
+ * struct epf_virtio_cfs - the configfs tunables every device driver offers
+ * @group: the driver's configfs group, with its own attributes and the
+ *	common ones (epf_virtio_cfs_attr_*)
+ * @epf: the endpoint function
+ * @lock: serializes the tunables (these and the driver's own) against bind
+ * @params: what epf_virtio_cfs_bind() gives epf_virtio_bind()
+ * @feature_mask: the features the device implements
+ * @bound: bound to a controller
+ */
+struct epf_virtio_cfs {
+	struct config_group group;
+	struct pci_epf *epf;
+	/* Tunables vs bind: a tunable cannot change once linked or bound */
+	struct mutex lock;
+	struct epf_virtio_params params;
+	u32 feature_mask;
+	bool bound;
+};
+
+/* The common attributes, for every driver's &config_item_type.ct_attrs */
+extern struct configfs_attribute epf_virtio_cfs_attr_queue_size;
+extern struct configfs_attribute epf_virtio_cfs_attr_features;
+extern struct configfs_attribute epf_virtio_cfs_attr_poll_cpu;
+
+void epf_virtio_cfs_init(struct epf_virtio_cfs *cfs, struct pci_epf *epf,
+			 u32 features);
+void epf_virtio_cfs_set_features(struct epf_virtio_cfs *cfs, u32 features);
+struct epf_virtio_cfs *epf_virtio_cfs_from_item(struct config_item *item);
+bool epf_virtio_cfs_locked_out(struct epf_virtio_cfs *cfs);
+ssize_t epf_virtio_cfs_store_cpu(struct epf_virtio_cfs *cfs, int *cpu,
+				 const char *page, size_t len);
+int epf_virtio_cfs_bind(struct epf_virtio_cfs *cfs, struct epf_virtio *evd);
+void epf_virtio_cfs_unbind(struct epf_virtio_cfs *cfs, struct epf_virtio *evd);
+
 void epf_virtio_wake(struct epf_virtio *evd);
 void epf_virtio_config_set(struct epf_virtio *evd, unsigned int offset,
 			   const void *buf, unsigned int len, bool notify);
@@ -150,7 +192,6 @@ void epf_virtio_config_get(struct epf_virtio *evd, unsigned int offset,
 			   void *buf, unsigned int len);
 
 bool epf_virtio_has_feature(struct epf_virtio *evd, unsigned int bit);
-int epf_virtio_parse_mac(const char *page, size_t len, u8 *mac);
 struct epf_virtio_queue *epf_virtio_get_queue(struct epf_virtio *evd,
 					      unsigned int index);
 

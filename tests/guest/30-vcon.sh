@@ -23,12 +23,25 @@ tap_check "host and endpoint on their own CPUs" term_sides
 epc=$(rig_epc 0)
 fn=$EPCFS/functions/pci_epf_vcon/con0
 
-# --- setup --------------------------------------------------------------
+# --- setup, traced ---------------------------------------------------------
+# The core's tracepoints on while the host sets the device up: each status
+# it wrote, and each queue address the poll thread took
+TRACING=/sys/kernel/tracing
+mount -t tracefs nodev "$TRACING" 2>/dev/null
+tap_check "tracefs has the core's events" \
+	sh -c "echo 1 >$TRACING/events/pci_epf_virtio/enable"
 tap_check "con0 on controller 0, MSI-X, link up" vcon_fn con0 0 4
 bdf=$(host_bdf 0)
 tap_diag "host device: ${bdf:-none}"
 tap_check "host virtio_console binds the device" host_wait_bound "$bdf" 30 ||
 	{ tap_end; exit 1; }
+echo 0 >"$TRACING/events/pci_epf_virtio/enable" 2>/dev/null
+grep -E 'epf_virtio_(status|setup):' "$TRACING/trace" >/tmp/setup.trace
+sed -n 's/^ */# trace: /; 1,40p' /tmp/setup.trace
+tap_check "traced: the host set DRIVER_OK" \
+	grep -Eq 'epf_virtio_status: .* -> 0xf$' /tmp/setup.trace
+tap_check "traced: an address for each of the 2 queues" test \
+	"$(grep -Ec 'epf_virtio_setup: .* pfn 0x' /tmp/setup.trace)" -ge 2
 term_sides
 tap_check "endpoint has /dev/hvcEP0" test -c /dev/hvcEP0
 tap_check "configfs names the tty" grep -qx hvcEP0 "$fn/vcon/tty"
@@ -55,6 +68,30 @@ getty=$!
 term_login "host hvc0 logs in through a getty on the endpoint's hvcEP0"
 term_close
 rig_kill "$getty"
+
+# --- the kernel console ------------------------------------------------------
+# hvcEP0 as a kernel console (nbcon), switched on through configfs: what the
+# endpoint's kernel logs reaches the host's hvc0, once the backlog it
+# replays first has gone through
+term_open /dev/hvc0
+tap_check "kernel console hvcEP0 switched on" \
+	sh -c "echo 1 >$fn/vcon/console"
+tap_check "configfs says hvcEP0 prints kernel messages" \
+	grep -qx 1 "$fn/vcon/console"
+sleep 2
+kmark="vep-kcon-$$-$(now_cs)"
+echo "<3>$kmark" >/dev/kmsg
+tap_check "a kernel message reaches the host's hvc0" term_wait "$kmark" 1 20 ||
+	term_dump
+tap_check "kernel console hvcEP0 switched off" \
+	sh -c "echo 0 >$fn/vcon/console"
+tap_check "configfs says hvcEP0 is quiet" grep -qx 0 "$fn/vcon/console"
+kmark="vep-kcon-$$-$(now_cs)"
+echo "<3>$kmark" >/dev/kmsg
+sleep 2
+tap_check "no kernel message reaches the host's hvc0 once off" \
+	sh -c "! grep -qF -- $kmark $TERM_LOG"
+term_close
 
 # --- idle cost and wake-up latency ------------------------------------------
 #

@@ -30,6 +30,7 @@ tap_check "create the function" mkdir "$fn"
 ep_if=$(ifname_of "$(cat "$fn/vnet/ifindex")")
 tap_check "endpoint interface ${ep_if:-?} exists" test -n "$ep_if"
 for bad in "zz:00:00:00:00:01" "52:54:00:12:34" "52:54:00:12:34:56:78" \
+	   "52:54:00:12:34:56x" " 52:54:00:12:34:56" "52-54-00-12-34-56" \
 	   "01:00:5e:00:00:01" "00:00:00:00:00:00" ""; do
 	if echo "$bad" >"$fn/vnet/mac" 2>/dev/null; then
 		tap_fail "mac '$bad' refused"

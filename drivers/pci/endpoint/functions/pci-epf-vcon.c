@@ -20,7 +20,12 @@
  *    writers block once it is full, like a serial line held by flow
  *    control; O_NONBLOCK writers get -EAGAIN.  Nothing is dropped, and the
  *    host gets what was written (a login prompt, say) when it comes.
- *  - The kernel console never blocks: what does not fit is dropped.
+ *  - The kernel console (an nbcon console: it may print from any context,
+ *    NMI included) never blocks and takes no lock: it has a buffer of its
+ *    own, filled by the one printing context that owns the console, and
+ *    emptied by the poll thread before the tty's.  What does not fit is
+ *    dropped.  It prints when enabled by "console=hvcEP<n>" on the kernel
+ *    command line or by the function's "console" attribute.
  *  - Host data is completed only once all of it is in the flip buffer.
  *    While nobody has the tty open it is discarded: the host's console
  *    driver spins with interrupts off until its buffer is used, so it
@@ -55,11 +60,6 @@
 /* Most function instances (and so /dev/hvcEP<n> ttys) at once */
 #define EPF_VCON_MAX_PORTS		16
 
-/* Virtqueue size: default and limits of the configfs attribute */
-#define EPF_VCON_QUEUE_SIZE		256
-#define EPF_VCON_QUEUE_SIZE_MIN		16
-#define EPF_VCON_QUEUE_SIZE_MAX		1024
-
 /* Device features this driver implements (and offers by default) */
 #define EPF_VCON_FEATURES		BIT(VIRTIO_CONSOLE_F_SIZE)
 
@@ -69,8 +69,8 @@
 /* Bounce buffer between the host's transmit buffers and the tty */
 #define EPF_VCON_IN_SIZE		PAGE_SIZE
 
-/* Kernel console: how many times to try for the buffer lock, then drop */
-#define EPF_VCON_CONSOLE_TRIES		1000
+/* Kernel console buffer, on its way to the host's receive buffers */
+#define EPF_VCON_CON_SIZE		SZ_32K
 
 /*
  * The ports push their flip buffers from a per-CPU workqueue of their own:
@@ -95,13 +95,11 @@ static struct workqueue_struct *epf_vcon_flip_wq;
  * @index: instance number: tty and console index
  * @console: kernel console hvcEP<@index>
  * @console_on: @console is registered
+ * @con_lock: the kernel console's device lock (nbcon device_lock)
+ * @con_out: kernel console buffer: one producer, the context that owns the
+ *	nbcon console; one consumer, the poll thread
  * @kick_work: wakes the poll thread on behalf of the kernel console
- * @group: configfs group of the tunables
- * @cfg_lock: serializes the tunables against bind
- * @queue_size: virtqueue size to use at bind
- * @features: device features to offer at bind
- * @poll_cpu: CPU for the poll thread, -1 for any
- * @bound: bound to a controller
+ * @cfs: configfs tunables
  * @out_lock: protects @out, @out_gen and @evd
  * @out: transmit buffer (tty and kernel console to host)
  * @out_gen: bumped when @out is flushed
@@ -125,15 +123,12 @@ struct epf_vcon {
 	int index;
 	struct console console;
 	bool console_on;
+	/* Serializes the printk thread's console writes (nbcon device_lock) */
+	spinlock_t con_lock;
+	DECLARE_KFIFO_PTR(con_out, u8);
 	struct irq_work kick_work;
 
-	struct config_group group;
-	/* Tunables vs bind: a tunable cannot change once bound */
-	struct mutex cfg_lock;
-	unsigned int queue_size;
-	u32 features;
-	int poll_cpu;
-	bool bound;
+	struct epf_virtio_cfs cfs;
 
 	/* Producers (tty write, kernel console), flush, and the consumer */
 	spinlock_t out_lock;
@@ -242,24 +237,69 @@ static bool epf_vcon_host_to_tty(struct epf_vcon *vcon)
 	return progress;
 }
 
-/* Transmit buffer to the host receiveq */
+/*
+ * The next bytes for the host: the kernel console's, then the tty's.  Sets
+ * *@con for the console's, else *@gen to the tty buffer's generation.
+ * @data stays valid until epf_vcon_out_skip(): producers only add behind
+ * it, and a tty flush in the meantime is caught by the generation.
+ */
+static unsigned int epf_vcon_out_peek(struct epf_vcon *vcon, u8 **data,
+				      bool *con, unsigned int *gen)
+{
+	unsigned long flags;
+	unsigned int len;
+
+	len = kfifo_out_linear_ptr(&vcon->con_out, data, EPF_VCON_CON_SIZE);
+	if (len) {
+		/* The bytes after the index that says they are there */
+		smp_rmb();
+		*con = true;
+		return len;
+	}
+
+	*con = false;
+	spin_lock_irqsave(&vcon->out_lock, flags);
+	len = kfifo_out_linear_ptr(&vcon->out, data, EPF_VCON_OUT_SIZE);
+	*gen = vcon->out_gen;
+	spin_unlock_irqrestore(&vcon->out_lock, flags);
+
+	return len;
+}
+
+/* @n bytes that epf_vcon_out_peek() gave reached the host */
+static void epf_vcon_out_skip(struct epf_vcon *vcon, bool con,
+			      unsigned int gen, unsigned int n)
+{
+	unsigned long flags;
+
+	if (con) {
+		/* Done reading the bytes before the console may reuse them */
+		smp_mb();
+		kfifo_skip_count(&vcon->con_out, n);
+		return;
+	}
+
+	spin_lock_irqsave(&vcon->out_lock, flags);
+	if (gen == vcon->out_gen)
+		kfifo_skip_count(&vcon->out, n);
+	spin_unlock_irqrestore(&vcon->out_lock, flags);
+}
+
+/* Kernel console and tty transmit buffers to the host receiveq */
 static bool epf_vcon_tty_to_host(struct epf_vcon *vcon)
 {
 	struct epf_virtio_queue *vq = epf_virtio_get_queue(vcon->evd,
 							   EPF_VCON_Q_RX);
 	bool progress = false;
-	unsigned long flags;
 
 	for (;;) {
-		unsigned int len, gen;
+		unsigned int len, gen = 0;
+		bool con;
 		ssize_t n;
 		u8 *data;
 		int ret;
 
-		spin_lock_irqsave(&vcon->out_lock, flags);
-		len = kfifo_out_linear_ptr(&vcon->out, &data, EPF_VCON_OUT_SIZE);
-		gen = vcon->out_gen;
-		spin_unlock_irqrestore(&vcon->out_lock, flags);
+		len = epf_vcon_out_peek(vcon, &data, &con, &gen);
 		if (!len)
 			break;
 
@@ -281,18 +321,10 @@ static bool epf_vcon_tty_to_host(struct epf_vcon *vcon)
 			continue;
 		}
 
-		/*
-		 * @data stays valid while we copy: producers only add behind
-		 * it, and a flush in the meantime is caught by @out_gen.
-		 */
 		n = epf_virtio_push(vcon->evd, &vcon->out_buf, data, len);
 		if (n <= 0)
 			break;	/* Host memory out of reach: later */
-
-		spin_lock_irqsave(&vcon->out_lock, flags);
-		if (gen == vcon->out_gen)
-			kfifo_skip_count(&vcon->out, n);
-		spin_unlock_irqrestore(&vcon->out_lock, flags);
+		epf_vcon_out_skip(vcon, con, gen, n);
 
 		vcon->out_done += n;
 		progress = true;
@@ -408,6 +440,7 @@ static void epf_vcon_port_destruct(struct tty_port *port)
 	if (vcon->index >= 0)
 		ida_free(&epf_vcon_ida, vcon->index);
 	kfifo_free(&vcon->out);
+	kfifo_free(&vcon->con_out);
 	kfree(vcon->in_data);
 	kfree(vcon);
 }
@@ -599,35 +632,51 @@ static const struct tty_operations epf_vcon_tty_ops = {
  * Kernel console
  */
 
-/* Any context: never blocks, drops what does not fit */
-static void epf_vcon_console_write(struct console *co, const char *s,
-				   unsigned int count)
+/*
+ * Both nbcon write callbacks, write_atomic (any context, NMI included) and
+ * write_thread (the printk thread, under epf_vcon_console_lock()).  Owning
+ * the console makes the caller the only producer of @con_out: no lock.
+ * Never blocks: what does not fit is dropped.
+ */
+static void epf_vcon_console_write(struct console *co,
+				   struct nbcon_write_context *wctxt)
 {
 	struct epf_vcon *vcon = container_of(co, struct epf_vcon, console);
-	unsigned long flags;
+	const char *s = wctxt->outbuf;
 	unsigned int i;
-	int tries = 0;
 
-	while (!spin_trylock_irqsave(&vcon->out_lock, flags)) {
-		if (++tries >= EPF_VCON_CONSOLE_TRIES)
-			return;
-		cpu_relax();
-	}
+	/* Another context taking the console over must not share the buffer */
+	if (!nbcon_enter_unsafe(wctxt))
+		return;
 
-	for (i = 0; i < count; i++) {
+	for (i = 0; i < wctxt->len; i++) {
 		if (s[i] == '\n') {
-			if (kfifo_avail(&vcon->out) < 2)
+			if (kfifo_avail(&vcon->con_out) < 2)
 				break;
-			kfifo_put(&vcon->out, '\r');
+			kfifo_put(&vcon->con_out, '\r');
 		}
-		if (!kfifo_put(&vcon->out, s[i]))
+		if (!kfifo_put(&vcon->con_out, s[i]))
 			break;
 	}
 
-	spin_unlock_irqrestore(&vcon->out_lock, flags);
+	nbcon_exit_unsafe(wctxt);
 
 	/* Waking a task here could deadlock under printk: defer it */
 	irq_work_queue(&vcon->kick_work);
+}
+
+static void epf_vcon_console_lock(struct console *co, unsigned long *flags)
+{
+	struct epf_vcon *vcon = container_of(co, struct epf_vcon, console);
+
+	spin_lock_irqsave(&vcon->con_lock, *flags);
+}
+
+static void epf_vcon_console_unlock(struct console *co, unsigned long flags)
+{
+	struct epf_vcon *vcon = container_of(co, struct epf_vcon, console);
+
+	spin_unlock_irqrestore(&vcon->con_lock, flags);
 }
 
 static struct tty_driver *epf_vcon_console_device(struct console *co,
@@ -638,113 +687,42 @@ static struct tty_driver *epf_vcon_console_device(struct console *co,
 	return epf_vcon_tty_driver;
 }
 
+/*
+ * (Re-)register the kernel console hvcEP<n>: it prints if the command line
+ * names it ("console=hvcEP<n>"), or with @enable whatever the command line
+ * says.  Caller holds cfs.lock.
+ */
+static void epf_vcon_console_register(struct epf_vcon *vcon, bool enable)
+{
+	struct console *co = &vcon->console;
+
+	lockdep_assert_held(&vcon->cfs.lock);
+
+	if (vcon->console_on)
+		unregister_console(co);
+
+	memset(co, 0, sizeof(*co));
+	strscpy(co->name, epf_vcon_tty_driver->name, sizeof(co->name));
+	co->write_atomic = epf_vcon_console_write;
+	co->write_thread = epf_vcon_console_write;
+	co->device_lock = epf_vcon_console_lock;
+	co->device_unlock = epf_vcon_console_unlock;
+	co->device = epf_vcon_console_device;
+	co->flags = CON_NBCON | CON_PRINTBUFFER | (enable ? CON_ENABLED : 0);
+	co->index = vcon->index;
+	register_console(co);
+	vcon->console_on = true;
+}
+
 /* ------------------------------------------------------------------------
  * configfs tunables
  */
 
 static inline struct epf_vcon *epf_vcon_from_item(struct config_item *item)
 {
-	return container_of(to_config_group(item), struct epf_vcon, group);
+	return container_of(epf_virtio_cfs_from_item(item), struct epf_vcon,
+			    cfs);
 }
-
-/* Caller holds cfg_lock */
-static bool epf_vcon_cfg_locked_out(struct epf_vcon *vcon)
-{
-	lockdep_assert_held(&vcon->cfg_lock);
-
-	return vcon->bound || READ_ONCE(vcon->epf->epc);
-}
-
-static ssize_t epf_vcon_queue_size_show(struct config_item *item, char *page)
-{
-	return sysfs_emit(page, "%u\n", epf_vcon_from_item(item)->queue_size);
-}
-
-static ssize_t epf_vcon_queue_size_store(struct config_item *item,
-					 const char *page, size_t len)
-{
-	struct epf_vcon *vcon = epf_vcon_from_item(item);
-	unsigned int val;
-	int ret;
-
-	ret = kstrtouint(page, 0, &val);
-	if (ret)
-		return ret;
-
-	mutex_lock(&vcon->cfg_lock);
-	if (epf_vcon_cfg_locked_out(vcon))
-		ret = -EBUSY;
-	else if (!is_power_of_2(val) || val < EPF_VCON_QUEUE_SIZE_MIN ||
-		 val > EPF_VCON_QUEUE_SIZE_MAX)
-		ret = -EINVAL;
-	else
-		vcon->queue_size = val;
-	mutex_unlock(&vcon->cfg_lock);
-
-	return ret ? ret : len;
-}
-
-CONFIGFS_ATTR(epf_vcon_, queue_size);
-
-static ssize_t epf_vcon_features_show(struct config_item *item, char *page)
-{
-	return sysfs_emit(page, "0x%08x\n", epf_vcon_from_item(item)->features);
-}
-
-static ssize_t epf_vcon_features_store(struct config_item *item,
-				       const char *page, size_t len)
-{
-	struct epf_vcon *vcon = epf_vcon_from_item(item);
-	u32 val;
-	int ret;
-
-	ret = kstrtou32(page, 0, &val);
-	if (ret)
-		return ret;
-
-	mutex_lock(&vcon->cfg_lock);
-	if (epf_vcon_cfg_locked_out(vcon))
-		ret = -EBUSY;
-	else if (val & ~EPF_VCON_FEATURES)
-		ret = -EINVAL;
-	else
-		vcon->features = val;
-	mutex_unlock(&vcon->cfg_lock);
-
-	return ret ? ret : len;
-}
-
-CONFIGFS_ATTR(epf_vcon_, features);
-
-static ssize_t epf_vcon_poll_cpu_show(struct config_item *item, char *page)
-{
-	return sysfs_emit(page, "%d\n", epf_vcon_from_item(item)->poll_cpu);
-}
-
-static ssize_t epf_vcon_poll_cpu_store(struct config_item *item,
-				       const char *page, size_t len)
-{
-	struct epf_vcon *vcon = epf_vcon_from_item(item);
-	int val;
-	int ret;
-
-	ret = kstrtoint(page, 0, &val);
-	if (ret)
-		return ret;
-
-	mutex_lock(&vcon->cfg_lock);
-	if (epf_vcon_cfg_locked_out(vcon))
-		ret = -EBUSY;
-	else if (val < -1 || val >= (int)nr_cpu_ids)
-		ret = -EINVAL;
-	else
-		vcon->poll_cpu = val;
-	mutex_unlock(&vcon->cfg_lock);
-
-	return ret ? ret : len;
-}
-
-CONFIGFS_ATTR(epf_vcon_, poll_cpu);
 
 static ssize_t epf_vcon_tty_show(struct config_item *item, char *page)
 {
@@ -754,11 +732,51 @@ static ssize_t epf_vcon_tty_show(struct config_item *item, char *page)
 
 CONFIGFS_ATTR_RO(epf_vcon_, tty);
 
+static ssize_t epf_vcon_console_show(struct config_item *item, char *page)
+{
+	struct epf_vcon *vcon = epf_vcon_from_item(item);
+	bool on = false;
+	int cookie;
+
+	/* Printing, whether the command line or this attribute said so */
+	mutex_lock(&vcon->cfs.lock);
+	if (vcon->console_on) {
+		cookie = console_srcu_read_lock();
+		on = console_srcu_read_flags(&vcon->console) & CON_ENABLED;
+		console_srcu_read_unlock(cookie);
+	}
+	mutex_unlock(&vcon->cfs.lock);
+
+	return sysfs_emit(page, "%d\n", on);
+}
+
+/* 1: print kernel messages on this console; 0: as the command line says */
+static ssize_t epf_vcon_console_store(struct config_item *item,
+				      const char *page, size_t len)
+{
+	struct epf_vcon *vcon = epf_vcon_from_item(item);
+	bool on;
+	int ret;
+
+	ret = kstrtobool(page, &on);
+	if (ret)
+		return ret;
+
+	mutex_lock(&vcon->cfs.lock);
+	epf_vcon_console_register(vcon, on);
+	mutex_unlock(&vcon->cfs.lock);
+
+	return len;
+}
+
+CONFIGFS_ATTR(epf_vcon_, console);
+
 static struct configfs_attribute *epf_vcon_attrs[] = {
-	&epf_vcon_attr_queue_size,
-	&epf_vcon_attr_features,
-	&epf_vcon_attr_poll_cpu,
+	&epf_virtio_cfs_attr_queue_size,
+	&epf_virtio_cfs_attr_features,
+	&epf_virtio_cfs_attr_poll_cpu,
 	&epf_vcon_attr_tty,
+	&epf_vcon_attr_console,
 	NULL,
 };
 
@@ -772,10 +790,10 @@ static struct config_group *epf_vcon_add_cfs(struct pci_epf *epf,
 {
 	struct epf_vcon *vcon = epf_virtio_priv(epf_virtio_from_epf(epf));
 
-	config_group_init_type_name(&vcon->group, "vcon",
+	config_group_init_type_name(&vcon->cfs.group, "vcon",
 				    &epf_vcon_group_type);
 
-	return &vcon->group;
+	return &vcon->cfs.group;
 }
 
 /* ------------------------------------------------------------------------
@@ -785,17 +803,11 @@ static struct config_group *epf_vcon_add_cfs(struct pci_epf *epf,
 static int epf_vcon_bind(struct pci_epf *epf)
 {
 	struct epf_vcon *vcon = epf_virtio_priv(epf_virtio_from_epf(epf));
-	struct epf_virtio_params params;
 	int ret;
 
-	mutex_lock(&vcon->cfg_lock);
-	params.queue_size = vcon->queue_size;
-	params.features = vcon->features;
-	params.poll_cpu = vcon->poll_cpu;
-	ret = epf_virtio_bind(vcon->evd, &params);
-	if (!ret)
-		vcon->bound = true;
-	mutex_unlock(&vcon->cfg_lock);
+	mutex_lock(&vcon->cfs.lock);
+	ret = epf_virtio_cfs_bind(&vcon->cfs, vcon->evd);
+	mutex_unlock(&vcon->cfs.lock);
 
 	return ret;
 }
@@ -804,11 +816,7 @@ static void epf_vcon_unbind(struct pci_epf *epf)
 {
 	struct epf_vcon *vcon = epf_virtio_priv(epf_virtio_from_epf(epf));
 
-	epf_virtio_unbind(vcon->evd);
-
-	mutex_lock(&vcon->cfg_lock);
-	vcon->bound = false;
-	mutex_unlock(&vcon->cfg_lock);
+	epf_virtio_cfs_unbind(&vcon->cfs, vcon->evd);
 }
 
 static int epf_vcon_probe(struct pci_epf *epf,
@@ -830,16 +838,18 @@ static int epf_vcon_probe(struct pci_epf *epf,
 	vcon->port.closing_wait = ASYNC_CLOSING_WAIT_NONE;
 	vcon->epf = epf;
 	vcon->index = -1;
-	vcon->queue_size = EPF_VCON_QUEUE_SIZE;
-	vcon->features = EPF_VCON_FEATURES;
-	vcon->poll_cpu = -1;
-	mutex_init(&vcon->cfg_lock);
+	epf_virtio_cfs_init(&vcon->cfs, epf, EPF_VCON_FEATURES);
 	spin_lock_init(&vcon->out_lock);
+	spin_lock_init(&vcon->con_lock);
 	init_irq_work(&vcon->kick_work, epf_vcon_kick_work);
 	epf_virtio_buf_init(&vcon->in_buf);
 	epf_virtio_buf_init(&vcon->out_buf);
 
 	ret = kfifo_alloc(&vcon->out, EPF_VCON_OUT_SIZE, GFP_KERNEL);
+	if (ret)
+		goto err_put_port;
+
+	ret = kfifo_alloc(&vcon->con_out, EPF_VCON_CON_SIZE, GFP_KERNEL);
 	if (ret)
 		goto err_put_port;
 
@@ -877,14 +887,9 @@ static int epf_vcon_probe(struct pci_epf *epf,
 		goto err_forget_port;
 	}
 
-	strscpy(vcon->console.name, epf_vcon_tty_driver->name,
-		sizeof(vcon->console.name));
-	vcon->console.write = epf_vcon_console_write;
-	vcon->console.device = epf_vcon_console_device;
-	vcon->console.flags = CON_PRINTBUFFER;
-	vcon->console.index = vcon->index;
-	register_console(&vcon->console);
-	vcon->console_on = true;
+	mutex_lock(&vcon->cfs.lock);
+	epf_vcon_console_register(vcon, false);
+	mutex_unlock(&vcon->cfs.lock);
 
 	dev_info(&epf->dev, "hvcEP%d\n", vcon->index);
 

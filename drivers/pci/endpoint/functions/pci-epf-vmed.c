@@ -78,6 +78,7 @@
 #include <linux/bitops.h>
 #include <linux/cpumask.h>
 #include <linux/etherdevice.h>
+#include <linux/hex.h>
 #include <linux/if_ether.h>
 #include <linux/interrupt.h>
 #include <linux/io.h>
@@ -100,11 +101,6 @@
 #include <linux/virtio_ring.h>
 #include <linux/vringh.h>
 #include <linux/wait_bit.h>
-
-/* Virtqueue size (host and local): default and limits of the attribute */
-#define EPF_VMED_QUEUE_SIZE		256
-#define EPF_VMED_QUEUE_SIZE_MIN		16
-#define EPF_VMED_QUEUE_SIZE_MAX		1024
 
 /* Most virtqueues of any device type in the table */
 #define EPF_VMED_MAX_VQS		2
@@ -154,7 +150,7 @@ struct epf_vmed_hdr_ops {
  * @packet: one source chain goes to one destination chain (else a stream)
  * @hdr: header conversion of a packet type, NULL if packets pass unchanged
  * @set_config: write the host's configuration from the tunables (caller
- *	holds cfg_lock, or is probe); NULL if it stays zeroed
+ *	holds cfs.lock); NULL if it stays zeroed
  * @local_config: adjust @len bytes at @offset of the configuration as the
  *	local driver reads it; NULL if it reads the host's
  */
@@ -243,15 +239,11 @@ struct epf_vmed_local {
  * @epf: the endpoint function
  * @evd: the virtio device the host sees
  * @type: the device type
- * @group: configfs group of the tunables
- * @cfg_lock: serializes the tunables and @local's publication against bind
- * @queue_size: virtqueue size to use at bind
- * @features: device features to offer at bind
- * @poll_cpu: CPU for the poll thread, -1 for any
+ * @cfs: configfs tunables; its lock also serializes @irq_cpu, @mac and
+ *	@local's publication against bind
  * @irq_cpu: CPU for the local device's interrupts, -1 for any but the poll
  *	thread's
  * @mac: the host's MAC address (net)
- * @bound: bound to a controller
  * @dropped: packets lost because they did not fit (or the copy failed)
  * @lock: protects @local and the local device's state against the poll
  *	thread
@@ -265,15 +257,10 @@ struct epf_vmed {
 	struct epf_virtio *evd;
 	const struct epf_vmed_type *type;
 
-	struct config_group group;
-	/* Tunables vs bind: a tunable cannot change once bound */
-	struct mutex cfg_lock;
-	unsigned int queue_size;
-	u32 features;
-	int poll_cpu;
+	struct epf_virtio_cfs cfs;
+	/* Under cfs.lock */
 	int irq_cpu;
 	u8 mac[ETH_ALEN];
-	bool bound;
 	atomic_long_t dropped;
 
 	/* Local device state: its config ops vs the poll thread */
@@ -356,10 +343,14 @@ static void epf_vmed_irq_sync(struct epf_vmed_local *local)
  * Data paths (poll thread)
  */
 
-/* Caller holds lock */
+/* Caller holds the function's lock */
 static bool epf_vmed_local_running(struct epf_vmed_local *local)
 {
-	return local && (local->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	if (!local)
+		return false;
+	lockdep_assert_held(&local->vmed->lock);
+
+	return (local->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
 	       !(local->status & VIRTIO_CONFIG_S_NEEDS_RESET) &&
 	       !local->broken;
 }
@@ -1029,6 +1020,7 @@ static const struct epf_vmed_hdr_ops epf_vmed_net_hdr_ops = {
 	.convert = epf_vmed_net_hdr_convert,
 };
 
+/* Caller holds cfs.lock */
 static void epf_vmed_net_set_config(struct epf_vmed *vmed)
 {
 	bool le = EPF_VIRTIO_HOST_LE;
@@ -1038,6 +1030,7 @@ static void epf_vmed_net_set_config(struct epf_vmed *vmed)
 		.mtu = __cpu_to_virtio16(le, EPF_VMED_NET_MTU),
 	};
 
+	lockdep_assert_held(&vmed->cfs.lock);
 	ether_addr_copy(cfg.mac, vmed->mac);
 	epf_virtio_config_set(vmed->evd, 0, &cfg, EPF_VMED_NET_CONFIG_SIZE,
 			      false);
@@ -1246,7 +1239,7 @@ static int epf_vmed_setup_vq(struct epf_vmed_local *local, unsigned int index,
 	unsigned long flags;
 	int ret;
 
-	vq = vring_create_virtqueue(index, vmed->queue_size,
+	vq = vring_create_virtqueue(index, vmed->cfs.params.queue_size,
 				    EPF_VMED_VRING_ALIGN, &local->vdev, true,
 				    true, info->ctx, epf_vmed_notify,
 				    info->callback, info->name);
@@ -1349,20 +1342,20 @@ static void epf_vmed_local_release(struct device *dev)
 	kfree(to_epf_vmed_local(vdev));
 }
 
-/* Register the local device; the caller holds cfg_lock */
+/* Register the local device; the caller holds cfs.lock */
 static int epf_vmed_local_add(struct epf_vmed *vmed)
 {
 	struct epf_vmed_local *local;
 	int ret;
 
-	lockdep_assert_held(&vmed->cfg_lock);
+	lockdep_assert_held(&vmed->cfs.lock);
 
 	local = kzalloc_obj(*local);
 	if (!local)
 		return -ENOMEM;
 
 	local->vmed = vmed;
-	local->offer = vmed->features;
+	local->offer = vmed->cfs.params.features;
 	local->irq_cpu = vmed->irq_cpu;
 	spin_lock_init(&local->irq_lock);
 	atomic_set(&local->irq_inflight, 0);
@@ -1418,22 +1411,15 @@ static void epf_vmed_local_remove(struct epf_vmed *vmed)
 
 static inline struct epf_vmed *epf_vmed_from_item(struct config_item *item)
 {
-	return container_of(to_config_group(item), struct epf_vmed, group);
-}
-
-/* Caller holds cfg_lock */
-static bool epf_vmed_cfg_locked_out(struct epf_vmed *vmed)
-{
-	lockdep_assert_held(&vmed->cfg_lock);
-
-	return vmed->bound || READ_ONCE(vmed->epf->epc);
+	return container_of(epf_virtio_cfs_from_item(item), struct epf_vmed,
+			    cfs);
 }
 
 static void epf_vmed_set_type(struct epf_vmed *vmed,
 			      const struct epf_vmed_type *type)
 {
 	vmed->type = type;
-	vmed->features = type->info.features;
+	epf_virtio_cfs_set_features(&vmed->cfs, type->info.features);
 }
 
 static ssize_t epf_vmed_device_show(struct config_item *item, char *page)
@@ -1444,10 +1430,10 @@ static ssize_t epf_vmed_device_show(struct config_item *item, char *page)
 /*
  * Another device type: the host-side device is made again.  The function's
  * driver data (the core's device) changes, and bind and unbind read it
- * before they can take cfg_lock: they run under the function's own lock
+ * before they can take cfs.lock: they run under the function's own lock
  * (pci_epf_bind() and pci_epf_unbind() hold epf->lock), which is taken
  * here first, so that neither can meet a device being freed.  Lock order:
- * epf->lock, then cfg_lock.
+ * epf->lock, then cfs.lock.
  */
 static ssize_t epf_vmed_device_store(struct config_item *item,
 				     const char *page, size_t len)
@@ -1465,8 +1451,8 @@ static ssize_t epf_vmed_device_store(struct config_item *item,
 		return -EINVAL;
 
 	mutex_lock(&vmed->epf->lock);
-	mutex_lock(&vmed->cfg_lock);
-	if (epf_vmed_cfg_locked_out(vmed)) {
+	mutex_lock(&vmed->cfs.lock);
+	if (epf_virtio_cfs_locked_out(&vmed->cfs)) {
 		ret = -EBUSY;
 		goto out_unlock;
 	}
@@ -1488,112 +1474,13 @@ static ssize_t epf_vmed_device_store(struct config_item *item,
 		vmed->type->set_config(vmed);
 
 out_unlock:
-	mutex_unlock(&vmed->cfg_lock);
+	mutex_unlock(&vmed->cfs.lock);
 	mutex_unlock(&vmed->epf->lock);
 
 	return ret ? ret : len;
 }
 
 CONFIGFS_ATTR(epf_vmed_, device);
-
-static ssize_t epf_vmed_queue_size_show(struct config_item *item, char *page)
-{
-	return sysfs_emit(page, "%u\n", epf_vmed_from_item(item)->queue_size);
-}
-
-static ssize_t epf_vmed_queue_size_store(struct config_item *item,
-					 const char *page, size_t len)
-{
-	struct epf_vmed *vmed = epf_vmed_from_item(item);
-	unsigned int val;
-	int ret;
-
-	ret = kstrtouint(page, 0, &val);
-	if (ret)
-		return ret;
-
-	mutex_lock(&vmed->cfg_lock);
-	if (epf_vmed_cfg_locked_out(vmed))
-		ret = -EBUSY;
-	else if (!is_power_of_2(val) || val < EPF_VMED_QUEUE_SIZE_MIN ||
-		 val > EPF_VMED_QUEUE_SIZE_MAX)
-		ret = -EINVAL;
-	else
-		vmed->queue_size = val;
-	mutex_unlock(&vmed->cfg_lock);
-
-	return ret ? ret : len;
-}
-
-CONFIGFS_ATTR(epf_vmed_, queue_size);
-
-static ssize_t epf_vmed_features_show(struct config_item *item, char *page)
-{
-	return sysfs_emit(page, "0x%08x\n", epf_vmed_from_item(item)->features);
-}
-
-static ssize_t epf_vmed_features_store(struct config_item *item,
-				       const char *page, size_t len)
-{
-	struct epf_vmed *vmed = epf_vmed_from_item(item);
-	u32 val;
-	int ret;
-
-	ret = kstrtou32(page, 0, &val);
-	if (ret)
-		return ret;
-
-	mutex_lock(&vmed->cfg_lock);
-	if (epf_vmed_cfg_locked_out(vmed))
-		ret = -EBUSY;
-	else if (val & ~vmed->type->info.features)
-		ret = -EINVAL;
-	else
-		vmed->features = val;
-	mutex_unlock(&vmed->cfg_lock);
-
-	return ret ? ret : len;
-}
-
-CONFIGFS_ATTR(epf_vmed_, features);
-
-/* A CPU number or -1, stored in *@field */
-static ssize_t epf_vmed_cpu_store(struct epf_vmed *vmed, int *field,
-				  const char *page, size_t len)
-{
-	int val;
-	int ret;
-
-	ret = kstrtoint(page, 0, &val);
-	if (ret)
-		return ret;
-
-	mutex_lock(&vmed->cfg_lock);
-	if (epf_vmed_cfg_locked_out(vmed))
-		ret = -EBUSY;
-	else if (val < -1 || val >= (int)nr_cpu_ids)
-		ret = -EINVAL;
-	else
-		*field = val;
-	mutex_unlock(&vmed->cfg_lock);
-
-	return ret ? ret : len;
-}
-
-static ssize_t epf_vmed_poll_cpu_show(struct config_item *item, char *page)
-{
-	return sysfs_emit(page, "%d\n", epf_vmed_from_item(item)->poll_cpu);
-}
-
-static ssize_t epf_vmed_poll_cpu_store(struct config_item *item,
-				       const char *page, size_t len)
-{
-	struct epf_vmed *vmed = epf_vmed_from_item(item);
-
-	return epf_vmed_cpu_store(vmed, &vmed->poll_cpu, page, len);
-}
-
-CONFIGFS_ATTR(epf_vmed_, poll_cpu);
 
 static ssize_t epf_vmed_irq_cpu_show(struct config_item *item, char *page)
 {
@@ -1605,7 +1492,7 @@ static ssize_t epf_vmed_irq_cpu_store(struct config_item *item,
 {
 	struct epf_vmed *vmed = epf_vmed_from_item(item);
 
-	return epf_vmed_cpu_store(vmed, &vmed->irq_cpu, page, len);
+	return epf_virtio_cfs_store_cpu(&vmed->cfs, &vmed->irq_cpu, page, len);
 }
 
 CONFIGFS_ATTR(epf_vmed_, irq_cpu);
@@ -1615,10 +1502,10 @@ static ssize_t epf_vmed_local_show(struct config_item *item, char *page)
 	struct epf_vmed *vmed = epf_vmed_from_item(item);
 	ssize_t ret;
 
-	mutex_lock(&vmed->cfg_lock);
+	mutex_lock(&vmed->cfs.lock);
 	ret = sysfs_emit(page, "%s\n",
 			 vmed->local ? dev_name(&vmed->local->vdev.dev) : "");
-	mutex_unlock(&vmed->cfg_lock);
+	mutex_unlock(&vmed->cfs.lock);
 
 	return ret;
 }
@@ -1630,9 +1517,9 @@ static ssize_t epf_vmed_mac_show(struct config_item *item, char *page)
 	struct epf_vmed *vmed = epf_vmed_from_item(item);
 	ssize_t ret;
 
-	mutex_lock(&vmed->cfg_lock);
+	mutex_lock(&vmed->cfs.lock);
 	ret = sysfs_emit(page, "%pM\n", vmed->mac);
-	mutex_unlock(&vmed->cfg_lock);
+	mutex_unlock(&vmed->cfs.lock);
 
 	return ret;
 }
@@ -1642,22 +1529,24 @@ static ssize_t epf_vmed_mac_store(struct config_item *item,
 				  const char *page, size_t len)
 {
 	struct epf_vmed *vmed = epf_vmed_from_item(item);
+	size_t n = strcspn(page, "\n");
 	u8 mac[ETH_ALEN];
-	int ret;
+	int ret = 0;
 
-	ret = epf_virtio_parse_mac(page, len, mac);
-	if (ret)
-		return ret;
+	/* "xx:xx:xx:xx:xx:xx" of a unicast address, a newline allowed */
+	if (n != MAC_ADDR_STR_LEN || len > n + 1 || !mac_pton(page, mac) ||
+	    !is_valid_ether_addr(mac))
+		return -EINVAL;
 
-	mutex_lock(&vmed->cfg_lock);
-	if (epf_vmed_cfg_locked_out(vmed)) {
+	mutex_lock(&vmed->cfs.lock);
+	if (epf_virtio_cfs_locked_out(&vmed->cfs)) {
 		ret = -EBUSY;
 	} else {
 		ether_addr_copy(vmed->mac, mac);
 		if (vmed->evd && vmed->type->set_config)
 			vmed->type->set_config(vmed);
 	}
-	mutex_unlock(&vmed->cfg_lock);
+	mutex_unlock(&vmed->cfs.lock);
 
 	return ret ? ret : len;
 }
@@ -1674,9 +1563,9 @@ CONFIGFS_ATTR_RO(epf_vmed_, dropped);
 
 static struct configfs_attribute *epf_vmed_attrs[] = {
 	&epf_vmed_attr_device,
-	&epf_vmed_attr_queue_size,
-	&epf_vmed_attr_features,
-	&epf_vmed_attr_poll_cpu,
+	&epf_virtio_cfs_attr_queue_size,
+	&epf_virtio_cfs_attr_features,
+	&epf_virtio_cfs_attr_poll_cpu,
 	&epf_vmed_attr_irq_cpu,
 	&epf_vmed_attr_local,
 	&epf_vmed_attr_mac,
@@ -1694,9 +1583,10 @@ static struct config_group *epf_vmed_add_cfs(struct pci_epf *epf,
 {
 	struct epf_vmed *vmed = epf_virtio_priv(epf_virtio_from_epf(epf));
 
-	config_group_init_type_name(&vmed->group, "vmed", &epf_vmed_group_type);
+	config_group_init_type_name(&vmed->cfs.group, "vmed",
+				    &epf_vmed_group_type);
 
-	return &vmed->group;
+	return &vmed->cfs.group;
 }
 
 /* ------------------------------------------------------------------------
@@ -1708,7 +1598,6 @@ static int epf_vmed_bind(struct pci_epf *epf)
 {
 	struct epf_virtio *evd;
 	struct epf_vmed *vmed;
-	struct epf_virtio_params params;
 	int ret;
 
 	lockdep_assert_held(&epf->lock);
@@ -1723,11 +1612,8 @@ static int epf_vmed_bind(struct pci_epf *epf)
 		return -EOPNOTSUPP;
 	}
 
-	mutex_lock(&vmed->cfg_lock);
-	params.queue_size = vmed->queue_size;
-	params.features = vmed->features;
-	params.poll_cpu = vmed->poll_cpu;
-	ret = epf_virtio_bind(vmed->evd, &params);
+	mutex_lock(&vmed->cfs.lock);
+	ret = epf_virtio_cfs_bind(&vmed->cfs, vmed->evd);
 	if (ret)
 		goto out_unlock;
 
@@ -1735,15 +1621,15 @@ static int epf_vmed_bind(struct pci_epf *epf)
 	if (ret)
 		goto err_unbind;
 
-	vmed->bound = true;
-	mutex_unlock(&vmed->cfg_lock);
+	mutex_unlock(&vmed->cfs.lock);
 
 	return 0;
 
 err_unbind:
 	epf_virtio_unbind(vmed->evd);
+	vmed->cfs.bound = false;
 out_unlock:
-	mutex_unlock(&vmed->cfg_lock);
+	mutex_unlock(&vmed->cfs.lock);
 	return ret;
 }
 
@@ -1762,12 +1648,12 @@ static void epf_vmed_unbind(struct pci_epf *epf)
 	if (!evd)
 		return;
 	vmed = epf_virtio_priv(evd);
-	mutex_lock(&vmed->cfg_lock);
+	mutex_lock(&vmed->cfs.lock);
 	/* The poll thread stops first: the local device is not used any more */
 	epf_virtio_unbind(vmed->evd);
 	epf_vmed_local_remove(vmed);
-	vmed->bound = false;
-	mutex_unlock(&vmed->cfg_lock);
+	vmed->cfs.bound = false;
+	mutex_unlock(&vmed->cfs.lock);
 }
 
 static int epf_vmed_probe(struct pci_epf *epf,
@@ -1783,10 +1669,8 @@ static int epf_vmed_probe(struct pci_epf *epf,
 		return -ENOMEM;
 
 	vmed->epf = epf;
-	vmed->queue_size = EPF_VMED_QUEUE_SIZE;
-	vmed->poll_cpu = -1;
+	epf_virtio_cfs_init(&vmed->cfs, epf, 0);
 	vmed->irq_cpu = -1;
-	mutex_init(&vmed->cfg_lock);
 	mutex_init(&vmed->lock);
 	for (i = 0; i < EPF_VMED_MAX_VQS; i++)
 		epf_virtio_buf_init(&vmed->hqs[i].buf);
@@ -1799,8 +1683,11 @@ static int epf_vmed_probe(struct pci_epf *epf,
 	if (IS_ERR(evd))
 		return PTR_ERR(evd);
 	vmed->evd = evd;
-	if (vmed->type->set_config)
+	if (vmed->type->set_config) {
+		mutex_lock(&vmed->cfs.lock);
 		vmed->type->set_config(vmed);
+		mutex_unlock(&vmed->cfs.lock);
+	}
 
 	return 0;
 }

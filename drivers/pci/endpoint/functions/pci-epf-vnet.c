@@ -38,6 +38,7 @@
 
 #include <linux/cpumask.h>
 #include <linux/etherdevice.h>
+#include <linux/hex.h>
 #include <linux/if_vlan.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -53,11 +54,6 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 #include <linux/workqueue.h>
-
-/* Virtqueue size: default and limits of the configfs attribute */
-#define EPF_VNET_QUEUE_SIZE		256
-#define EPF_VNET_QUEUE_SIZE_MIN		16
-#define EPF_VNET_QUEUE_SIZE_MAX		1024
 
 /* MTU: default and limits of the configfs attribute */
 #define EPF_VNET_MTU			ETH_DATA_LEN
@@ -110,14 +106,9 @@
  * @ndev: the endpoint interface; this structure is its private data
  * @napi: passes host frames up the endpoint's stack
  * @features_work: updates the interface's offloads after a host change
- * @group: configfs group of the tunables
- * @cfg_lock: serializes the tunables against bind
+ * @cfs: configfs tunables; its lock also serializes @mac and @mtu
  * @mac: the host's MAC address
  * @mtu: largest frame payload on the link
- * @queue_size: virtqueue size to use at bind
- * @features: device features to offer at bind
- * @poll_cpu: CPU for the poll thread, -1 for any
- * @bound: bound to a controller
  * @tx_queue: frames from the stack waiting for host receive buffers
  * @rx_queue: host frames waiting for NAPI
  * @rx_full: the poll thread stopped taking host frames for @rx_queue
@@ -154,15 +145,10 @@ struct epf_vnet {
 	struct napi_struct napi;
 	struct work_struct features_work;
 
-	struct config_group group;
-	/* Tunables vs bind: a tunable cannot change once bound */
-	struct mutex cfg_lock;
+	struct epf_virtio_cfs cfs;
+	/* Under cfs.lock */
 	u8 mac[ETH_ALEN];
 	unsigned int mtu;
-	unsigned int queue_size;
-	u32 features;
-	int poll_cpu;
-	bool bound;
 
 	/* Its own lock: start_xmit and reset vs the poll thread */
 	struct sk_buff_head tx_queue;
@@ -407,6 +393,74 @@ static bool epf_vnet_tx_next(struct epf_vnet *vnet)
 	return false;
 }
 
+/*
+ * Take host receive buffers for the frame until they can hold it, header
+ * included (a single one without mergeable buffers).  False if the host has
+ * none posted for now.  More than EPF_VNET_TX_BUFS of them are too small to
+ * be real: they go back and the frame is dropped (@tx_skb is then NULL).
+ */
+static bool epf_vnet_tx_take_bufs(struct epf_vnet *vnet,
+				  struct epf_virtio_queue *vq)
+{
+	struct epf_virtio_buf *buf;
+
+	while (vnet->tx_pos == 0 &&
+	       (!vnet->tx_nbufs ||
+		(vnet->mrg && vnet->tx_room < vnet->tx_total))) {
+		if (vnet->tx_nbufs == EPF_VNET_TX_BUFS) {
+			epf_vnet_tx_complete(vnet, vq);
+			epf_vnet_tx_drop(vnet, true);
+			return true;
+		}
+		buf = &vnet->tx_bufs[vnet->tx_nbufs];
+		if (epf_virtio_getdesc(vq, buf) <= 0)
+			return false;
+		vnet->tx_room += epf_virtio_buf_writable(buf);
+		vnet->tx_nbufs++;
+	}
+
+	return true;
+}
+
+/*
+ * Write the header, then the frame, across the buffers taken, from where
+ * the last call stopped.  Returns 0 (@tx_pos short of @tx_total if the
+ * buffers ran out), or a negative error code if host memory is out of
+ * reach for now.
+ */
+static int epf_vnet_tx_write(struct epf_vnet *vnet)
+{
+	unsigned int len;
+	const u8 *src;
+	ssize_t n;
+
+	while (vnet->tx_pos < vnet->tx_total) {
+		if (vnet->tx_pos < vnet->hdr_len) {
+			src = (const u8 *)&vnet->tx_hdr + vnet->tx_pos;
+			len = vnet->hdr_len - vnet->tx_pos;
+		} else {
+			src = vnet->tx_data + vnet->tx_pos - vnet->hdr_len;
+			len = vnet->tx_total - vnet->tx_pos;
+		}
+
+		n = epf_virtio_push(vnet->evd, &vnet->tx_bufs[vnet->tx_cur],
+				    src, len);
+		if (n < 0)
+			return n;
+		if (!n) {
+			/* This buffer is full: on to the next */
+			if (vnet->tx_cur + 1 >= vnet->tx_nbufs)
+				break;	/* Cannot be: room was counted */
+			vnet->tx_cur++;
+			continue;
+		}
+		vnet->tx_len[vnet->tx_cur] += n;
+		vnet->tx_pos += n;
+	}
+
+	return 0;
+}
+
 /* Endpoint frames to the host receiveq */
 static bool epf_vnet_ep_to_host(struct epf_vnet *vnet)
 {
@@ -414,36 +468,17 @@ static bool epf_vnet_ep_to_host(struct epf_vnet *vnet)
 							   EPF_VNET_Q_RX);
 	struct net_device *ndev = vnet->ndev;
 	bool progress = false;
-	struct epf_virtio_buf *buf;
-	unsigned int len;
-	const u8 *src;
-	ssize_t n;
-	int ret;
 
 	for (;;) {
 		if (!vnet->tx_skb && !epf_vnet_tx_next(vnet))
 			break;
 
-		/* Enough host buffers for the frame, header included */
-		while (vnet->tx_pos == 0 &&
-		       (!vnet->tx_nbufs ||
-			(vnet->mrg && vnet->tx_room < vnet->tx_total))) {
-			if (vnet->tx_nbufs == EPF_VNET_TX_BUFS) {
-				/* Buffers too small to be real: lose them */
-				epf_vnet_tx_complete(vnet, vq);
-				epf_vnet_tx_drop(vnet, true);
-				progress = true;
-				break;
-			}
-			buf = &vnet->tx_bufs[vnet->tx_nbufs];
-			ret = epf_virtio_getdesc(vq, buf);
-			if (ret <= 0)
-				goto out;	/* The host posted none */
-			vnet->tx_room += epf_virtio_buf_writable(buf);
-			vnet->tx_nbufs++;
-		}
-		if (!vnet->tx_skb)
+		if (!epf_vnet_tx_take_bufs(vnet, vq))
+			break;		/* The host posted none */
+		if (!vnet->tx_skb) {
+			progress = true;	/* Dropped */
 			continue;
+		}
 
 		if (vnet->tx_pos == 0 && vnet->tx_room < vnet->tx_total) {
 			/* One buffer per frame, and this one is too short */
@@ -456,33 +491,8 @@ static bool epf_vnet_ep_to_host(struct epf_vnet *vnet)
 			vnet->tx_hdr.num_buffers =
 				__cpu_to_virtio16(vnet->le, vnet->tx_nbufs);
 
-		/* Header, then the frame, across the buffers */
-		while (vnet->tx_pos < vnet->tx_total) {
-			if (vnet->tx_pos < vnet->hdr_len) {
-				src = (const u8 *)&vnet->tx_hdr + vnet->tx_pos;
-				len = vnet->hdr_len - vnet->tx_pos;
-			} else {
-				src = vnet->tx_data + vnet->tx_pos -
-				      vnet->hdr_len;
-				len = vnet->tx_total - vnet->tx_pos;
-			}
-
-			n = epf_virtio_push(vnet->evd,
-					    &vnet->tx_bufs[vnet->tx_cur],
-					    src, len);
-			if (n < 0)
-				goto out;	/* Host memory out of reach */
-			if (!n) {
-				/* This buffer is full: on to the next */
-				if (vnet->tx_cur + 1 >= vnet->tx_nbufs)
-					break;	/* Cannot be: room was counted */
-				vnet->tx_cur++;
-				continue;
-			}
-			vnet->tx_len[vnet->tx_cur] += n;
-			vnet->tx_pos += n;
-		}
-
+		if (epf_vnet_tx_write(vnet) < 0)
+			break;		/* Host memory out of reach */
 		if (vnet->tx_pos < vnet->tx_total) {
 			epf_vnet_tx_complete(vnet, vq);
 			epf_vnet_tx_drop(vnet, true);
@@ -499,7 +509,6 @@ static bool epf_vnet_ep_to_host(struct epf_vnet *vnet)
 			break;
 	}
 
-out:
 	/* Room again for the stack (also after start_xmit stopped it) */
 	if (netif_queue_stopped(ndev) &&
 	    skb_queue_len(&vnet->tx_queue) < EPF_VNET_TX_BACKLOG / 2) {
@@ -611,10 +620,7 @@ static const struct epf_virtio_info epf_vnet_info = {
 	.ops = &epf_vnet_virtio_ops,
 };
 
-/*
- * The device configuration from the tunables; caller holds cfg_lock (or
- * is probe, with the instance to itself)
- */
+/* The device configuration from the tunables; caller holds cfs.lock */
 static void epf_vnet_set_config(struct epf_vnet *vnet)
 {
 	bool le = EPF_VIRTIO_HOST_LE;
@@ -624,6 +630,7 @@ static void epf_vnet_set_config(struct epf_vnet *vnet)
 		.mtu = __cpu_to_virtio16(le, vnet->mtu),
 	};
 
+	lockdep_assert_held(&vnet->cfs.lock);
 	ether_addr_copy(cfg.mac, vnet->mac);
 	epf_virtio_config_set(vnet->evd, 0, &cfg, EPF_VNET_CONFIG_SIZE, false);
 }
@@ -744,15 +751,8 @@ static const struct net_device_ops epf_vnet_netdev_ops = {
 
 static inline struct epf_vnet *epf_vnet_from_item(struct config_item *item)
 {
-	return container_of(to_config_group(item), struct epf_vnet, group);
-}
-
-/* Caller holds cfg_lock */
-static bool epf_vnet_cfg_locked_out(struct epf_vnet *vnet)
-{
-	lockdep_assert_held(&vnet->cfg_lock);
-
-	return vnet->bound || READ_ONCE(vnet->epf->epc);
+	return container_of(epf_virtio_cfs_from_item(item), struct epf_vnet,
+			    cfs);
 }
 
 static ssize_t epf_vnet_mac_show(struct config_item *item, char *page)
@@ -760,9 +760,9 @@ static ssize_t epf_vnet_mac_show(struct config_item *item, char *page)
 	struct epf_vnet *vnet = epf_vnet_from_item(item);
 	ssize_t ret;
 
-	mutex_lock(&vnet->cfg_lock);
+	mutex_lock(&vnet->cfs.lock);
 	ret = sysfs_emit(page, "%pM\n", vnet->mac);
-	mutex_unlock(&vnet->cfg_lock);
+	mutex_unlock(&vnet->cfs.lock);
 
 	return ret;
 }
@@ -771,21 +771,23 @@ static ssize_t epf_vnet_mac_store(struct config_item *item,
 				  const char *page, size_t len)
 {
 	struct epf_vnet *vnet = epf_vnet_from_item(item);
+	size_t n = strcspn(page, "\n");
 	u8 mac[ETH_ALEN];
-	int ret;
+	int ret = 0;
 
-	ret = epf_virtio_parse_mac(page, len, mac);
-	if (ret)
-		return ret;
+	/* "xx:xx:xx:xx:xx:xx" of a unicast address, a newline allowed */
+	if (n != MAC_ADDR_STR_LEN || len > n + 1 || !mac_pton(page, mac) ||
+	    !is_valid_ether_addr(mac))
+		return -EINVAL;
 
-	mutex_lock(&vnet->cfg_lock);
-	if (epf_vnet_cfg_locked_out(vnet)) {
+	mutex_lock(&vnet->cfs.lock);
+	if (epf_virtio_cfs_locked_out(&vnet->cfs)) {
 		ret = -EBUSY;
 	} else {
 		ether_addr_copy(vnet->mac, mac);
 		epf_vnet_set_config(vnet);
 	}
-	mutex_unlock(&vnet->cfg_lock);
+	mutex_unlock(&vnet->cfs.lock);
 
 	return ret ? ret : len;
 }
@@ -808,8 +810,8 @@ static ssize_t epf_vnet_mtu_store(struct config_item *item,
 	if (ret)
 		return ret;
 
-	mutex_lock(&vnet->cfg_lock);
-	if (epf_vnet_cfg_locked_out(vnet)) {
+	mutex_lock(&vnet->cfs.lock);
+	if (epf_virtio_cfs_locked_out(&vnet->cfs)) {
 		ret = -EBUSY;
 	} else if (val < ETH_MIN_MTU || val > EPF_VNET_MTU_MAX) {
 		ret = -EINVAL;
@@ -817,103 +819,12 @@ static ssize_t epf_vnet_mtu_store(struct config_item *item,
 		vnet->mtu = val;
 		epf_vnet_set_config(vnet);
 	}
-	mutex_unlock(&vnet->cfg_lock);
+	mutex_unlock(&vnet->cfs.lock);
 
 	return ret ? ret : len;
 }
 
 CONFIGFS_ATTR(epf_vnet_, mtu);
-
-static ssize_t epf_vnet_queue_size_show(struct config_item *item, char *page)
-{
-	return sysfs_emit(page, "%u\n", epf_vnet_from_item(item)->queue_size);
-}
-
-static ssize_t epf_vnet_queue_size_store(struct config_item *item,
-					 const char *page, size_t len)
-{
-	struct epf_vnet *vnet = epf_vnet_from_item(item);
-	unsigned int val;
-	int ret;
-
-	ret = kstrtouint(page, 0, &val);
-	if (ret)
-		return ret;
-
-	mutex_lock(&vnet->cfg_lock);
-	if (epf_vnet_cfg_locked_out(vnet))
-		ret = -EBUSY;
-	else if (!is_power_of_2(val) || val < EPF_VNET_QUEUE_SIZE_MIN ||
-		 val > EPF_VNET_QUEUE_SIZE_MAX)
-		ret = -EINVAL;
-	else
-		vnet->queue_size = val;
-	mutex_unlock(&vnet->cfg_lock);
-
-	return ret ? ret : len;
-}
-
-CONFIGFS_ATTR(epf_vnet_, queue_size);
-
-static ssize_t epf_vnet_features_show(struct config_item *item, char *page)
-{
-	return sysfs_emit(page, "0x%08x\n", epf_vnet_from_item(item)->features);
-}
-
-static ssize_t epf_vnet_features_store(struct config_item *item,
-				       const char *page, size_t len)
-{
-	struct epf_vnet *vnet = epf_vnet_from_item(item);
-	u32 val;
-	int ret;
-
-	ret = kstrtou32(page, 0, &val);
-	if (ret)
-		return ret;
-
-	mutex_lock(&vnet->cfg_lock);
-	if (epf_vnet_cfg_locked_out(vnet))
-		ret = -EBUSY;
-	else if (val & ~EPF_VNET_FEATURES)
-		ret = -EINVAL;
-	else
-		vnet->features = val;
-	mutex_unlock(&vnet->cfg_lock);
-
-	return ret ? ret : len;
-}
-
-CONFIGFS_ATTR(epf_vnet_, features);
-
-static ssize_t epf_vnet_poll_cpu_show(struct config_item *item, char *page)
-{
-	return sysfs_emit(page, "%d\n", epf_vnet_from_item(item)->poll_cpu);
-}
-
-static ssize_t epf_vnet_poll_cpu_store(struct config_item *item,
-				       const char *page, size_t len)
-{
-	struct epf_vnet *vnet = epf_vnet_from_item(item);
-	int val;
-	int ret;
-
-	ret = kstrtoint(page, 0, &val);
-	if (ret)
-		return ret;
-
-	mutex_lock(&vnet->cfg_lock);
-	if (epf_vnet_cfg_locked_out(vnet))
-		ret = -EBUSY;
-	else if (val < -1 || val >= (int)nr_cpu_ids)
-		ret = -EINVAL;
-	else
-		vnet->poll_cpu = val;
-	mutex_unlock(&vnet->cfg_lock);
-
-	return ret ? ret : len;
-}
-
-CONFIGFS_ATTR(epf_vnet_, poll_cpu);
 
 static ssize_t epf_vnet_ifindex_show(struct config_item *item, char *page)
 {
@@ -925,9 +836,9 @@ CONFIGFS_ATTR_RO(epf_vnet_, ifindex);
 static struct configfs_attribute *epf_vnet_attrs[] = {
 	&epf_vnet_attr_mac,
 	&epf_vnet_attr_mtu,
-	&epf_vnet_attr_queue_size,
-	&epf_vnet_attr_features,
-	&epf_vnet_attr_poll_cpu,
+	&epf_virtio_cfs_attr_queue_size,
+	&epf_virtio_cfs_attr_features,
+	&epf_virtio_cfs_attr_poll_cpu,
 	&epf_vnet_attr_ifindex,
 	NULL,
 };
@@ -942,10 +853,10 @@ static struct config_group *epf_vnet_add_cfs(struct pci_epf *epf,
 {
 	struct epf_vnet *vnet = epf_virtio_priv(epf_virtio_from_epf(epf));
 
-	config_group_init_type_name(&vnet->group, "vnet",
+	config_group_init_type_name(&vnet->cfs.group, "vnet",
 				    &epf_vnet_group_type);
 
-	return &vnet->group;
+	return &vnet->cfs.group;
 }
 
 /* ------------------------------------------------------------------------
@@ -956,10 +867,9 @@ static int epf_vnet_bind(struct pci_epf *epf)
 {
 	struct epf_vnet *vnet = epf_virtio_priv(epf_virtio_from_epf(epf));
 	struct net_device *ndev = vnet->ndev;
-	struct epf_virtio_params params;
 	int ret;
 
-	mutex_lock(&vnet->cfg_lock);
+	mutex_lock(&vnet->cfs.lock);
 
 	/* The endpoint interface takes the link's MTU */
 	rtnl_lock();
@@ -972,15 +882,10 @@ static int epf_vnet_bind(struct pci_epf *epf)
 		goto out_unlock;
 	}
 
-	params.queue_size = vnet->queue_size;
-	params.features = vnet->features;
-	params.poll_cpu = vnet->poll_cpu;
-	ret = epf_virtio_bind(vnet->evd, &params);
-	if (!ret)
-		vnet->bound = true;
+	ret = epf_virtio_cfs_bind(&vnet->cfs, vnet->evd);
 
 out_unlock:
-	mutex_unlock(&vnet->cfg_lock);
+	mutex_unlock(&vnet->cfs.lock);
 
 	return ret;
 }
@@ -989,11 +894,7 @@ static void epf_vnet_unbind(struct pci_epf *epf)
 {
 	struct epf_vnet *vnet = epf_virtio_priv(epf_virtio_from_epf(epf));
 
-	epf_virtio_unbind(vnet->evd);
-
-	mutex_lock(&vnet->cfg_lock);
-	vnet->bound = false;
-	mutex_unlock(&vnet->cfg_lock);
+	epf_virtio_cfs_unbind(&vnet->cfs, vnet->evd);
 }
 
 static void epf_vnet_free_bufs(struct epf_vnet *vnet)
@@ -1026,11 +927,8 @@ static int epf_vnet_probe(struct pci_epf *epf,
 	vnet->epf = epf;
 	vnet->ndev = ndev;
 	vnet->mtu = EPF_VNET_MTU;
-	vnet->queue_size = EPF_VNET_QUEUE_SIZE;
-	vnet->features = EPF_VNET_FEATURES;
-	vnet->poll_cpu = -1;
+	epf_virtio_cfs_init(&vnet->cfs, epf, EPF_VNET_FEATURES);
 	eth_random_addr(vnet->mac);
-	mutex_init(&vnet->cfg_lock);
 	skb_queue_head_init(&vnet->tx_queue);
 	skb_queue_head_init(&vnet->rx_queue);
 	INIT_WORK(&vnet->features_work, epf_vnet_features_work);
@@ -1052,7 +950,9 @@ static int epf_vnet_probe(struct pci_epf *epf,
 		goto err_free_bufs;
 	}
 	vnet->evd = evd;
+	mutex_lock(&vnet->cfs.lock);
 	epf_vnet_set_config(vnet);
+	mutex_unlock(&vnet->cfs.lock);
 
 	ndev->netdev_ops = &epf_vnet_netdev_ops;
 	ndev->min_mtu = ETH_MIN_MTU;

@@ -607,33 +607,6 @@ bool epf_virtio_has_feature(struct epf_virtio *evd, unsigned int bit)
 }
 EXPORT_SYMBOL_GPL(epf_virtio_has_feature);
 
-/**
- * epf_virtio_parse_mac() - parse a MAC address written to a configfs file
- * @page: what was written
- * @len: its length
- * @mac: the address, on success
- *
- * For the net functions' "mac" attributes: exactly "xx:xx:xx:xx:xx:xx",
- * a trailing newline allowed, and a valid unicast address.
- *
- * Return: 0, or -EINVAL for anything else.
- */
-int epf_virtio_parse_mac(const char *page, size_t len, u8 *mac)
-{
-	char buf[3 * ETH_ALEN + 1];
-
-	if (len > 3 * ETH_ALEN)
-		return -EINVAL;
-	strscpy(buf, page, sizeof(buf));
-	strim(buf);
-	if (strlen(buf) != 3 * ETH_ALEN - 1 || !mac_pton(buf, mac) ||
-	    !is_valid_ether_addr(mac))
-		return -EINVAL;
-
-	return 0;
-}
-EXPORT_SYMBOL_GPL(epf_virtio_parse_mac);
-
 static void __exit epf_virtio_exit(void)
 {
 	epf_virtio_stop_pollers();

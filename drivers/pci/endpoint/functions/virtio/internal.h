@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Virtio devices behind a PCIe endpoint function: what the parts of the
- * core share (core.c, legacy.c, ring.c, xfer.c, poll.c).
+ * core share (core.c, legacy.c, ring.c, xfer.c, poll.c, configfs.c).
  */
 #ifndef _PCI_EPF_VIRTIO_INTERNAL_H
 #define _PCI_EPF_VIRTIO_INTERNAL_H
 
 #include <linux/bitmap.h>
 #include <linux/cpumask.h>
-#include <linux/etherdevice.h>
-#include <linux/hex.h>
 #include <linux/io.h>
 #include <linux/kthread.h>
 #include <linux/list.h>
@@ -235,17 +233,12 @@ struct epf_virtio_queue {
 };
 
 /*
- * What the host did while setting the device up, as the poll thread saw
- * it: printed when the host gives up on the device, since the legacy
- * set-up races the poll thread (see epf_virtio_poll_regs()).
+ * The set-up registers as the last poll saw them, so that the set-up
+ * tracepoint (trace.h) fires only on a change
  */
-#define EPF_VIRTIO_TRACE_LEN		24
-
-struct epf_virtio_trace {
-	u32 us;
+struct epf_virtio_setup_regs {
 	u8 status;
 	u16 sel;
-	u32 pfn;
 	u16 vec20;
 	u16 vec22;
 };
@@ -310,9 +303,7 @@ struct epf_virtio_gap {
  * @setup_mask: queues given a QUEUE_PFN in this setup round
  * @vec_queue: queue whose MSI-X vector write is awaited, or -1
  * @spin_until: spin without sleeping until then while the host sets up
- * @trace: register values seen since the last host reset, for diagnosis
- * @trace_n: entries used in @trace
- * @trace_t0: time of the last host reset
+ * @setup_seen: set-up registers at the last poll, for the set-up tracepoint
  * @setup_polled: time of the last poll spent spinning for a host set-up (0:
  *	the last poll was not)
  * @setup_gap_us: longest wait between such a poll and the next one since
@@ -383,9 +374,7 @@ struct epf_virtio {
 	unsigned long *setup_mask;
 	int vec_queue;
 	ktime_t spin_until;
-	struct epf_virtio_trace trace[EPF_VIRTIO_TRACE_LEN];
-	unsigned int trace_n;
-	ktime_t trace_t0;
+	struct epf_virtio_setup_regs setup_seen;
 	ktime_t setup_polled;
 	u32 setup_gap_us;
 	struct epf_virtio_gap setup_mark;

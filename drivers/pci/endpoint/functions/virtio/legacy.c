@@ -15,6 +15,9 @@
 
 #include "internal.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 /* ------------------------------------------------------------------------
  * Interrupts to the host
  */
@@ -308,8 +311,7 @@ void epf_virtio_arm(struct epf_virtio *evd)
 	evd->drv_features = 0;
 	evd->msix_on = 0;
 	evd->isr_clear_at = 0;
-	evd->trace_n = 0;
-	evd->trace_t0 = ktime_get();
+	memset(&evd->setup_seen, 0, sizeof(evd->setup_seen));
 	evd->setup_gap_us = 0;
 	memset(&evd->setup_gap, 0, sizeof(evd->setup_gap));
 	epf_virtio_forget_queues(evd);
@@ -345,8 +347,7 @@ void epf_virtio_await_driver(struct epf_virtio *evd, ktime_t now)
 static void epf_virtio_host_reset(struct epf_virtio *evd, ktime_t now)
 {
 	dev_dbg(epf_virtio_to_dev(evd), "Host reset the device\n");
-	evd->trace_n = 0;
-	evd->trace_t0 = now;
+	memset(&evd->setup_seen, 0, sizeof(evd->setup_seen));
 	evd->setup_gap_us = 0;
 	memset(&evd->setup_gap, 0, sizeof(evd->setup_gap));
 
@@ -380,42 +381,28 @@ static void epf_virtio_take_vector(struct epf_virtio *evd, u16 vec)
 	evd->vec_queue = -1;
 }
 
-/* Note register values that differ from the last ones noted */
-static void epf_virtio_trace(struct epf_virtio *evd, ktime_t now, u16 sel,
-			     u32 pfn)
+/* Trace the set-up registers if any changed since the last poll */
+static void epf_virtio_trace_setup(struct epf_virtio *evd, u16 sel, u32 pfn)
 {
-	struct epf_virtio_trace t = {
-		/* Link events reset @trace_t0 with a later clock read */
-		.us = max_t(s64, ktime_us_delta(now, evd->trace_t0), 0),
+	struct epf_virtio_setup_regs now = {
 		.status = evd->status,
 		.sel = sel,
-		.pfn = pfn,
-		.vec20 = epf_virtio_rd16(evd, VIRTIO_MSI_CONFIG_VECTOR),
-		.vec22 = epf_virtio_rd16(evd, VIRTIO_MSI_QUEUE_VECTOR),
 	};
-	struct epf_virtio_trace *last;
 
-	if (evd->trace_n) {
-		last = &evd->trace[evd->trace_n - 1];
-		if (last->status == t.status && last->sel == t.sel && !t.pfn &&
-		    last->vec20 == t.vec20 && last->vec22 == t.vec22)
-			return;
-	}
-	if (evd->trace_n < EPF_VIRTIO_TRACE_LEN)
-		evd->trace[evd->trace_n++] = t;
-}
+	if (!trace_epf_virtio_setup_enabled())
+		return;
 
-static void epf_virtio_trace_print(struct epf_virtio *evd)
-{
-	struct device *dev = epf_virtio_to_dev(evd);
-	struct epf_virtio_trace *t;
-	unsigned int i;
+	now.vec20 = epf_virtio_rd16(evd, VIRTIO_MSI_CONFIG_VECTOR);
+	now.vec22 = epf_virtio_rd16(evd, VIRTIO_MSI_QUEUE_VECTOR);
+	if (!pfn && now.status == evd->setup_seen.status &&
+	    now.sel == evd->setup_seen.sel &&
+	    now.vec20 == evd->setup_seen.vec20 &&
+	    now.vec22 == evd->setup_seen.vec22)
+		return;
 
-	for (i = 0; i < evd->trace_n; i++) {
-		t = &evd->trace[i];
-		dev_info(dev, "set-up seen: +%u us status %#x sel %u pfn %#x at20 %#x at22 %#x\n",
-			 t->us, t->status, t->sel, t->pfn, t->vec20, t->vec22);
-	}
+	evd->setup_seen = now;
+	trace_epf_virtio_setup(epf_virtio_to_dev(evd), now.status, sel, pfn,
+			       now.vec20, now.vec22);
 }
 
 /**
@@ -489,6 +476,7 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 	/* A reset and a whole set-up came and went between two polls */
 	bool unseen = (old & ~status) || !(old & VIRTIO_CONFIG_S_DRIVER);
 
+	trace_epf_virtio_status(epf_virtio_to_dev(evd), old, status);
 	evd->status = status;
 	/* A driver may come or go: check the configuration's place now */
 	evd->msix_check_at = now;
@@ -545,7 +533,6 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 				 "The poll thread was off its CPU for %u us while the host set the device up, and may have missed a queue address (keep poll_cpu for it alone)\n",
 				 evd->setup_gap_us);
 		epf_virtio_gap_print(evd);
-		epf_virtio_trace_print(evd);
 	}
 
 	/* Stopped earlier, and the host goes on as if not: say so again */
@@ -554,6 +541,70 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 		epf_virtio_wr8(evd, VIRTIO_PCI_STATUS, status);
 		evd->status = status;
 	}
+}
+
+/*
+ * Wait for queue @q's MSI-X vector (see epf_virtio_queue_pfn()), @vec what
+ * QUEUE_VECTOR read when its QUEUE_PFN was taken.  Not on the CPU at normal
+ * priority without a break: the host's interrupt request may wait for a
+ * worker on this CPU.  Past EPF_VIRTIO_VECTOR_WAIT_US the vector is left to
+ * epf_virtio_take_vector(), when the host moves on.
+ */
+static void epf_virtio_await_vector(struct epf_virtio *evd, u16 q, u16 vec)
+{
+	struct device *dev = epf_virtio_to_dev(evd);
+	struct epf_virtio_queue *vq = &evd->vqs[q];
+	u8 status = evd->status;
+	struct epf_virtio_gap mark;
+	ktime_t until, last, now;
+	u16 pre = vec;
+
+	last = ktime_get();
+	epf_virtio_gap_sample(&mark);
+	until = ktime_add_us(last, EPF_VIRTIO_VECTOR_WAIT_US);
+	do {
+		now = ktime_get();
+		/* A lapse here counts as one between polls (see epf_virtio_poll) */
+		epf_virtio_gap_note(evd, last, &mark, EPF_VIRTIO_GAP_IN_PASS,
+				    now);
+		last = now;
+		epf_virtio_gap_sample(&mark);
+
+		vec = epf_virtio_rd16(evd, VIRTIO_MSI_QUEUE_VECTOR);
+		/*
+		 * The rest after the vector.  A QUEUE_PFN still 0 (only this
+		 * thread clears it) means the host had not given the next
+		 * queue its address, let alone its vector, when @vec was read.
+		 */
+		rmb();
+		if (epf_virtio_rd32(evd, VIRTIO_PCI_QUEUE_PFN)) {
+			/*
+			 * The host set the next queue up before this thread
+			 * saw it move on.  A vector unchanged since QUEUE_PFN
+			 * was taken is this queue's: the host wrote it before
+			 * the thread looked (right after QUEUE_PFN), or wrote
+			 * the value already there.  A changed one may be this
+			 * queue's or already the next one's.
+			 */
+			if (vec != pre) {
+				dev_warn_ratelimited(dev, "Queue %u's MSI-X vector went unseen; reload the host driver if its interrupts go astray\n",
+						     q);
+				epf_virtio_gap_print(evd);
+			}
+			vq->vector = pre;
+			return;
+		}
+		if (vec != pre ||
+		    epf_virtio_rd16(evd, VIRTIO_PCI_QUEUE_SEL) != q ||
+		    epf_virtio_rd8(evd, VIRTIO_PCI_STATUS) != status) {
+			vq->vector = vec;
+			return;
+		}
+		cond_resched();
+		cpu_relax();
+	} while (ktime_before(now, until));
+
+	evd->vec_queue = q;
 }
 
 /*
@@ -571,10 +622,7 @@ static void epf_virtio_queue_pfn(struct epf_virtio *evd, u32 pfn, u16 sel,
 	struct device *dev = epf_virtio_to_dev(evd);
 	unsigned int nvqs = evd->info->nvqs;
 	struct epf_virtio_queue *vq;
-	struct epf_virtio_gap mark;
-	u8 status = evd->status;
-	u16 q = sel, pre;
-	ktime_t until, last, now;
+	u16 q = sel;
 
 	/* Consumed, so that the host's next check passes, but not used */
 	if (evd->setup_refused)
@@ -632,57 +680,7 @@ static void epf_virtio_queue_pfn(struct epf_virtio *evd, u32 pfn, u16 sel,
 		return;
 	}
 
-	/*
-	 * Not on the CPU at normal priority without a break: the host's
-	 * interrupt request may wait for a worker on this CPU.
-	 */
-	pre = vec;
-	last = ktime_get();
-	epf_virtio_gap_sample(&mark);
-	until = ktime_add_us(last, EPF_VIRTIO_VECTOR_WAIT_US);
-	do {
-		now = ktime_get();
-		/* A lapse here counts as one between polls (see epf_virtio_poll) */
-		epf_virtio_gap_note(evd, last, &mark, EPF_VIRTIO_GAP_IN_PASS,
-				    now);
-		last = now;
-		epf_virtio_gap_sample(&mark);
-
-		vec = epf_virtio_rd16(evd, VIRTIO_MSI_QUEUE_VECTOR);
-		/*
-		 * The rest after the vector.  A QUEUE_PFN still 0 (only this
-		 * thread clears it) means the host had not given the next
-		 * queue its address, let alone its vector, when @vec was read.
-		 */
-		rmb();
-		if (epf_virtio_rd32(evd, VIRTIO_PCI_QUEUE_PFN)) {
-			/*
-			 * The host set the next queue up before this thread
-			 * saw it move on.  A vector unchanged since QUEUE_PFN
-			 * was taken is this queue's: the host wrote it before
-			 * the thread looked (right after QUEUE_PFN), or wrote
-			 * the value already there.  A changed one may be this
-			 * queue's or already the next one's.
-			 */
-			if (vec != pre) {
-				dev_warn_ratelimited(dev, "Queue %u's MSI-X vector went unseen; reload the host driver if its interrupts go astray\n",
-						     q);
-				epf_virtio_gap_print(evd);
-			}
-			vq->vector = pre;
-			return;
-		}
-		if (vec != pre ||
-		    epf_virtio_rd16(evd, VIRTIO_PCI_QUEUE_SEL) != q ||
-		    epf_virtio_rd8(evd, VIRTIO_PCI_STATUS) != status) {
-			vq->vector = vec;
-			return;
-		}
-		cond_resched();
-		cpu_relax();
-	} while (ktime_before(now, until));
-
-	evd->vec_queue = q;
+	epf_virtio_await_vector(evd, q, vec);
 }
 
 /*
@@ -727,7 +725,7 @@ static bool epf_virtio_poll_regs(struct epf_virtio *evd, ktime_t now)
 	local_irq_restore(flags);
 
 	if (epf_virtio_in_setup(evd))
-		epf_virtio_trace(evd, now, sel, pfn);
+		epf_virtio_trace_setup(evd, sel, pfn);
 
 	/* The host moved off the queue whose vector was awaited */
 	if (evd->vec_queue >= 0 && (sel != evd->vec_queue || pfn))
@@ -793,7 +791,6 @@ static int epf_virtio_take_windows(struct epf_virtio *evd)
 			dev_err(dev, "Host set up queue %u but not queue %u: reload its driver\n",
 				i, i - 1);
 			epf_virtio_gap_print(evd);
-			epf_virtio_trace_print(evd);
 			ret = -EPROTO;
 			goto err_unmap;
 		}
