@@ -11,6 +11,7 @@
 #   make lint      checkpatch --strict (and sparse) on the project's sources
 #   make check-builds  the modules with W=1 against every supported kernel
 #   make deb       the DKMS Debian package of the product modules (build/deb/)
+#   make check-deb the package installed and built by dkms in a fresh chroot
 #
 # KVER selects the rig kernel (7.2 by default, 6.12 also supported).
 
@@ -26,7 +27,7 @@ endif
 SOURCES = $(shell git -C $(TOP) ls-files -- '*.c' '*.h' 2>/dev/null)
 
 .PHONY: all modules kernel test test-two demo bench bench-two lint \
-	check-builds deb clean
+	check-builds deb check-deb clean
 
 all: modules
 
@@ -64,6 +65,10 @@ check-builds:
 
 deb:
 	$(TOP)/scripts/deb.sh
+
+check-deb:
+	$(TOP)/scripts/deps.sh
+	$(TOP)/scripts/deb-check.sh
 
 clean:
 	rm -rf $(TOP)/build
