@@ -10,6 +10,8 @@
 #   make modules   build the modules against KDIR (default: the rig kernel)
 #   make lint      checkpatch --strict (and sparse) on the project's sources
 #   make check-builds  the modules with W=1 against every supported kernel
+#   make deb       the DKMS Debian package of the product modules (build/deb/)
+#   make check-deb the package installed and built by dkms in a fresh chroot
 #
 # KVER selects the rig kernel (7.2 by default, 6.12 also supported).
 
@@ -25,7 +27,7 @@ endif
 SOURCES = $(shell git -C $(TOP) ls-files -- '*.c' '*.h' 2>/dev/null)
 
 .PHONY: all modules kernel test test-two demo bench bench-two lint \
-	check-builds clean
+	check-builds deb check-deb clean
 
 all: modules
 
@@ -60,6 +62,13 @@ lint:
 check-builds:
 	$(TOP)/scripts/deps.sh
 	+$(TOP)/scripts/check-builds.sh
+
+deb:
+	$(TOP)/scripts/deb.sh
+
+check-deb:
+	$(TOP)/scripts/deps.sh
+	$(TOP)/scripts/deb-check.sh
 
 clean:
 	rm -rf $(TOP)/build
