@@ -35,13 +35,6 @@ bdf=$(host_bdf 0)
 tap_diag "host device: ${bdf:-none}"
 tap_check "host virtio_console binds the device" host_wait_bound "$bdf" 30 ||
 	{ tap_end; exit 1; }
-echo 0 >"$TRACING/events/pci_epf_virtio/enable" 2>/dev/null
-grep -E 'epf_virtio_(status|setup):' "$TRACING/trace" >/tmp/setup.trace
-sed -n 's/^ */# trace: /; 1,40p' /tmp/setup.trace
-tap_check "traced: the host set DRIVER_OK" \
-	grep -Eq 'epf_virtio_status: .* -> 0xf$' /tmp/setup.trace
-tap_check "traced: an address for each of the 2 queues" test \
-	"$(grep -Ec 'epf_virtio_setup: .* pfn 0x' /tmp/setup.trace)" -ge 2
 term_sides
 tap_check "endpoint has /dev/hvcEP0" test -c /dev/hvcEP0
 tap_check "configfs names the tty" grep -qx hvcEP0 "$fn/vcon/tty"
@@ -58,6 +51,14 @@ xfer_check "host to endpoint: 4 KiB" 4096 /dev/hvc0 /dev/hvcEP0 30
 xfer_check "endpoint to host: 4 KiB" 4096 /dev/hvcEP0 /dev/hvc0 30
 i1=$(host_irqs "$bdf")
 tap_check "host took MSI-X interrupts ($i0 -> $i1)" test "$i1" -gt "$i0"
+# The device is running by now: DRIVER_OK went by
+echo 0 >"$TRACING/events/pci_epf_virtio/enable" 2>/dev/null
+grep -E 'epf_virtio_(status|setup):' "$TRACING/trace" >/tmp/setup.trace
+sed -n 's/^ */# trace: /; 1,40p' /tmp/setup.trace
+tap_check "traced: the host set DRIVER_OK" \
+	grep -Eq 'epf_virtio_status: .* -> 0xf$' /tmp/setup.trace
+tap_check "traced: an address for each of the 2 queues" test \
+	"$(grep -Ec 'epf_virtio_setup: .* pfn 0x' /tmp/setup.trace)" -ge 2
 xfer_check "host to endpoint: 16 MiB" 16777216 /dev/hvc0 /dev/hvcEP0 300
 xfer_check "endpoint to host: 16 MiB" 16777216 /dev/hvcEP0 /dev/hvc0 300
 
