@@ -819,6 +819,24 @@ static void epf_vcon_unbind(struct pci_epf *epf)
 	epf_virtio_cfs_unbind(&vcon->cfs, vcon->evd);
 }
 
+/* The buffers; freed with the port (epf_vcon_port_destruct()) */
+static int epf_vcon_alloc_bufs(struct epf_vcon *vcon)
+{
+	int ret;
+
+	ret = kfifo_alloc(&vcon->out, EPF_VCON_OUT_SIZE, GFP_KERNEL);
+	if (ret)
+		return ret;
+
+	ret = kfifo_alloc(&vcon->con_out, EPF_VCON_CON_SIZE, GFP_KERNEL);
+	if (ret)
+		return ret;
+
+	vcon->in_data = kmalloc(EPF_VCON_IN_SIZE, GFP_KERNEL);
+
+	return vcon->in_data ? 0 : -ENOMEM;
+}
+
 static int epf_vcon_probe(struct pci_epf *epf,
 			  const struct pci_epf_device_id *id)
 {
@@ -845,19 +863,9 @@ static int epf_vcon_probe(struct pci_epf *epf,
 	epf_virtio_buf_init(&vcon->in_buf);
 	epf_virtio_buf_init(&vcon->out_buf);
 
-	ret = kfifo_alloc(&vcon->out, EPF_VCON_OUT_SIZE, GFP_KERNEL);
+	ret = epf_vcon_alloc_bufs(vcon);
 	if (ret)
 		goto err_put_port;
-
-	ret = kfifo_alloc(&vcon->con_out, EPF_VCON_CON_SIZE, GFP_KERNEL);
-	if (ret)
-		goto err_put_port;
-
-	vcon->in_data = kmalloc(EPF_VCON_IN_SIZE, GFP_KERNEL);
-	if (!vcon->in_data) {
-		ret = -ENOMEM;
-		goto err_put_port;
-	}
 
 	ret = ida_alloc_max(&epf_vcon_ida, EPF_VCON_MAX_PORTS - 1, GFP_KERNEL);
 	if (ret < 0) {

@@ -468,6 +468,36 @@ static void epf_virtio_gap_print(struct epf_virtio *evd)
 		 g->preempted, g->slept, g->cpu, g->irqs);
 }
 
+/*
+ * The host's driver gave up on the device (status @status, FAILED set;
+ * @old before).  Say whether the poll thread could have missed its set-up:
+ * @unseen, the whole set-up came and went between two polls.
+ */
+static void epf_virtio_host_failed(struct epf_virtio *evd, u8 old, u8 status,
+				   bool unseen, ktime_t now)
+{
+	struct device *dev = epf_virtio_to_dev(evd);
+
+	dev_warn(dev, "Host driver failed the device (status %#x); reload it to retry\n",
+		 status);
+	/*
+	 * A reload comes next, and a driver-less unbind writes no reset that
+	 * would get the poll thread ready for its set-up
+	 */
+	epf_virtio_watch(evd, now);
+	if (unseen)
+		dev_warn(dev, "The poll thread did not poll while the host set the device up: status %#x, then %#x, %lld us apart (that pass took %u us, %s)\n",
+			 old, status,
+			 evd->polled_at ? ktime_us_delta(now, evd->polled_at) :
+			 -1LL,
+			 evd->pass_us,
+			 evd->setup_polled ? "then spun" : "then slept");
+	else if (evd->setup_gap_us >= EPF_VIRTIO_SETUP_GAP_US)
+		dev_warn(dev, "The poll thread was off its CPU for %u us while the host set the device up, and may have missed a queue address (keep poll_cpu for it alone)\n",
+			 evd->setup_gap_us);
+	epf_virtio_gap_print(evd);
+}
+
 static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 				      ktime_t now)
 {
@@ -511,29 +541,8 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 		epf_virtio_watch(evd, now);
 
 	if ((status & VIRTIO_CONFIG_S_FAILED) &&
-	    !(old & VIRTIO_CONFIG_S_FAILED)) {
-		dev_warn(epf_virtio_to_dev(evd),
-			 "Host driver failed the device (status %#x); reload it to retry\n",
-			 status);
-		/*
-		 * A reload comes next, and a driver-less unbind writes no
-		 * reset that would get the poll thread ready for its set-up
-		 */
-		epf_virtio_watch(evd, now);
-		if (unseen)
-			dev_warn(epf_virtio_to_dev(evd),
-				 "The poll thread did not poll while the host set the device up: status %#x, then %#x, %lld us apart (that pass took %u us, %s)\n",
-				 old, status,
-				 evd->polled_at ?
-				 ktime_us_delta(now, evd->polled_at) : -1LL,
-				 evd->pass_us,
-				 evd->setup_polled ? "then spun" : "then slept");
-		else if (evd->setup_gap_us >= EPF_VIRTIO_SETUP_GAP_US)
-			dev_warn(epf_virtio_to_dev(evd),
-				 "The poll thread was off its CPU for %u us while the host set the device up, and may have missed a queue address (keep poll_cpu for it alone)\n",
-				 evd->setup_gap_us);
-		epf_virtio_gap_print(evd);
-	}
+	    !(old & VIRTIO_CONFIG_S_FAILED))
+		epf_virtio_host_failed(evd, old, status, unseen, now);
 
 	/* Stopped earlier, and the host goes on as if not: say so again */
 	if (evd->broken && status && !(status & VIRTIO_CONFIG_S_NEEDS_RESET)) {
