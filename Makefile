@@ -12,6 +12,7 @@
 #   make check-builds  the modules with W=1 against every supported kernel
 #   make deb       the DKMS Debian package of the product modules (build/deb/)
 #   make check-deb the package installed and built by dkms in a fresh chroot
+#   make series    the functions as a patch series against 7.2 (build/series/)
 #
 # KVER selects the rig kernel (7.2 by default, 6.12 also supported).
 
@@ -27,7 +28,7 @@ endif
 SOURCES = $(shell git -C $(TOP) ls-files -- '*.c' '*.h' 2>/dev/null)
 
 .PHONY: all modules kernel test test-two demo bench bench-two lint \
-	check-builds deb check-deb clean
+	check-builds deb check-deb series clean
 
 all: modules
 
@@ -69,6 +70,12 @@ deb:
 check-deb:
 	$(TOP)/scripts/deps.sh
 	$(TOP)/scripts/deb-check.sh
+
+# The series is made against the newest rig kernel, whatever KVER says
+SERIES_KVER ?= 7.2
+
+series:
+	$(TOP)/scripts/series.sh $(SERIES_KVER)
 
 clean:
 	rm -rf $(TOP)/build
