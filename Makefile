@@ -13,6 +13,8 @@
 #   make deb       the DKMS Debian package of the product modules (build/deb/)
 #   make check-deb the package installed and built by dkms in a fresh chroot
 #   make series    the functions as a patch series against 7.2 (build/series/)
+#   make check-series  "make series", then git am, build (W=1, sparse),
+#                  checkpatch --strict and kernel-doc on it in a 7.2 tree
 #
 # KVER selects the rig kernel (7.2 by default, 6.12 also supported).
 
@@ -28,7 +30,7 @@ endif
 SOURCES = $(shell git -C $(TOP) ls-files -- '*.c' '*.h' 2>/dev/null)
 
 .PHONY: all modules kernel test test-two demo bench bench-two lint \
-	check-builds deb check-deb series clean
+	check-builds deb check-deb series check-series clean
 
 all: modules
 
@@ -76,6 +78,10 @@ SERIES_KVER ?= 7.2
 
 series:
 	$(TOP)/scripts/series.sh $(SERIES_KVER)
+
+check-series: series
+	$(TOP)/scripts/deps.sh
+	$(TOP)/scripts/check-series.sh $(TOP)/build/series $(SERIES_KVER)
 
 clean:
 	rm -rf $(TOP)/build

@@ -19,6 +19,8 @@ pkgs=(
 	# kernel and out-of-tree module build
 	gcc make flex bison bc libelf-dev libssl-dev cpio xz-utils kmod
 	perl python3 sparse
+	# checkpatch's SPDX check in a kernel tree (make check-series)
+	python3-ply python3-git
 	# fetching the kernel source (scripts/kernel.sh)
 	apt dpkg tar
 	# modules for the stock host kernel (its headers' Makefile runs gcc-12)
