@@ -97,16 +97,20 @@ kconfig_block() {
 }
 
 # makefile_lines SYM...: the lines of the functions' Makefile for those
-# symbols: "obj-$(CONFIG_SYM) += x.o", and x's "x-y := ..." lines, in the
-# Makefile's order; continuation lines stay with theirs, obj- lines are
-# aligned as the kernel's Makefile there has them
+# symbols, in the Makefile's order: "obj-$(CONFIG_SYM) += x.o", x's
+# "x-y := ..." lines, and per-object variables ("CFLAGS_x.o := ...") of
+# those objects and of their parts.  Continuation lines stay with theirs,
+# and so do the comment lines right above a line; obj- lines are aligned
+# as the kernel's Makefile there has them.
 makefile_lines() {
 	awk -v syms=" $* " '
 		function flush() {
 			if (buf == "") return
-			n++; text[n] = buf; first[n] = head; buf = ""
+			n++; text[n] = buf; first[n] = head; lead[n] = com
+			gap[n] = blank; buf = ""; com = ""; blank = 0
 		}
-		/^[ \t]*#/ || /^[ \t]*$/ { if (!cont) { flush(); next } }
+		!cont && /^[ \t]*$/ { flush(); com = ""; blank = 1; next }
+		!cont && /^[ \t]*#/ { flush(); com = com $0 "\n"; next }
 		{
 			if (!cont) { flush(); head = $0 }
 			buf = buf == "" ? $0 : buf "\n" $0
@@ -114,27 +118,48 @@ makefile_lines() {
 		}
 		END {
 			flush()
+			# obj-$(CONFIG_SYM) lines of the symbols, and their objects
 			for (i = 1; i <= n; i++) {
-				if (match(first[i], /^obj-\$\(CONFIG_[A-Z0-9_]+\)/)) {
-					s = substr(first[i], 14, RLENGTH - 14)
-					if (index(syms, " " s " ")) {
-						take[i] = 1
-						t = first[i]
-						sub(/^[^=]*\+=[ \t]*/, "", t)
-						nw = split(t, w, /[ \t\\]+/)
-						for (j = 1; j <= nw; j++)
-							if (w[j] ~ /\.o$/) {
-								sub(/\.o$/, "", w[j])
-								obj[w[j]] = 1
-							}
-					}
-				}
+				if (!match(first[i], /^obj-\$\(CONFIG_[A-Z0-9_]+\)/))
+					continue
+				s = substr(first[i], 14, RLENGTH - 14)
+				if (!index(syms, " " s " "))
+					continue
+				take[i] = 1
+				t = text[i]
+				sub(/^[^=]*\+=[ \t]*/, "", t)
+				nw = split(t, w, /[ \t\\\n]+/)
+				for (j = 1; j <= nw; j++)
+					if (w[j] ~ /\.o$/)
+						obj[w[j]] = 1
 			}
+			# x-y, x-objs: the parts of those objects
 			for (i = 1; i <= n; i++) {
 				h = first[i]
-				sub(/[-][^-]*[ \t]*[:+]?=.*/, "", h)
-				if (!take[i] && (h in obj) && first[i] !~ /^obj-/)
+				if (h ~ /^obj-/ || !match(h, /-(y|objs)[ \t]*[:+]?=/))
+					continue
+				if (!((substr(h, 1, RSTART - 1) ".o") in obj))
+					continue
+				take[i] = 1
+				t = text[i]
+				sub(/^[^=]*=[ \t]*/, "", t)
+				nw = split(t, w, /[ \t\\\n]+/)
+				for (j = 1; j <= nw; j++)
+					if (w[j] ~ /\.o$/)
+						part[w[j]] = 1
+			}
+			# per-object variables of any of them
+			for (i = 1; i <= n; i++) {
+				if (!match(first[i], /^[A-Za-z_]+_[A-Za-z0-9_.\/-]+\.o[ \t]*[:+?]?=/))
+					continue
+				o = substr(first[i], 1, RLENGTH)
+				sub(/[ \t]*[:+?]?=$/, "", o)
+				sub(/^[A-Z_]*[A-Z]_/, "", o)
+				if ((o in obj) || (o in part))
 					take[i] = 1
+			}
+			out = 0
+			for (i = 1; i <= n; i++) {
 				if (!take[i]) continue
 				t = text[i]
 				if (match(t, /^obj-\$\(CONFIG_[A-Z0-9_]+\)[ \t]*\+=[ \t]*/)) {
@@ -146,6 +171,8 @@ makefile_lines() {
 					if (pad == "") pad = " "
 					t = lhs pad "+= " rest
 				}
+				if (out++ && gap[i] && lead[i] != "") print ""
+				printf "%s", lead[i]
 				print t
 			}
 		}' "$top/$fdir/Makefile"
@@ -182,7 +209,7 @@ for s in $taken; do
 done
 want=$(grep -Evc '^[[:space:]]*(#|$)' "$top/$fdir/Makefile" || true)
 # shellcheck disable=SC2086
-got=$(makefile_lines $taken | wc -l)
+got=$(makefile_lines $taken | grep -Evc '^[[:space:]]*(#|$)' || true)
 [ "$want" = "$got" ] ||
 	die "$fdir/Makefile has $want lines, the patches take $got:" \
 	    "a line for a symbol no patch has?"
