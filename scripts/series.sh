@@ -248,9 +248,15 @@ for n in "${names[@]}"; do
 	case $n in
 	docs)
 		docs=$(patch_files docs)
+		# Without what speaks of this project's own build, rig and
+		# tests: the passages between ".. project-only" and ".. end-
+		# project-only" (reStructuredText comments), blank lines
+		# squeezed where they were
 		for f in $docs; do
 			mkdir -p "$wt/$(dirname "$f")"
-			cp "$top/$f" "$wt/$f"
+			awk '/^\.\. project-only$/ { skip = 1; next }
+			     /^\.\. end-project-only$/ { skip = 0; next }
+			     !skip' "$top/$f" | cat -s >"$wt/$f"
 		done
 		# The index: the overview first, then the others, after the
 		# last plain entry of the toctree

@@ -76,7 +76,7 @@
  * The ports push their flip buffers from a per-CPU workqueue of their own:
  * host data then goes up the tty layer on the CPU of the poll thread that
  * received it, and never waits for a CPU that may be busy elsewhere (a
- * one-kernel test rig's host side, say).
+ * the host's side of a system that is both host and endpoint, say).
  */
 #define EPF_VCON_TTY_FLAGS	(TTY_DRIVER_REAL_RAW | TTY_DRIVER_DYNAMIC_DEV | \
 				 TTY_DRIVER_NO_WORKQUEUE)
