@@ -3,7 +3,10 @@
 #
 # checkpatch --strict on the given C sources, and sparse on the modules
 # against each rig kernel (7.2, 6.12) that is built (it never starts a
-# kernel build).
+# kernel build; it may build sparse, see scripts/sparse.sh).  The checks
+# run side by side, as many at once as there are CPUs: checkpatch a few
+# files per process, sparse for each kernel in a copy of the Kbuild tree
+# of its own (build/lint-KVER, kept so that only sparse runs next time).
 #
 #   scripts/lint.sh FILE...
 
@@ -12,45 +15,58 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 kver=${KVER:-7.2}
 src=$("$top/scripts/kernel.sh" --src "$kver")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 rc=0
 
 [ $# -gt 0 ] || { echo "lint: no sources given" >&2; exit 1; }
 
-echo "checkpatch --strict: $*"
-perl "$src/scripts/checkpatch.pl" --strict --no-tree --terse --show-types \
-	-f "$@" || rc=1
+# sparse_one KVER: sparse on the modules against KVER, with a sparse that
+# kernel takes (scripts/sparse.sh: Debian 12's own where it will do, else
+# one built from sid's source; 7.2 wants __typeof_unqual__, which Debian
+# 12's sparse 0.6.4 lacks).  A kernel that still refuses it checks
+# nothing: that fails the lint, never passes for a clean run.
+sparse_one() {
+	local k=$1 kdir sp out tree=$top/build/lint-$1
 
-# sparse on the modules against each supported kernel that is built.  The
-# kernel refuses a sparse too old for it (7.2 wants __typeof_unqual__,
-# which Debian 12's sparse 0.6.4 lacks) and then checks nothing: that is
-# said, never taken for a clean run.
-for k in 7.2 6.12; do
-	if ! command -v sparse >/dev/null; then
-		echo "sparse: skipped (not installed)"
-		break
-	fi
 	if ! kdir=$("$top/scripts/kernel.sh" --built "$k" 2>/dev/null); then
 		echo "sparse: skipped on $k (its rig kernel is not built)"
-		continue
+		return 0
 	fi
-	# The kernel's own test first: a kernel that refuses the checker
-	# would otherwise build every module without it
-	cv=$("$top/scripts/kernel.sh" --src "$k")/scripts/checker-valid.sh
-	if [ -x "$cv" ] && [ "$("$cv" sparse -m64 2>/dev/null)" != 1 ]; then
-		echo "sparse: skipped on $k ($(sparse --version) is too old for it)"
-		continue
+	if ! sp=$("$top/scripts/sparse.sh" "$("$top/scripts/kernel.sh" --src "$k")" 2>&1); then
+		echo "sparse: no sparse that $k takes: $sp"
+		return 1
 	fi
-	out=$(make -s -j"$(nproc)" -C "$kdir" M="$top" C=2 CHECK=sparse modules 2>&1) || rc=1
+	"$top/scripts/kbuild-tree.sh" "$tree"
+	if ! out=$(make -s -C "$kdir" M="$tree" C=2 CHECK="$sp" modules 2>&1); then
+		printf '%s\n' "$out"
+		return 1
+	fi
 	if printf '%s\n' "$out" | grep -q 'is not available or not up to date'; then
-		echo "sparse: skipped on $k ($(sparse --version) is too old for it)"
-		continue
+		echo "sparse: $k refused $("$sp" --version)"
+		return 1
 	fi
-	echo "sparse: modules against $k ($kdir)"
-	warn=$(printf '%s\n' "$out" | grep -E 'warning:|error:' || true)
-	if [ -n "$warn" ]; then
-		printf '%s\n' "$warn"
-		rc=1
-	fi
+	echo "sparse: modules against $k ($kdir, $("$sp" --version))"
+	# Paths as in the repository
+	printf '%s\n' "$out" | grep -E 'warning:|error:' | sed "s|$tree/||" &&
+		return 1
+	return 0
+}
+
+for k in 7.2 6.12; do
+	sparse_one "$k" >"$tmp/sparse-$k" 2>&1 &
+	eval "pid_${k//./_}=\$!"
+done
+
+echo "checkpatch --strict: $*"
+printf '%s\n' "$@" |
+	xargs -n 4 -P "$(nproc)" perl "$src/scripts/checkpatch.pl" --strict \
+		--no-tree --terse --show-types -f || rc=1
+
+for k in 7.2 6.12; do
+	pid=pid_${k//./_}
+	wait "${!pid}" || rc=1
+	cat "$tmp/sparse-$k"
 done
 
 exit $rc

@@ -666,6 +666,7 @@ static void epf_vcon_console_write(struct console *co,
 }
 
 static void epf_vcon_console_lock(struct console *co, unsigned long *flags)
+	__acquires(&vcon->con_lock)
 {
 	struct epf_vcon *vcon = container_of(co, struct epf_vcon, console);
 
@@ -673,6 +674,7 @@ static void epf_vcon_console_lock(struct console *co, unsigned long *flags)
 }
 
 static void epf_vcon_console_unlock(struct console *co, unsigned long flags)
+	__releases(&vcon->con_lock)
 {
 	struct epf_vcon *vcon = container_of(co, struct epf_vcon, console);
 
