@@ -56,8 +56,9 @@ trap 'rm -rf "$tmp"' EXIT
 iargs=(-o "$tmp/initramfs.cpio.gz" -f "$top/tests/lib:/tests/lib"
        -f "$top/tests/known-warnings:/tests/known-warnings"
        -f "$top/bench/guest:/bench")
+# The functions, and the references the console suite measures them against
 while IFS= read -r m; do iargs+=(-m "$m"); done \
-	< <(find "$top/drivers" -name '*.ko' | sort)
+	< <(find "$top/drivers" "$top/tests/ref" -name '*.ko' | sort)
 while IFS= read -r e; do iargs+=(-f "$e"); done \
 	< <("$top/scripts/tools.sh" "$kdir" "$top/build/tools-$kver")
 "$top/scripts/initramfs.sh" "${iargs[@]}"
@@ -193,7 +194,8 @@ run_suite() {
 
 # console_rows ALL: a console suite's BENCH lines (stdin) as table input;
 # a bulk line holds three metrics, the third DIR_ALL (all CPU of the rig,
-# or of the host machine)
+# or of the host machine), and in the one-machine suite (ALL "rig") a
+# fourth, DIR_khvcd
 console_rows() {
 	awk -v all="$1" '
 	$1 == "BENCH-PLACEMENT" { sub(/^BENCH-PLACEMENT /, "P "); print }
@@ -202,12 +204,16 @@ console_rows() {
 		print "F", $2, $3 "_mibps", $4
 		print "F", $2, $3 "_ep", $4
 		print "F", $2, $3 "_" all, $4
+		if (all == "rig")
+			print "F", $2, $3 "_khvcd", $4
 	}
 	$1 == "BENCH" && $3 == "rtt" { print "V", $2, "rtt", $4, $6 }
 	$1 == "BENCH" && $3 != "rtt" {
 		print "V", $2, $3 "_mibps", $4, $5
 		print "V", $2, $3 "_ep", $4, $6
 		print "V", $2, $3 "_" all, $4, $7
+		if (all == "rig")
+			print "V", $2, $3 "_khvcd", $4, $8
 	}'
 }
 
@@ -220,24 +226,26 @@ net_rows() {
 }
 
 # console_suite: console throughput, echo and CPU cost, dedicated vs
-# mediated vs pty
+# dedicated on hvc vs mediated vs pty
 console_suite() {
-	# Time limit: boot and set-up, then per repetition 2 function set-ups
-	# and teardowns (60 s each at most), and 3 paths x (2 transfers that
+	# Time limit: boot and set-up, then per repetition 3 function set-ups
+	# and teardowns (60 s each at most), and 4 paths x (2 transfers that
 	# give up after max(30, 8 x MIB) s each, and an echo round of at most
 	# 20 s).  A guest that hangs (see bench/README) is cut off there.
 	local xfer_secs limit
 
 	xfer_secs=$((mib * 8 > 30 ? mib * 8 : 30))
-	limit=$((180 + reps * (2 * 60 + 3 * (2 * xfer_secs + 30))))
+	limit=$((180 + reps * (3 * 60 + 4 * (2 * xfer_secs + 30))))
 
 	echo "bench.sh: console benchmark, $reps x $mib MiB, kernel $kver" >&2
 	run_suite console /bench/console.sh "$limit" \
 		"vep.bench_mib=$mib vep.bench_reps=$reps"
 
 	# BENCH lines to table input: a bulk line holds three metrics
-	tr -d '\r' <"$out/console.log" | console_rows rig | table "$out/console.csv" "dedicated mediated pty" "ded/med ded/pty" \
-		"h2e_mibps=host->endpoint MiB/s|e2h_mibps=endpoint->host MiB/s|rtt=1-byte echo round trip, us|h2e_ep=endpoint CPU ms/MiB, host->endpoint|e2h_ep=endpoint CPU ms/MiB, endpoint->host|h2e_rig=all CPU ms/MiB, host->endpoint|e2h_rig=all CPU ms/MiB, endpoint->host"
+	tr -d '\r' <"$out/console.log" | console_rows rig |
+		table "$out/console.csv" "dedicated hvc mediated pty" \
+		"ded/hvc ded/med ded/pty" \
+		"h2e_mibps=host->endpoint MiB/s|e2h_mibps=endpoint->host MiB/s|rtt=1-byte echo round trip, us|h2e_ep=endpoint CPU ms/MiB, host->endpoint|e2h_ep=endpoint CPU ms/MiB, endpoint->host|h2e_rig=all CPU ms/MiB, host->endpoint|e2h_rig=all CPU ms/MiB, endpoint->host|h2e_khvcd=khvcd CPU ms/MiB, host->endpoint|e2h_khvcd=khvcd CPU ms/MiB, endpoint->host"
 	echo "bench.sh: table written to $out/console.csv" >&2
 }
 

@@ -2,18 +2,19 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Console benchmark, run in the rig by scripts/bench.sh: the dedicated
-# function (/dev/hvcEP0), the mediated one (a local virtio_console's
-# /dev/hvcN) and a pty pair, in one boot.  For each: bulk throughput both
-# ways and a 1-byte echo round trip.  The paths take turns in every
-# repetition (dedicated, mediated, pty; dedicated, mediated, pty; ...), and
-# each function is bound for its own turn only: set up, measured, unlinked
-# and removed again, so that every measurement runs with exactly one
-# function linked (the pty with none).  Prints one "BENCH ..." line per
+# function (/dev/hvcEP0, its own tty), the same function on an hvc_console
+# backend (tests/ref/vep-vcon-hvc.c: /dev/hvcN), the mediated one (a local
+# virtio_console's /dev/hvcN) and a pty pair, in one boot.  For each: bulk
+# throughput both ways and a 1-byte echo round trip.  The paths take turns
+# in every repetition (dedicated, hvc, mediated, pty; dedicated, hvc, ...),
+# and each function is bound for its own turn only: set up, measured,
+# unlinked and removed again, so that every measurement runs with exactly
+# one function linked (the pty with none).  Prints one "BENCH ..." line per
 # measurement and one "BENCH-FAIL ..." line per measurement that failed;
 # scripts/bench.sh makes the table.
 #
 #   BENCH-PLACEMENT TEXT...
-#   BENCH PATH DIR REP MIBPS EP_CPU_MS_PER_MIB RIG_CPU_MS_PER_MIB
+#   BENCH PATH DIR REP MIBPS EP_CPU_MS_PER_MIB RIG_CPU_MS_PER_MIB KHVCD_CPU_MS_PER_MIB
 #   BENCH PATH rtt REP MIN_US MEDIAN_US MAX_US
 #   BENCH-FAIL PATH DIR|rtt REP
 #
@@ -24,7 +25,9 @@
 # line (the poll thread not found, say).  RIG_CPU is all CPU time of the
 # guest, host and endpoint together (the mediated path's local
 # virtio_console works on the host's CPU in this rig, so only this one
-# shows all of it).
+# shows all of it).  KHVCD_CPU is khvcd's, the one thread that polls every
+# hvc of the guest, the host's and the endpoint's alike: the hvc path's
+# endpoint work done there is in RIG_CPU, not in EP_CPU.
 #
 # Placement, the same for every path (CPU 0 the host's, CPU 1 the
 # endpoint's): in both directions the writer runs on CPU 0 and the reader on
@@ -35,8 +38,9 @@
 # are virtio_console, whose writers spin with interrupts off until the poll
 # thread has copied their buffer, so no writer may run on the poll thread's
 # CPU, and the echo writes back.  The other paths run the same way so that
-# all three are compared under the same conditions.  Every writer stays at
-# most 128 KiB ahead of its reader, which the mediated path also needs.
+# all four are compared under the same conditions.  Every writer stays at
+# most 128 KiB ahead of its reader, which the mediated path also needs (and
+# the hvc path, whose receive buffer holds that much; see its source).
 
 . /tests/lib/tap.sh
 . /tests/lib/rig.sh
@@ -80,6 +84,16 @@ pid_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null
 }
 
+# khvcd_pid: pid of khvcd; fails if there is none
+khvcd_pid() {
+	for kp in /proc/[0-9]*; do
+		[ "$(cat "$kp/comm" 2>/dev/null)" = khvcd ] || continue
+		echo "${kp#/proc/}"
+		return 0
+	done
+	return 1
+}
+
 # rig_ticks: busy CPU time of all CPUs so far, in clock ticks
 rig_ticks() {
 	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
@@ -105,10 +119,15 @@ bulk() {
 		b_pid=$(poll_pid)
 		[ -n "$b_pid" ] && b_p0=$(pid_ticks "$b_pid")
 	fi
+	b_kpid=$(khvcd_pid)
+	b_k0=
+	b_k1=
+	[ -n "$b_kpid" ] && b_k0=$(pid_ticks "$b_kpid")
 	b_r0=$(rig_ticks)
 	b_out=$($XFER -W "$WR_CPU" -R "$RD_CPU" "$4" "$5")
 	b_rc=$?
 	[ -n "$b_pid" ] && b_p1=$(pid_ticks "$b_pid")
+	[ -n "$b_kpid" ] && b_k1=$(pid_ticks "$b_kpid")
 	b_r1=$(rig_ticks)
 	if [ $b_rc -ne 0 ]; then
 		echo "# $1 $2 run $rep: vep-xfer failed ($b_rc): $b_out"
@@ -135,7 +154,14 @@ bulk() {
 	fi
 	b_rig=$(awk -v t=$((b_r1 - b_r0)) -v m="$MIB" \
 		'BEGIN { printf "%.1f", t * 10 / m }')
-	echo "BENCH $1 $2 $rep $(field mibps $b_out) $b_ep $b_rig"
+	if [ -z "$b_k0" ] || [ -z "$b_k1" ]; then
+		echo "# ERROR: $1 $2 run $rep: no khvcd CPU figure: khvcd not found"
+		b_kh=n/a:khvcd-not-found
+	else
+		b_kh=$(awk -v t=$((b_k1 - b_k0)) -v m="$MIB" \
+			'BEGIN { printf "%.1f", t * 10 / m }')
+	fi
+	echo "BENCH $1 $2 $rep $(field mibps $b_out) $b_ep $b_rig $b_kh"
 }
 
 # rtt PATH TX RX: one round of 20 echoes, both ends on ECHO_CPU
@@ -192,6 +218,34 @@ ded_down() {
 	rmdir "$EPCFS/functions/pci_epf_vcon/con0" 2>/dev/null
 }
 
+# hvc_up: the function on hvc on controller 0, the host bound; sets
+# hvc_ep, the endpoint's hvc (the function names it), and hvc_host, the
+# host's: hvc numbers the two from one pool, in the order they come
+hvc_up() {
+	mkdir "$hfn" && echo "$POLL_CPU" >"$hfn/vhvc/poll_cpu" &&
+		echo 4 >"$hfn/msix_interrupts" &&
+		ln -s "$hfn" "$(rig_epc 0)/" &&
+		echo 1 >"$(rig_epc 0)/start" && rig_link 0 up ||
+		setup_fail "the function did not start" || return
+	hvc_ep=$(cat "$hfn/vhvc/tty")
+	host_wait_bound "$(host_bdf 0)" 30 ||
+		setup_fail "the host did not bind the function" || return
+	rig_wait 10 vmed_nr_hvcs 2 ||
+		setup_fail "not two hvcs: $(vmed_hvcs | tr '\n' ' ')" || return
+	hvc_host=$(vmed_other_hvc "$hvc_ep") ||
+		setup_fail "no host hvc besides $hvc_ep: $(vmed_hvcs | tr '\n' ' ')" ||
+		return
+	echo "# hvc run $rep: the endpoint's tty is $hvc_ep, the host's $hvc_host"
+}
+
+# hvc_down: stop and remove the function on hvc
+hvc_down() {
+	echo 0 >"$(rig_epc 0)/start"
+	rig_link 0 down
+	rm -f "$(rig_epc 0)/hvc0"
+	rmdir "$hfn" 2>/dev/null
+}
+
 # med_up: the mediated function on controller 0, both drivers bound; sets
 # ep_hvc and host_hvc
 med_up() {
@@ -221,6 +275,7 @@ run_path() {
 		fail_all "$1" "functions still linked: ${rp_left% }"
 		# Remove them, for the turns after this one
 		ded_down 2>/dev/null
+		hvc_down 2>/dev/null
 		med_down 2>/dev/null
 		return 1
 	fi
@@ -232,6 +287,14 @@ run_path() {
 			fail_all dedicated "set-up failed"
 		fi
 		ded_down
+		;;
+	hvc)
+		if hvc_up; then
+			measure hvc "/dev/$hvc_host" "/dev/$hvc_ep" rd wr
+		else
+			fail_all hvc "set-up failed"
+		fi
+		hvc_down
 		;;
 	mediated)
 		if med_up; then
@@ -251,11 +314,13 @@ echo "# console benchmark: $MIB MiB per transfer, $REPS runs each, interleaved"
 echo "BENCH-PLACEMENT $PLACEMENT"
 vcon_load >/dev/null
 rig_insmod pci-epf-vmed || echo "# loading pci-epf-vmed failed"
+rig_insmod vep-vcon-hvc || echo "# loading vep-vcon-hvc failed"
 fn=$EPCFS/functions/pci_epf_vmed/med0
+hfn=$EPCFS/functions/pci_epf_vhvc/hvc0
 
 rep=1
 while [ $rep -le "$REPS" ]; do
-	for path in dedicated mediated pty; do
+	for path in dedicated hvc mediated pty; do
 		run_path $path
 	done
 	rep=$((rep + 1))
