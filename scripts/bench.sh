@@ -7,6 +7,7 @@
 #
 #   scripts/bench.sh [-k KVER] [-s console|net|two-console|two-net|two|all]
 #                    [-n MIB] [-t SECS] [-r REPS] [-a 'ARCH...']
+#                    [-p 'dedicated PATH...']
 #
 # Each measurement is repeated REPS times (default 3), the paths taking
 # turns in every repetition, and reported as median (min..max), side by
@@ -17,7 +18,9 @@
 # build/bench/SUITE.csv.  The suites across two machines (two-console,
 # two-net; "two" runs both) run once per endpoint architecture (-a,
 # default "x86_64 arm64"), each table in build/bench/SUITE.ARCH.csv, the
-# rig's logs in build/bench/logs/.  Numbers from a shared, noisy machine
+# rig's logs in build/bench/logs/.  The console suite measures the paths
+# -p names (default "dedicated hvc mediated pty"), dedicated first: it is
+# the numerator of every ratio.  Numbers from a shared, noisy machine
 # under TCG: compare the ratios, not the values.
 
 set -euo pipefail
@@ -32,7 +35,8 @@ secs=5
 reps=3
 suite=all
 arches="x86_64 arm64"
-while getopts "k:s:n:t:r:a:h" opt; do
+cpaths="dedicated hvc mediated pty"
+while getopts "k:s:n:t:r:a:p:h" opt; do
 	case $opt in
 	k) kver=$OPTARG ;;
 	s) suite=$OPTARG ;;
@@ -40,9 +44,29 @@ while getopts "k:s:n:t:r:a:h" opt; do
 	t) secs=$OPTARG ;;
 	r) reps=$OPTARG ;;
 	a) arches=$OPTARG ;;
+	p) cpaths=$OPTARG ;;
 	*) sed -n '/^#   scripts/,/^$/p' "$0" >&2; exit 2 ;;
 	esac
 done
+
+# The console paths: known names, dedicated first, and the ratio headings
+# and the number of functions to set up per repetition that go with them
+read -ra cplist <<<"$cpaths"
+cpaths=${cplist[*]}
+cratios=
+cfns=0
+for p in "${cplist[@]}"; do
+	case $p in
+	dedicated | hvc | mediated) cfns=$((cfns + 1)) ;;
+	pty) ;;
+	*) echo "bench.sh: -p: unknown console path $p" >&2; exit 2 ;;
+	esac
+	[ "$p" = dedicated ] || cratios="$cratios ded/${p:0:3}"
+done
+if [ "${cplist[0]:-}" != dedicated ]; then
+	echo "bench.sh: -p: dedicated must come first, it is every ratio's numerator" >&2
+	exit 2
+fi
 
 "$top/scripts/deps.sh"
 kdir=$("$top/scripts/kernel.sh" "$kver")
@@ -228,23 +252,23 @@ net_rows() {
 # console_suite: console throughput, echo and CPU cost, dedicated vs
 # dedicated on hvc vs mediated vs pty
 console_suite() {
-	# Time limit: boot and set-up, then per repetition 3 function set-ups
-	# and teardowns (60 s each at most), and 4 paths x (2 transfers that
-	# give up after max(30, 8 x MIB) s each, and an echo round of at most
-	# 20 s).  A guest that hangs (see bench/README) is cut off there.
-	local xfer_secs limit
+	# Time limit: boot and set-up, then per repetition a function set-up
+	# and teardown (60 s at most) per function path, and per path 2
+	# transfers that give up after max(30, 8 x MIB) s each and an echo
+	# round of at most 20 s.  A guest that hangs (see bench/README) is cut
+	# off there.
+	local xfer_secs limit np=${#cplist[@]}
 
 	xfer_secs=$((mib * 8 > 30 ? mib * 8 : 30))
-	limit=$((180 + reps * (3 * 60 + 4 * (2 * xfer_secs + 30))))
+	limit=$((180 + reps * (cfns * 60 + np * (2 * xfer_secs + 30))))
 
-	echo "bench.sh: console benchmark, $reps x $mib MiB, kernel $kver" >&2
+	echo "bench.sh: console benchmark, $reps x $mib MiB, paths $cpaths, kernel $kver" >&2
 	run_suite console /bench/console.sh "$limit" \
-		"vep.bench_mib=$mib vep.bench_reps=$reps"
+		"vep.bench_mib=$mib vep.bench_reps=$reps vep.bench_paths=${cpaths// /,}"
 
 	# BENCH lines to table input: a bulk line holds three metrics
 	tr -d '\r' <"$out/console.log" | console_rows rig |
-		table "$out/console.csv" "dedicated hvc mediated pty" \
-		"ded/hvc ded/med ded/pty" \
+		table "$out/console.csv" "$cpaths" "${cratios# }" \
 		"h2e_mibps=host->endpoint MiB/s|e2h_mibps=endpoint->host MiB/s|rtt=1-byte echo round trip, us|h2e_ep=endpoint CPU ms/MiB, host->endpoint|e2h_ep=endpoint CPU ms/MiB, endpoint->host|h2e_rig=all CPU ms/MiB, host->endpoint|e2h_rig=all CPU ms/MiB, endpoint->host|h2e_khvcd=khvcd CPU ms/MiB, host->endpoint|e2h_khvcd=khvcd CPU ms/MiB, endpoint->host"
 	echo "bench.sh: table written to $out/console.csv" >&2
 }

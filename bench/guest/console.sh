@@ -51,8 +51,11 @@
 # Sizes from scripts/bench.sh, on the kernel command line
 MIB=$(sed -n 's/.*vep\.bench_mib=\([0-9][0-9]*\).*/\1/p' /proc/cmdline)
 REPS=$(sed -n 's/.*vep\.bench_reps=\([0-9][0-9]*\).*/\1/p' /proc/cmdline)
+PATHS=$(sed -n 's/.*vep\.bench_paths=\([a-z,]*\).*/\1/p' /proc/cmdline |
+	tr , ' ')
 MIB=${MIB:-8}
 REPS=${REPS:-3}
+PATHS=${PATHS:-dedicated hvc mediated pty}
 # A transfer gives up below 1/8 MiB/s (30 s at least): scripts/bench.sh
 # sizes the whole run's time limit the same way
 XFER_SECS=$((MIB * 8 > 30 ? MIB * 8 : 30))
@@ -310,7 +313,7 @@ run_path() {
 	esac
 }
 
-echo "# console benchmark: $MIB MiB per transfer, $REPS runs each, interleaved"
+echo "# console benchmark: $MIB MiB per transfer, $REPS runs each, interleaved: $PATHS"
 echo "BENCH-PLACEMENT $PLACEMENT"
 vcon_load >/dev/null
 rig_insmod pci-epf-vmed || echo "# loading pci-epf-vmed failed"
@@ -320,7 +323,7 @@ hfn=$EPCFS/functions/pci_epf_vhvc/hvc0
 
 rep=1
 while [ $rep -le "$REPS" ]; do
-	for path in dedicated hvc mediated pty; do
+	for path in $PATHS; do
 		run_path $path
 	done
 	rep=$((rep + 1))
