@@ -113,7 +113,15 @@ field() {
 }
 
 # bulk PATH DIR EPSIDE TX RX: one bulk run, writer on WR_CPU, reader on
-# RD_CPU; EPSIDE (wr, rd or none) names the process on the endpoint's tty
+# RD_CPU; EPSIDE (wr, rd or none) names the process on the endpoint's tty.
+# vep-xfer starts on the reader's CPU (on_ep: RD_CPU is the endpoint's),
+# not on this shell's: its address space is then never loaded on CPU 0,
+# where a virtio_console writer (the host's, or the mediated path's local
+# one) spins with interrupts off until the poll thread on CPU 1 has its
+# buffer.  A TLB flush of the reader's (a copy-on-write fault after it
+# forks the writer, or the kernel trimming the CPUs an address space has
+# been on, once a second) would otherwise wait for CPU 0 from CPU 1, and
+# the rig would hang: the reader's soft lockup in tty_read().
 bulk() {
 	b_pid=
 	b_p0=
@@ -127,7 +135,8 @@ bulk() {
 	b_k1=
 	[ -n "$b_kpid" ] && b_k0=$(pid_ticks "$b_kpid")
 	b_r0=$(rig_ticks)
-	b_out=$($XFER -W "$WR_CPU" -R "$RD_CPU" "$4" "$5")
+	# shellcheck disable=SC2086 # XFER is the command and its options
+	b_out=$(on_ep $XFER -W "$WR_CPU" -R "$RD_CPU" "$4" "$5")
 	b_rc=$?
 	[ -n "$b_pid" ] && b_p1=$(pid_ticks "$b_pid")
 	[ -n "$b_kpid" ] && b_k1=$(pid_ticks "$b_kpid")
