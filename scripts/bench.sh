@@ -252,15 +252,16 @@ net_rows() {
 # console_suite: console throughput, echo and CPU cost, dedicated vs
 # dedicated on hvc vs mediated vs pty
 console_suite() {
-	# Time limit: boot and set-up, then per repetition a function set-up
-	# and teardown (60 s at most) per function path, and per path 2
-	# transfers that give up after max(30, 8 x MIB) s each and an echo
-	# round of at most 20 s.  A guest that hangs (see bench/README) is cut
-	# off there.
+	# Time limit: boot and set-up, then per repetition up to 3 function
+	# set-ups and teardowns (60 s each at most) per function path (a
+	# set-up that failed after a poll thread lapse is tried again), and
+	# per path 2 transfers that give up after max(30, 8 x MIB) s each and
+	# an echo round of at most 20 s.  A guest that hangs (see
+	# bench/README) is cut off there.
 	local xfer_secs limit np=${#cplist[@]}
 
 	xfer_secs=$((mib * 8 > 30 ? mib * 8 : 30))
-	limit=$((180 + reps * (cfns * 60 + np * (2 * xfer_secs + 30))))
+	limit=$((180 + reps * (cfns * 3 * 60 + np * (2 * xfer_secs + 30))))
 
 	echo "bench.sh: console benchmark, $reps x $mib MiB, paths $cpaths, kernel $kver" >&2
 	run_suite console /bench/console.sh "$limit" \

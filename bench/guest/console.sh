@@ -278,6 +278,36 @@ med_down() {
 	rmdir "$fn" 2>/dev/null
 }
 
+# Set-up retries: tests/lib/host.sh retries a host set-up once a boot,
+# after a lapse the endpoint logged (a test group checks set-ups).  Here
+# a set-up that failed so is done again from the start, 3 tries a turn at
+# most: on a loaded machine the poll thread's vCPU loses its host CPU
+# often enough to leave most turns unmeasured otherwise, and a lapse in a
+# set-up says nothing of the transfers.  A set-up that fails with no lapse
+# logged is not tried again.  Every retry is a "#" line, and the run
+# counts them.
+BENCH_RETRIES=0
+SETUP_TRIES=3
+
+# path_up UP DOWN: set a function up with UP; if it failed after a lapse
+# (host_wait_bound then retried it once), DOWN and UP again
+path_up() {
+	pu_try=1
+	while :; do
+		SETUP_RETRIES=0
+		$1
+		pu_rc=$?
+		BENCH_RETRIES=$((BENCH_RETRIES + SETUP_RETRIES))
+		[ $pu_rc -eq 0 ] && return 0
+		[ "$SETUP_RETRIES" -ge 1 ] && [ $pu_try -lt $SETUP_TRIES ] ||
+			return 1
+		$2
+		pu_try=$((pu_try + 1))
+		BENCH_RETRIES=$((BENCH_RETRIES + 1))
+		echo "# $path run $rep: set-up failed after a lapse; try $pu_try of $SETUP_TRIES"
+	done
+}
+
 # run_path PATH: one repetition of PATH, its function bound for it alone
 run_path() {
 	# Nothing else linked: a function left over from a failed teardown
@@ -293,7 +323,7 @@ run_path() {
 	fi
 	case $1 in
 	dedicated)
-		if ded_up; then
+		if path_up ded_up ded_down; then
 			measure dedicated "/dev/$ded_host" /dev/hvcEP0 rd wr
 		else
 			fail_all dedicated "set-up failed"
@@ -301,7 +331,7 @@ run_path() {
 		ded_down
 		;;
 	hvc)
-		if hvc_up; then
+		if path_up hvc_up hvc_down; then
 			measure hvc "/dev/$hvc_host" "/dev/$hvc_ep" rd wr
 		else
 			fail_all hvc "set-up failed"
@@ -309,7 +339,7 @@ run_path() {
 		hvc_down
 		;;
 	mediated)
-		if med_up; then
+		if path_up med_up med_down; then
 			measure mediated "/dev/$host_hvc" "/dev/$ep_hvc" rd wr
 		else
 			fail_all mediated "set-up failed"
@@ -333,10 +363,10 @@ hfn=$EPCFS/functions/pci_epf_vhvc/hvc0
 rep=1
 while [ $rep -le "$REPS" ]; do
 	for path in $PATHS; do
-		run_path $path
+		run_path "$path"
 	done
 	rep=$((rep + 1))
 done
 
-echo "# host set-ups retried after a poll thread lapse: $SETUP_RETRIES"
+echo "# host set-ups retried after a poll thread lapse: $BENCH_RETRIES"
 rig_check_dmesg
