@@ -5,7 +5,7 @@
 # then print a table of each suite's results with ratios and write it as
 # CSV.
 #
-#   scripts/bench.sh [-k KVER] [-s console|net|two-console|two-net|two|all]
+#   scripts/bench.sh [-k KVER] [-s console|net|two-console|two-net|two|two-setup|all]
 #                    [-n MIB] [-t SECS] [-r REPS] [-a 'ARCH...']
 #                    [-p 'dedicated PATH...']
 #
@@ -329,6 +329,38 @@ two_net_suite() {
 		"tcp_h2e=TCP host->endpoint Mbit/s|tcp_e2h=TCP endpoint->host Mbit/s|udp_h2e=UDP host->endpoint Mbit/s|udp_e2h=UDP endpoint->host Mbit/s|udp_h2e_loss=UDP host->endpoint loss %|udp_e2h_loss=UDP endpoint->host loss %|ping_us=ping round trip, us"
 }
 
+# two_setup_suite: host set-ups the endpoint's poll thread missed across
+# two machines, by the nice value of the endpoint's other vCPU; a table of
+# sums per value and kind of set-up (bench/two/two-setup.sh)
+two_setup_suite() {
+	local a log
+
+	for a in $arches; do
+		echo "bench.sh: two-setup, endpoint $a, $reps runs, kernel $kver" >&2
+		log=$out/logs/two-setup.$a.log
+		rm -f "$log"
+		VEP_LOGDIR=$out/logs VEP_TWO_ARCHES=$a VEP_BENCH_REPS=$reps \
+			KVER=$kver "$top/scripts/test.sh" two-setup \
+			>"$out/two-setup.$a.tap" 2>&1 || rc=1
+		grep -E '^(not ok|# )' "$out/two-setup.$a.tap" >&2 || true
+		[ -f "$log" ] || { echo "bench.sh: no log $log" >&2; rc=1; continue; }
+		tr -d '\r' <"$log" | awk '
+			$1 == "BENCH-FAIL" { fail++ }
+			$1 == "BENCH-SETUP" {
+				k = $2 "," $3
+				if (!(k in n)) keys[++nk] = k
+				n[k] += $5; f[k] += $6; u[k] += $7
+			}
+			END {
+				print "nice,set-up,set-ups,failed,vectors unseen"
+				for (i = 1; i <= nk; i++)
+					print keys[i] "," n[keys[i]] "," f[keys[i]] "," u[keys[i]]
+				if (fail) print "# " fail " turn(s) lost: the endpoint did not boot"
+			}' | tee "$out/two-setup.$a.csv"
+		echo "bench.sh: table written to $out/two-setup.$a.csv" >&2
+	done
+}
+
 rc=0
 case $suite in
 console) console_suite ;;
@@ -336,6 +368,7 @@ net) net_suite ;;
 two-console) two_console_suite ;;
 two-net) two_net_suite ;;
 two) two_console_suite; two_net_suite ;;
+two-setup) two_setup_suite ;;
 all) console_suite; net_suite ;;
 *) echo "bench.sh: unknown suite $suite" >&2; exit 2 ;;
 esac
