@@ -4,7 +4,8 @@
 # The kernel's nvmet-pci-epf function on the loopback controller, with a
 # memory-backed null_blk namespace, seen by the host's stock nvme driver.
 # Data written on the host is read back on the host and checked on the
-# endpoint's own block device.
+# endpoint's own block device.  The controller has DMA channels, which
+# nvmet-pci-epf finds as it finds eDMA's and moves the data with.
 
 . /tests/lib/tap.sh
 . /tests/lib/rig.sh
@@ -14,7 +15,7 @@ if [ ! -d "$EPCFS/functions/nvmet_pci_epf" ]; then
 	tap_end; exit $?
 fi
 
-rig_load_epc || exit 1
+rig_load_epc dma_chans=2 || exit 1
 epc=$(rig_epc 0)
 
 nb=/sys/kernel/config/nullb/nullb1
@@ -60,6 +61,10 @@ tap_check "host checksum matches" test "$want" = "$got"
 dd if=/dev/nullb1 of=/tmp/ep bs=1M count=8 iflag=direct 2>/dev/null
 got=$(sha256sum < /tmp/ep)
 tap_check "endpoint block device holds the same data" test "$want" = "$got"
+tap_check "nvmet-pci-epf took the controller's DMA channels" \
+	sh -c "! dmesg | grep -q 'DMA not supported, falling back to MMIO'"
+tap_check "the controller's DMA channels moved the data" \
+	rig_dma_moved pci-epc-loop.0
 
 tap_check "stop the link" sh -c "echo 0 > $epc/start"
 tap_check "host nvme device removed" rig_wait 30 sh -c '! test -e /dev/nvme0n1'

@@ -36,6 +36,20 @@ rig_link() {
 	rig_wait 30 grep -qx "$2" "/sys/devices/platform/pci-epc-loop.$1/link"
 }
 
+# rig_dma_moved [DEVICE]: the DMA channels of the controllers, or of the
+# one whose platform device is DEVICE (pci-epc-emul's engine, a line per
+# channel in dmaengine's debugfs summary), moved data; prints their lines
+rig_dma_moved() {
+	awk -v want="${1:-}" '
+		/^dma[0-9]+ \(/ { dev = $2; gsub(/[():]/, "", dev); next }
+		/^ dma[0-9]+chan[0-9]+ +\| (in use|free), [0-9]+ transfers/ &&
+		    (want == "" || dev == want) { print dev ":" $0 }
+	' /sys/kernel/debug/dmaengine/summary > /tmp/dma.sum
+	cat /tmp/dma.sum
+	sed 's/.*, \([0-9]*\) transfers.*/\1/' /tmp/dma.sum |
+		awk '{ n += $1 } END { exit !(n > 0) }'
+}
+
 # rig_wait SECONDS CMD...: poll CMD every 0.1 s until it succeeds
 rig_wait() {
 	rw_n=$(($1 * 10))

@@ -10,13 +10,18 @@
 
 #include <linux/bitfield.h>
 #include <linux/bitmap.h>
+#include <linux/dma-direct.h>
+#include <linux/dmaengine.h>
 #include <linux/io.h>
+#include <linux/ioport.h>
 #include <linux/irq.h>
 #include <linux/irqdomain.h>
 #include <linux/module.h>
 #include <linux/msi.h>
 #include <linux/pci.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 
 #ifdef EPC_EMUL_ASM_UNALIGNED
 #include <asm/unaligned.h>
@@ -518,6 +523,677 @@ bool pci_epc_emul_intx_enabled(struct pci_epc_emul_func *f)
 		 PCI_COMMAND_INTX_DISABLE);
 }
 EXPORT_SYMBOL_GPL(pci_epc_emul_intx_enabled);
+
+#if IS_ENABLED(CONFIG_DMA_ENGINE)
+/* ------------------------------------------------------------------------
+ * DMA engine
+ *
+ * Real endpoint controllers carry DMA channels (DesignWare's eDMA, for one)
+ * that copy between endpoint memory and host PCI addresses.  The rig's
+ * controllers reach host memory through aliases instead: host PCI address
+ * X is at offset X of an outbound alias.  This engine copies through one
+ * such alias with the CPU, from an unbound workqueue, so that endpoint
+ * functions find channels where they find eDMA's and their DMA paths run.
+ *
+ * Slave channels (the default) are private, as eDMA's are: their device is
+ * the controller's, they copy both ways, the host end is the slave
+ * configuration's address, and the endpoint end a DMA address of the
+ * controller's device, which has no IOMMU: a CPU physical address of RAM.
+ * Memcpy channels are public and take two CPU physical addresses, RAM or
+ * an outbound window a function mapped, as a generic DMA engine does.
+ */
+
+/* Copies go in pieces this big, with a chance to reschedule between */
+#define PCI_EPC_EMUL_DMA_CHUNK		SZ_64K
+
+/* Transfers to fail on purpose: the next ones, whichever engine runs them */
+static atomic_t pci_epc_emul_dma_fail = ATOMIC_INIT(0);
+
+static int pci_epc_emul_dma_fail_set(const char *val,
+				     const struct kernel_param *kp)
+{
+	int n, ret;
+
+	ret = kstrtoint(val, 0, &n);
+	if (ret)
+		return ret;
+	if (n < 0)
+		return -EINVAL;
+	atomic_set(&pci_epc_emul_dma_fail, n);
+	return 0;
+}
+
+static int pci_epc_emul_dma_fail_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%d\n", atomic_read(&pci_epc_emul_dma_fail));
+}
+
+static const struct kernel_param_ops pci_epc_emul_dma_fail_ops = {
+	.set = pci_epc_emul_dma_fail_set,
+	.get = pci_epc_emul_dma_fail_get,
+};
+module_param_cb(dma_fail, &pci_epc_emul_dma_fail_ops, NULL, 0644);
+MODULE_PARM_DESC(dma_fail,
+		 "Fail this many of the next DMA transfers (fault injection)");
+
+/**
+ * struct pci_epc_emul_dma_seg - one piece of a transfer
+ * @addr: its endpoint end (slave) or its destination (memcpy)
+ * @len: its length
+ */
+struct pci_epc_emul_dma_seg {
+	dma_addr_t addr;
+	size_t len;
+};
+
+/**
+ * struct pci_epc_emul_dma_desc - one transfer
+ * @txd: what the client sees
+ * @node: on its channel's submitted or issued list
+ * @dir: DMA_DEV_TO_MEM or DMA_MEM_TO_DEV (slave), DMA_MEM_TO_MEM (memcpy)
+ * @remote: slave: host PCI address of the first piece, the others follow;
+ *	    memcpy: the source
+ * @len: bytes in all
+ * @nr_segs: pieces in @segs
+ * @segs: the pieces
+ */
+struct pci_epc_emul_dma_desc {
+	struct dma_async_tx_descriptor txd;
+	struct list_head node;
+	enum dma_transfer_direction dir;
+	dma_addr_t remote;
+	size_t len;
+	unsigned int nr_segs;
+	struct pci_epc_emul_dma_seg segs[] __counted_by(nr_segs);
+};
+
+/**
+ * struct pci_epc_emul_dma_chan - one channel
+ * @chan: the dmaengine channel
+ * @dma: its engine
+ * @lock: protects the members below and the channel's cookies; taken
+ *	  with interrupts off (clients submit from any context)
+ * @cfg: the slave configuration
+ * @submitted: transfers submitted, not yet issued
+ * @issued: transfers issued, in order, not yet started
+ * @failed: the last cookie whose transfer failed
+ * @gen: bumped by terminate_all: a transfer started before has no callback
+ * @xfers: transfers done
+ * @bytes: bytes they moved
+ * @errors: transfers failed
+ * @work: runs the issued transfers, one after the other
+ */
+struct pci_epc_emul_dma_chan {
+	struct dma_chan chan;
+	struct pci_epc_emul_dma *dma;
+	/* protects the members below, and chan's cookies */
+	spinlock_t lock;
+	struct dma_slave_config cfg;
+	struct list_head submitted;
+	struct list_head issued;
+	dma_cookie_t failed;
+	unsigned int gen;
+	u64 xfers;
+	u64 bytes;
+	u64 errors;
+	struct work_struct work;
+};
+
+/**
+ * struct pci_epc_emul_dma - one engine
+ * @dd: the dmaengine device
+ * @alias: slave engines: the outbound alias, host PCI address X at @alias + X
+ * @alias_size: its size
+ * @wq: where the channels' work runs
+ * @nr_chans: channels in @chans
+ * @chans: the channels
+ */
+struct pci_epc_emul_dma {
+	struct dma_device dd;
+	void __iomem *alias;
+	resource_size_t alias_size;
+	struct workqueue_struct *wq;
+	unsigned int nr_chans;
+	struct pci_epc_emul_dma_chan chans[] __counted_by(nr_chans);
+};
+
+static struct pci_epc_emul_dma_chan *pci_epc_emul_dma_chan(struct dma_chan *c)
+{
+	return container_of(c, struct pci_epc_emul_dma_chan, chan);
+}
+
+static struct pci_epc_emul_dma_desc *
+pci_epc_emul_dma_desc(struct dma_async_tx_descriptor *txd)
+{
+	return container_of(txd, struct pci_epc_emul_dma_desc, txd);
+}
+
+/* RAM at CPU physical address @phys, in the kernel's linear map; or NULL */
+static void *pci_epc_emul_dma_ram(phys_addr_t phys, size_t len)
+{
+	if (region_intersects(phys, len, IORESOURCE_SYSTEM_RAM,
+			      IORES_DESC_NONE) != REGION_INTERSECTS)
+		return NULL;
+	return memremap(phys, len, MEMREMAP_WB);
+}
+
+/* Slave transfer: @desc's pieces to or from the host, through the alias */
+static int pci_epc_emul_dma_run_slave(struct pci_epc_emul_dma *dma,
+				      struct pci_epc_emul_dma_desc *desc)
+{
+	dma_addr_t remote = desc->remote;
+	unsigned int i;
+
+	for (i = 0; i < desc->nr_segs; i++) {
+		const struct pci_epc_emul_dma_seg *seg = &desc->segs[i];
+		void __iomem *io = dma->alias + remote;
+		size_t off, n;
+		void *ram;
+
+		ram = pci_epc_emul_dma_ram(dma_to_phys(dma->dd.dev, seg->addr),
+					   seg->len);
+		if (!ram)
+			return -EFAULT;
+		for (off = 0; off < seg->len; off += n) {
+			n = min_t(size_t, seg->len - off,
+				  PCI_EPC_EMUL_DMA_CHUNK);
+			if (desc->dir == DMA_DEV_TO_MEM)
+				memcpy_fromio(ram + off, io + off, n);
+			else
+				memcpy_toio(io + off, ram + off, n);
+			cond_resched();
+		}
+		memunmap(ram);
+		remote += seg->len;
+	}
+	return 0;
+}
+
+/*
+ * Memcpy transfer: each end is RAM or device memory (an outbound window);
+ * device memory to device memory goes through a page of RAM
+ */
+static int pci_epc_emul_dma_run_memcpy(struct pci_epc_emul_dma_desc *desc)
+{
+	const struct pci_epc_emul_dma_seg *seg = &desc->segs[0];
+	void __iomem *src_io = NULL, *dst_io = NULL;
+	void *src, *dst, *bounce = NULL;
+	size_t off, n, len = seg->len;
+	int ret = -EFAULT;
+
+	src = pci_epc_emul_dma_ram(desc->remote, len);
+	if (!src) {
+		src_io = ioremap(desc->remote, len);
+		if (!src_io)
+			return -EFAULT;
+	}
+	dst = pci_epc_emul_dma_ram(seg->addr, len);
+	if (!dst) {
+		dst_io = ioremap(seg->addr, len);
+		if (!dst_io)
+			goto out_unmap_src;
+	}
+	if (src_io && dst_io) {
+		bounce = kmalloc(PAGE_SIZE, GFP_KERNEL);
+		if (!bounce) {
+			ret = -ENOMEM;
+			goto out_unmap_dst;
+		}
+	}
+
+	for (off = 0; off < len; off += n) {
+		n = min_t(size_t, len - off,
+			  bounce ? PAGE_SIZE : PCI_EPC_EMUL_DMA_CHUNK);
+		if (bounce) {
+			memcpy_fromio(bounce, src_io + off, n);
+			memcpy_toio(dst_io + off, bounce, n);
+		} else if (src_io) {
+			memcpy_fromio(dst + off, src_io + off, n);
+		} else if (dst_io) {
+			memcpy_toio(dst_io + off, src + off, n);
+		} else {
+			memcpy(dst + off, src + off, n);
+		}
+		cond_resched();
+	}
+	ret = 0;
+
+	kfree(bounce);
+out_unmap_dst:
+	if (dst_io)
+		iounmap(dst_io);
+	else
+		memunmap(dst);
+out_unmap_src:
+	if (src_io)
+		iounmap(src_io);
+	else
+		memunmap(src);
+	return ret;
+}
+
+static void pci_epc_emul_dma_work(struct work_struct *work)
+{
+	struct pci_epc_emul_dma_chan *ec =
+		container_of(work, struct pci_epc_emul_dma_chan, work);
+	struct pci_epc_emul_dma *dma = ec->dma;
+	struct pci_epc_emul_dma_desc *desc;
+	struct dmaengine_result res;
+	unsigned int gen;
+	bool callback;
+	int ret;
+
+	for (;;) {
+		spin_lock_irq(&ec->lock);
+		desc = list_first_entry_or_null(&ec->issued,
+						struct pci_epc_emul_dma_desc,
+						node);
+		if (!desc) {
+			spin_unlock_irq(&ec->lock);
+			return;
+		}
+		list_del_init(&desc->node);
+		gen = ec->gen;
+		spin_unlock_irq(&ec->lock);
+
+		if (atomic_add_unless(&pci_epc_emul_dma_fail, -1, 0))
+			ret = -EIO;
+		else if (desc->dir == DMA_MEM_TO_MEM)
+			ret = pci_epc_emul_dma_run_memcpy(desc);
+		else
+			ret = pci_epc_emul_dma_run_slave(dma, desc);
+
+		spin_lock_irq(&ec->lock);
+		/* One worker per channel: transfers complete in order */
+		ec->chan.completed_cookie = desc->txd.cookie;
+		if (ret) {
+			ec->failed = desc->txd.cookie;
+			ec->errors++;
+		} else {
+			ec->xfers++;
+			ec->bytes += desc->len;
+		}
+		callback = gen == ec->gen;
+		spin_unlock_irq(&ec->lock);
+
+		if (ret)
+			dev_err_ratelimited(dma->dd.dev,
+					    "%s: transfer of %zu bytes failed (err=%d)\n",
+					    dma_chan_name(&ec->chan), desc->len,
+					    ret);
+
+		if (callback) {
+			res.result = DMA_TRANS_NOERROR;
+			if (ret)
+				res.result = desc->dir == DMA_MEM_TO_DEV ?
+					     DMA_TRANS_WRITE_FAILED :
+					     DMA_TRANS_READ_FAILED;
+			res.residue = ret ? desc->len : 0;
+			if (desc->txd.callback_result)
+				desc->txd.callback_result(desc->txd.callback_param,
+							  &res);
+			else if (desc->txd.callback)
+				desc->txd.callback(desc->txd.callback_param);
+		}
+		kfree(desc);
+	}
+}
+
+static dma_cookie_t pci_epc_emul_dma_submit(struct dma_async_tx_descriptor *txd)
+{
+	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_dma_chan(txd->chan);
+	struct pci_epc_emul_dma_desc *desc = pci_epc_emul_dma_desc(txd);
+	unsigned long flags;
+	dma_cookie_t cookie;
+
+	spin_lock_irqsave(&ec->lock, flags);
+	cookie = ec->chan.cookie + 1;
+	if (cookie < DMA_MIN_COOKIE)
+		cookie = DMA_MIN_COOKIE;
+	ec->chan.cookie = cookie;
+	txd->cookie = cookie;
+	list_add_tail(&desc->node, &ec->submitted);
+	spin_unlock_irqrestore(&ec->lock, flags);
+
+	return cookie;
+}
+
+static struct pci_epc_emul_dma_desc *
+pci_epc_emul_dma_alloc(struct dma_chan *c, unsigned int nr_segs,
+		       unsigned long flags)
+{
+	struct pci_epc_emul_dma_desc *desc;
+
+	desc = kzalloc(struct_size(desc, segs, nr_segs), GFP_NOWAIT);
+	if (!desc)
+		return NULL;
+	desc->nr_segs = nr_segs;
+	INIT_LIST_HEAD(&desc->node);
+	dma_async_tx_descriptor_init(&desc->txd, c);
+	desc->txd.flags = flags;
+	desc->txd.tx_submit = pci_epc_emul_dma_submit;
+	return desc;
+}
+
+static struct dma_async_tx_descriptor *
+pci_epc_emul_dma_prep_slave_sg(struct dma_chan *c, struct scatterlist *sgl,
+			       unsigned int sg_len,
+			       enum dma_transfer_direction dir,
+			       unsigned long flags, void *context)
+{
+	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_dma_chan(c);
+	resource_size_t size = ec->dma->alias_size;
+	struct pci_epc_emul_dma_desc *desc;
+	struct scatterlist *sg;
+	unsigned long irqflags;
+	dma_addr_t remote;
+	unsigned int i;
+	size_t len = 0;
+
+	if (!sg_len ||
+	    (dir != DMA_DEV_TO_MEM && dir != DMA_MEM_TO_DEV))
+		return NULL;
+
+	desc = pci_epc_emul_dma_alloc(c, sg_len, flags);
+	if (!desc)
+		return NULL;
+
+	for_each_sg(sgl, sg, sg_len, i) {
+		desc->segs[i].addr = sg_dma_address(sg);
+		desc->segs[i].len = sg_dma_len(sg);
+		len += sg_dma_len(sg);
+	}
+
+	spin_lock_irqsave(&ec->lock, irqflags);
+	remote = dir == DMA_DEV_TO_MEM ? ec->cfg.src_addr : ec->cfg.dst_addr;
+	spin_unlock_irqrestore(&ec->lock, irqflags);
+
+	/* The host end must lie in host memory the alias reaches */
+	if (!len || len > size || remote > size - len) {
+		dev_err_ratelimited(c->device->dev,
+				    "%s: %zu bytes at host address %pad: beyond the %pa bytes this controller reaches\n",
+				    dma_chan_name(c), len, &remote, &size);
+		kfree(desc);
+		return NULL;
+	}
+	desc->dir = dir;
+	desc->remote = remote;
+	desc->len = len;
+	return &desc->txd;
+}
+
+static struct dma_async_tx_descriptor *
+pci_epc_emul_dma_prep_memcpy(struct dma_chan *c, dma_addr_t dst,
+			     dma_addr_t src, size_t len, unsigned long flags)
+{
+	struct pci_epc_emul_dma_desc *desc;
+
+	if (!len)
+		return NULL;
+
+	desc = pci_epc_emul_dma_alloc(c, 1, flags);
+	if (!desc)
+		return NULL;
+	desc->segs[0].addr = dst;
+	desc->segs[0].len = len;
+	desc->dir = DMA_MEM_TO_MEM;
+	desc->remote = src;
+	desc->len = len;
+	return &desc->txd;
+}
+
+static int pci_epc_emul_dma_config(struct dma_chan *c,
+				   struct dma_slave_config *cfg)
+{
+	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_dma_chan(c);
+	unsigned long flags;
+
+	spin_lock_irqsave(&ec->lock, flags);
+	ec->cfg = *cfg;
+	spin_unlock_irqrestore(&ec->lock, flags);
+	return 0;
+}
+
+static void pci_epc_emul_dma_issue_pending(struct dma_chan *c)
+{
+	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_dma_chan(c);
+	unsigned long flags;
+	bool any;
+
+	spin_lock_irqsave(&ec->lock, flags);
+	list_splice_tail_init(&ec->submitted, &ec->issued);
+	any = !list_empty(&ec->issued);
+	spin_unlock_irqrestore(&ec->lock, flags);
+
+	if (any)
+		queue_work(ec->dma->wq, &ec->work);
+}
+
+static enum dma_status pci_epc_emul_dma_tx_status(struct dma_chan *c,
+						  dma_cookie_t cookie,
+						  struct dma_tx_state *state)
+{
+	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_dma_chan(c);
+	dma_cookie_t done, used;
+	enum dma_status status;
+	unsigned long flags;
+
+	spin_lock_irqsave(&ec->lock, flags);
+	done = c->completed_cookie;
+	used = c->cookie;
+	status = dma_async_is_complete(cookie, done, used);
+	if (status == DMA_COMPLETE && cookie == ec->failed)
+		status = DMA_ERROR;
+	spin_unlock_irqrestore(&ec->lock, flags);
+
+	dma_set_tx_state(state, done, used, 0);
+	return status;
+}
+
+/* Drops what has not started; what runs ends with no callback */
+static int pci_epc_emul_dma_terminate_all(struct dma_chan *c)
+{
+	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_dma_chan(c);
+	struct pci_epc_emul_dma_desc *desc, *tmp;
+	unsigned long flags;
+	LIST_HEAD(dropped);
+
+	spin_lock_irqsave(&ec->lock, flags);
+	list_splice_tail_init(&ec->submitted, &dropped);
+	list_splice_tail_init(&ec->issued, &dropped);
+	ec->gen++;
+	spin_unlock_irqrestore(&ec->lock, flags);
+
+	list_for_each_entry_safe(desc, tmp, &dropped, node)
+		kfree(desc);
+	return 0;
+}
+
+/* Returns once the transfer that ran at terminate_all is over */
+static void pci_epc_emul_dma_synchronize(struct dma_chan *c)
+{
+	flush_work(&pci_epc_emul_dma_chan(c)->work);
+}
+
+static void pci_epc_emul_dma_free_chan(struct dma_chan *c)
+{
+	pci_epc_emul_dma_terminate_all(c);
+	pci_epc_emul_dma_synchronize(c);
+}
+
+#ifdef CONFIG_DEBUG_FS
+/* Per channel in dmaengine's debugfs summary: its use and its counts */
+static void pci_epc_emul_dma_summary(struct seq_file *s, struct dma_device *dd)
+{
+	struct pci_epc_emul_dma *dma =
+		container_of(dd, struct pci_epc_emul_dma, dd);
+	unsigned int i;
+
+	for (i = 0; i < dma->nr_chans; i++) {
+		struct pci_epc_emul_dma_chan *ec = &dma->chans[i];
+		u64 xfers, bytes, errors;
+
+		spin_lock_irq(&ec->lock);
+		xfers = ec->xfers;
+		bytes = ec->bytes;
+		errors = ec->errors;
+		spin_unlock_irq(&ec->lock);
+		seq_printf(s, " %-13s| %s, %llu transfers, %llu bytes, %llu failed\n",
+			   dma_chan_name(&ec->chan),
+			   ec->chan.client_count ? "in use" : "free",
+			   xfers, bytes, errors);
+	}
+}
+#endif
+
+/* The last reference to the engine is gone: no channel is in use */
+static void pci_epc_emul_dma_release(struct dma_device *dd)
+{
+	struct pci_epc_emul_dma *dma =
+		container_of(dd, struct pci_epc_emul_dma, dd);
+
+	destroy_workqueue(dma->wq);
+	if (dma->alias)
+		iounmap(dma->alias);
+	kfree(dma);
+}
+
+/**
+ * pci_epc_emul_dma_create() - DMA channels for an emulated controller
+ * @dev: the device the controller's endpoint functions map their buffers
+ *	 with (the parent of its EPC); it must have a driver bound, whose
+ *	 module the channels' users then hold
+ * @alias: CPU physical address of an outbound alias: host PCI address X
+ *	   at @alias + X (unused for memcpy channels)
+ * @size: its size: the host memory the channels reach
+ * @nr_chans: how many channels
+ * @memcpy: public memcpy channels between CPU physical addresses, instead
+ *	    of private slave channels between @dev's DMA addresses and host
+ *	    PCI addresses
+ *
+ * The channels copy with the CPU, from an unbound workqueue, one transfer
+ * at a time each, in the order they were issued.
+ *
+ * Return: the engine, registered with dmaengine, or an ERR_PTR().
+ */
+struct pci_epc_emul_dma *pci_epc_emul_dma_create(struct device *dev,
+						 phys_addr_t alias,
+						 resource_size_t size,
+						 unsigned int nr_chans,
+						 bool memcpy)
+{
+	struct pci_epc_emul_dma *dma;
+	struct dma_device *dd;
+	unsigned int i;
+	int ret;
+
+	if (!nr_chans)
+		return ERR_PTR(-EINVAL);
+	if (!dev->driver) {
+		dev_err(dev, "DMA channels need a driver bound to the device\n");
+		return ERR_PTR(-ENODEV);
+	}
+
+	dma = kzalloc(struct_size(dma, chans, nr_chans), GFP_KERNEL);
+	if (!dma)
+		return ERR_PTR(-ENOMEM);
+	dma->nr_chans = nr_chans;
+	dma->alias_size = size;
+
+	if (!memcpy) {
+		dma->alias = ioremap(alias, size);
+		if (!dma->alias) {
+			ret = -ENOMEM;
+			goto err_free_dma;
+		}
+	}
+
+	/* Clients may wait for a channel from their own reclaim workqueue */
+	dma->wq = alloc_workqueue("%s-dma", WQ_UNBOUND | WQ_MEM_RECLAIM, 0,
+				  dev_name(dev));
+	if (!dma->wq) {
+		ret = -ENOMEM;
+		goto err_unmap_alias;
+	}
+
+	dd = &dma->dd;
+	dd->dev = dev;
+	INIT_LIST_HEAD(&dd->channels);
+	if (memcpy) {
+		dma_cap_set(DMA_MEMCPY, dd->cap_mask);
+		dd->device_prep_dma_memcpy = pci_epc_emul_dma_prep_memcpy;
+		dd->directions = BIT(DMA_MEM_TO_MEM);
+	} else {
+		dma_cap_set(DMA_SLAVE, dd->cap_mask);
+		dma_cap_set(DMA_PRIVATE, dd->cap_mask);
+		dd->device_prep_slave_sg = pci_epc_emul_dma_prep_slave_sg;
+		dd->device_config = pci_epc_emul_dma_config;
+		dd->directions = BIT(DMA_DEV_TO_MEM) | BIT(DMA_MEM_TO_DEV);
+	}
+	dd->src_addr_widths = BIT(DMA_SLAVE_BUSWIDTH_1_BYTE) |
+			      BIT(DMA_SLAVE_BUSWIDTH_2_BYTES) |
+			      BIT(DMA_SLAVE_BUSWIDTH_4_BYTES) |
+			      BIT(DMA_SLAVE_BUSWIDTH_8_BYTES);
+	dd->dst_addr_widths = dd->src_addr_widths;
+	dd->residue_granularity = DMA_RESIDUE_GRANULARITY_DESCRIPTOR;
+	dd->copy_align = DMAENGINE_ALIGN_1_BYTE;
+	dd->device_issue_pending = pci_epc_emul_dma_issue_pending;
+	dd->device_tx_status = pci_epc_emul_dma_tx_status;
+	dd->device_terminate_all = pci_epc_emul_dma_terminate_all;
+	dd->device_synchronize = pci_epc_emul_dma_synchronize;
+	dd->device_free_chan_resources = pci_epc_emul_dma_free_chan;
+	dd->device_release = pci_epc_emul_dma_release;
+#ifdef CONFIG_DEBUG_FS
+	dd->dbg_summary_show = pci_epc_emul_dma_summary;
+#endif
+
+	for (i = 0; i < nr_chans; i++) {
+		struct pci_epc_emul_dma_chan *ec = &dma->chans[i];
+
+		ec->dma = dma;
+		spin_lock_init(&ec->lock);
+		INIT_LIST_HEAD(&ec->submitted);
+		INIT_LIST_HEAD(&ec->issued);
+		INIT_WORK(&ec->work, pci_epc_emul_dma_work);
+		ec->chan.device = dd;
+		ec->chan.cookie = DMA_MIN_COOKIE;
+		ec->chan.completed_cookie = DMA_MIN_COOKIE;
+		list_add_tail(&ec->chan.device_node, &dd->channels);
+	}
+
+	ret = dma_async_device_register(dd);
+	if (ret) {
+		dev_err(dev, "Failed to register %u DMA channels (err=%d)\n",
+			nr_chans, ret);
+		goto err_destroy_wq;
+	}
+	return dma;
+
+err_destroy_wq:
+	destroy_workqueue(dma->wq);
+err_unmap_alias:
+	if (dma->alias)
+		iounmap(dma->alias);
+err_free_dma:
+	kfree(dma);
+	return ERR_PTR(ret);
+}
+EXPORT_SYMBOL_GPL(pci_epc_emul_dma_create);
+
+/**
+ * pci_epc_emul_dma_destroy() - unregister an engine
+ * @dma: the engine, from pci_epc_emul_dma_create(), or NULL
+ *
+ * No channel may be in use: its users hold the module of the engine's
+ * device.  The engine is freed with its last reference.
+ */
+void pci_epc_emul_dma_destroy(struct pci_epc_emul_dma *dma)
+{
+	if (dma)
+		dma_async_device_unregister(&dma->dd);
+}
+EXPORT_SYMBOL_GPL(pci_epc_emul_dma_destroy);
+#endif /* CONFIG_DMA_ENGINE */
 
 #ifdef CONFIG_X86
 /* ------------------------------------------------------------------------

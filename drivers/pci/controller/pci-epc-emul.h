@@ -16,9 +16,12 @@
  *  - struct pci_epc_emul_bus (x86 hosts) is a virtual PCI root bus whose
  *    devices are such functions, with an MSI and an INTx interrupt domain,
  *    so that the host's stock drivers bind them as they would a real device.
+ *  - struct pci_epc_emul_dma is a DMA engine with the channels an endpoint
+ *    controller's own DMA would offer, copying through an outbound alias.
  *
- * None of these functions takes a lock: each caller serializes access to a
- * function with a lock of its own, and says which.
+ * The functions of the first two take no lock: each caller serializes
+ * access to a function with a lock of its own, and says which.  The DMA
+ * engine locks its channels itself.
  */
 
 #ifndef __PCI_EPC_EMUL_H
@@ -109,6 +112,29 @@ int pci_epc_emul_msi_msg(struct pci_epc_emul_func *f, unsigned int num,
 int pci_epc_emul_msix_msg(struct pci_epc_emul_func *f, void *bar_mem,
 			  unsigned int num, u64 *addr, u32 *data);
 bool pci_epc_emul_intx_enabled(struct pci_epc_emul_func *f);
+
+struct pci_epc_emul_dma;
+
+#if IS_ENABLED(CONFIG_DMA_ENGINE)
+struct pci_epc_emul_dma *pci_epc_emul_dma_create(struct device *dev,
+						 phys_addr_t alias,
+						 resource_size_t size,
+						 unsigned int nr_chans,
+						 bool memcpy);
+void pci_epc_emul_dma_destroy(struct pci_epc_emul_dma *dma);
+#else
+static inline struct pci_epc_emul_dma *
+pci_epc_emul_dma_create(struct device *dev, phys_addr_t alias,
+			resource_size_t size, unsigned int nr_chans,
+			bool memcpy)
+{
+	return ERR_PTR(-EOPNOTSUPP);
+}
+
+static inline void pci_epc_emul_dma_destroy(struct pci_epc_emul_dma *dma)
+{
+}
+#endif
 
 #ifdef CONFIG_X86
 struct irq_domain;

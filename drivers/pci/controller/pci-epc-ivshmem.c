@@ -61,6 +61,19 @@ module_param(nr_windows, int, 0444);
 MODULE_PARM_DESC(nr_windows,
 		 "Outbound windows (0: one per alias device, default)");
 
+/*
+ * DMA channels, as an eDMA would have (0: none), and their kind: private
+ * slave channels between endpoint memory and host PCI addresses, or public
+ * memcpy channels (see pci-epc-emul.h)
+ */
+static unsigned int dma_chans;
+module_param(dma_chans, uint, 0444);
+MODULE_PARM_DESC(dma_chans, "DMA channels (0: none, default; at most 16)");
+static bool dma_memcpy;
+module_param(dma_memcpy, bool, 0444);
+MODULE_PARM_DESC(dma_memcpy,
+		 "Public memcpy DMA channels instead of private slave channels");
+
 /**
  * struct pci_epc_ivs - the controller
  * @pdev: platform device that owns the EPC
@@ -82,6 +95,7 @@ MODULE_PARM_DESC(nr_windows,
  *	       held in reset, or its QEMU gone): it comes up again with a
  *	       new host boot only; only in @link_work
  * @host_bme: the page's host_bme counts last seen; only in @link_work
+ * @dma: the controller's DMA channels, or NULL
  */
 struct pci_epc_ivs {
 	struct platform_device *pdev;
@@ -103,6 +117,7 @@ struct pci_epc_ivs {
 	u32 host_boot;
 	bool host_lost;
 	u32 host_bme[PCI_EPC_EMUL_MAX_FUNCS];
+	struct pci_epc_emul_dma *dma;
 };
 
 static struct pci_epc_ivs pci_epc_ivs;
@@ -655,9 +670,24 @@ static int pci_epc_ivs_create(struct pci_epc_ivs *ivs)
 		goto err_destroy_epc;
 	}
 
+	if (dma_chans) {
+		/* Host PCI address X at offset X of the first alias */
+		phys_addr_t alias = pci_resource_start(ivs->win[0],
+						       PCI_IVS_BAR_MEM);
+
+		ivs->dma = pci_epc_emul_dma_create(dev, alias,
+						   pci_epc_ivs_win_size(ivs),
+						   dma_chans, dma_memcpy);
+		if (IS_ERR(ivs->dma)) {
+			ret = PTR_ERR(ivs->dma);
+			ivs->dma = NULL;
+			goto err_mem_exit;
+		}
+	}
+
 	ret = device_create_file(dev, &dev_attr_link);
 	if (ret)
-		goto err_mem_exit;
+		goto err_destroy_dma;
 
 	/* A new endpoint: no function, link down, nothing pending */
 	memset(page->func, 0, sizeof(page->func));
@@ -676,14 +706,18 @@ static int pci_epc_ivs_create(struct pci_epc_ivs *ivs)
 		goto err_remove_file;
 
 	pci_epc_init_notify(ivs->epc);
-	dev_info(dev, "%s: peer %u, %d outbound windows of %pa bytes, RAM file at %#llx\n",
+	dev_info(dev, "%s: peer %u, %d outbound windows of %pa bytes, RAM file at %#llx, %u %s DMA channels\n",
 		 dev_name(&ivs->epc->dev), le32_to_cpu(page->ep_peer) - 1,
-		 nwin, &win[0].size, ram_base);
+		 nwin, &win[0].size, ram_base, dma_chans,
+		 dma_memcpy ? "memcpy" : "slave");
 
 	return 0;
 
 err_remove_file:
 	device_remove_file(dev, &dev_attr_link);
+err_destroy_dma:
+	pci_epc_emul_dma_destroy(ivs->dma);
+	ivs->dma = NULL;
 err_mem_exit:
 	pci_epc_mem_exit(ivs->epc);
 err_destroy_epc:
@@ -701,6 +735,8 @@ static void pci_epc_ivs_destroy(struct pci_epc_ivs *ivs)
 	/* Functions are unbound by now: the host sees none */
 	WRITE_ONCE(ivs->page->ep_link, 0);
 	pci_epc_ivs_publish(ivs);
+	pci_epc_emul_dma_destroy(ivs->dma);
+	ivs->dma = NULL;
 	pci_epc_mem_exit(ivs->epc);
 	pci_epc_destroy(ivs->epc);
 	platform_device_unregister(ivs->pdev);
@@ -795,6 +831,24 @@ static struct pci_driver pci_epc_ivs_driver = {
 	.driver.suppress_bind_attrs = true,
 };
 
+/*
+ * The controller's platform device gets a driver: dmaengine takes the
+ * module of the driver bound to a DMA device's device, so that the
+ * controller does not go while a function holds one of its channels
+ */
+static int pci_epc_ivs_pdev_probe(struct platform_device *pdev)
+{
+	return 0;
+}
+
+static struct platform_driver pci_epc_ivs_pdrv = {
+	.probe = pci_epc_ivs_pdev_probe,
+	.driver = {
+		.name = "pci-epc-ivshmem",
+		.suppress_bind_attrs = true,
+	},
+};
+
 static int __init pci_epc_ivs_init(void)
 {
 	struct pci_epc_ivs *ivs = &pci_epc_ivs;
@@ -806,15 +860,24 @@ static int __init pci_epc_ivs_init(void)
 		return -EINVAL;
 	}
 
+	if (dma_chans > 16) {
+		pr_err("dma_chans must be 0 (no DMA) to 16\n");
+		return -EINVAL;
+	}
+
 	spin_lock_init(&ivs->lock);
 	INIT_WORK(&ivs->link_work, pci_epc_ivs_link_work);
 	pci_epc_ivs_wq = alloc_ordered_workqueue("pci-epc-ivshmem", 0);
 	if (!pci_epc_ivs_wq)
 		return -ENOMEM;
 
-	ret = pci_register_driver(&pci_epc_ivs_driver);
+	ret = platform_driver_register(&pci_epc_ivs_pdrv);
 	if (ret)
 		goto err_destroy_wq;
+
+	ret = pci_register_driver(&pci_epc_ivs_driver);
+	if (ret)
+		goto err_unregister_pdrv;
 
 	if (!ivs->db || !ivs->nr_win) {
 		pr_err("needs an ivshmem-doorbell device and at least one ivshmem-plain alias of the host's RAM; found %s and %d\n",
@@ -831,6 +894,8 @@ static int __init pci_epc_ivs_init(void)
 
 err_unregister_driver:
 	pci_unregister_driver(&pci_epc_ivs_driver);
+err_unregister_pdrv:
+	platform_driver_unregister(&pci_epc_ivs_pdrv);
 err_destroy_wq:
 	destroy_workqueue(pci_epc_ivs_wq);
 	return ret;
@@ -841,6 +906,7 @@ static void __exit pci_epc_ivs_exit(void)
 {
 	pci_epc_ivs_destroy(&pci_epc_ivs);
 	pci_unregister_driver(&pci_epc_ivs_driver);
+	platform_driver_unregister(&pci_epc_ivs_pdrv);
 	destroy_workqueue(pci_epc_ivs_wq);
 }
 module_exit(pci_epc_ivs_exit);

@@ -87,6 +87,22 @@ MODULE_PARM_DESC(nr_windows,
 		 "Outbound windows per controller (0: one per alias device, default)");
 
 /*
+ * DMA channels per controller, as an eDMA would have (0: none), and their
+ * kind: private slave channels between endpoint memory and host PCI
+ * addresses, or, for the controllers dma_memcpy_mask names, public memcpy
+ * channels (see pci-epc-emul.h).  A controller keeps its configfs group,
+ * and so this module, as long as it exists: both kinds in one load.
+ */
+static unsigned int dma_chans;
+module_param(dma_chans, uint, 0444);
+MODULE_PARM_DESC(dma_chans,
+		 "DMA channels per controller (0: none, default; at most 16)");
+static unsigned int dma_memcpy_mask;
+module_param(dma_memcpy_mask, uint, 0444);
+MODULE_PARM_DESC(dma_memcpy_mask,
+		 "Controllers (bit N: controller N) with public memcpy DMA channels instead of private slave channels");
+
+/*
  * Host and endpoint share one kernel here, so host code running on the CPU
  * where an endpoint function polls can hold that function off while the
  * host waits for it (a host driver probing, or an interrupt handler taking
@@ -118,11 +134,13 @@ MODULE_PARM_DESC(host_cpu,
  *	       ordered workqueue, so link changes are serialized
  * @link_want: link state asked for by start()/stop()
  * @link_up: link state as seen by the host (device scanned)
+ * @dma: the controller's DMA channels, or NULL
  */
 struct pci_epc_loop {
 	struct platform_device *pdev;
 	struct pci_epc *epc;
 	int id;
+	struct pci_epc_emul_dma *dma;
 
 	struct pci_epc_emul_bus ebus;
 	struct pci_epc_emul_func func[EPC_LOOP_MAX_FUNCS];
@@ -706,6 +724,21 @@ static int pci_epc_loop_create(int id)
 		goto err_destroy_epc;
 	}
 
+	if (dma_chans) {
+		/* Host PCI address X at offset X of the first outbound alias */
+		phys_addr_t alias = pci_resource_start(pci_epc_loop_alias[1],
+						       EPC_LOOP_ALIAS_BAR);
+
+		loop->dma = pci_epc_emul_dma_create(dev, alias,
+						    pci_epc_loop_alias_size(),
+						    dma_chans,
+						    dma_memcpy_mask & BIT(id));
+		if (IS_ERR(loop->dma)) {
+			ret = PTR_ERR(loop->dma);
+			goto err_mem_exit;
+		}
+	}
+
 	/* Bus address X in the inbound alias is endpoint RAM address X */
 	ret = pci_epc_emul_bus_create(&loop->ebus, dev, &pci_epc_loop_bus_ops,
 				      id,
@@ -714,7 +747,7 @@ static int pci_epc_loop_create(int id)
 				      pci_epc_loop_alias_size(), 0);
 	if (ret) {
 		dev_err(dev, "Failed to create the host bus (err=%d)\n", ret);
-		goto err_mem_exit;
+		goto err_destroy_dma;
 	}
 
 	ret = device_create_file(dev, &dev_attr_link);
@@ -723,14 +756,17 @@ static int pci_epc_loop_create(int id)
 
 	pci_epc_init_notify(loop->epc);
 	pci_epc_loop_ctrl[id] = loop;
-	dev_info(dev, "%s: %d outbound windows of %pa bytes, host domain %04x\n",
+	dev_info(dev, "%s: %d outbound windows of %pa bytes, host domain %04x, %u %s DMA channels\n",
 		 dev_name(&loop->epc->dev), nwin, &win[0].size,
-		 loop->ebus.sysdata.domain);
+		 loop->ebus.sysdata.domain, dma_chans,
+		 dma_memcpy_mask & BIT(id) ? "memcpy" : "slave");
 
 	return 0;
 
 err_destroy_bus:
 	pci_epc_emul_bus_destroy(&loop->ebus);
+err_destroy_dma:
+	pci_epc_emul_dma_destroy(loop->dma);
 err_mem_exit:
 	pci_epc_mem_exit(loop->epc);
 err_destroy_epc:
@@ -749,6 +785,7 @@ static void pci_epc_loop_destroy(struct pci_epc_loop *loop)
 	cancel_work_sync(&loop->link_work);
 	pci_epc_loop_irq_sync(loop);
 	pci_epc_emul_bus_destroy(&loop->ebus);
+	pci_epc_emul_dma_destroy(loop->dma);
 	pci_epc_mem_exit(loop->epc);
 	pci_epc_destroy(loop->epc);
 	platform_device_unregister(loop->pdev);
@@ -808,6 +845,24 @@ static struct pci_driver pci_epc_loop_alias_driver = {
 	.driver.suppress_bind_attrs = true,
 };
 
+/*
+ * The controllers' platform devices get a driver: dmaengine takes the
+ * module of the driver bound to a DMA device's device, so that no
+ * controller goes while a function holds one of its channels
+ */
+static int pci_epc_loop_pdev_probe(struct platform_device *pdev)
+{
+	return 0;
+}
+
+static struct platform_driver pci_epc_loop_pdrv = {
+	.probe = pci_epc_loop_pdev_probe,
+	.driver = {
+		.name = "pci-epc-loop",
+		.suppress_bind_attrs = true,
+	},
+};
+
 static void pci_epc_loop_destroy_all(void)
 {
 	while (pci_epc_loop_nr_ctrl)
@@ -831,6 +886,11 @@ static int __init pci_epc_loop_init(void)
 		return -EINVAL;
 	}
 
+	if (dma_chans > 16) {
+		pr_err("dma_chans must be 0 (no DMA) to 16\n");
+		return -EINVAL;
+	}
+
 	if (host_cpu >= (int)nr_cpu_ids ||
 	    (host_cpu >= 0 && !cpu_online(host_cpu))) {
 		pr_err("host_cpu %d is not an online CPU\n", host_cpu);
@@ -844,9 +904,13 @@ static int __init pci_epc_loop_init(void)
 	if (!pci_epc_loop_wq)
 		return -ENOMEM;
 
-	ret = pci_register_driver(&pci_epc_loop_alias_driver);
+	ret = platform_driver_register(&pci_epc_loop_pdrv);
 	if (ret)
 		goto err_destroy_wq;
+
+	ret = pci_register_driver(&pci_epc_loop_alias_driver);
+	if (ret)
+		goto err_unregister_pdrv;
 
 	if (pci_epc_loop_nr_alias < 2) {
 		pr_err("needs at least 2 RAM alias devices (ivshmem-plain sharing the RAM backend), found %d\n",
@@ -868,6 +932,8 @@ err_destroy_ctrl:
 	pci_epc_loop_destroy_all();
 err_unregister_driver:
 	pci_unregister_driver(&pci_epc_loop_alias_driver);
+err_unregister_pdrv:
+	platform_driver_unregister(&pci_epc_loop_pdrv);
 err_destroy_wq:
 	destroy_workqueue(pci_epc_loop_wq);
 	return ret;
@@ -878,6 +944,7 @@ static void __exit pci_epc_loop_exit(void)
 {
 	pci_epc_loop_destroy_all();
 	pci_unregister_driver(&pci_epc_loop_alias_driver);
+	platform_driver_unregister(&pci_epc_loop_pdrv);
 	destroy_workqueue(pci_epc_loop_wq);
 }
 module_exit(pci_epc_loop_exit);
