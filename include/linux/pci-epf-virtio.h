@@ -139,11 +139,14 @@ struct device *epf_virtio_dev(struct epf_virtio *evd);
  *	%EPF_VIRTIO_QUEUE_SIZE_MAX)
  * @features: device features to offer (a subset of the info's features)
  * @poll_cpu: CPU to run the poll thread on, or -1 for any
+ * @dma_threshold: buffer data of at least this many bytes moves by DMA,
+ *	on the controller's own channels if it has some (0: never)
  */
 struct epf_virtio_params {
 	unsigned int queue_size;
 	u32 features;
 	int poll_cpu;
+	u32 dma_threshold;
 };
 
 int epf_virtio_bind(struct epf_virtio *evd,
@@ -174,6 +177,7 @@ struct epf_virtio_cfs {
 extern struct configfs_attribute epf_virtio_cfs_attr_queue_size;
 extern struct configfs_attribute epf_virtio_cfs_attr_features;
 extern struct configfs_attribute epf_virtio_cfs_attr_poll_cpu;
+extern struct configfs_attribute epf_virtio_cfs_attr_dma_threshold;
 
 void epf_virtio_cfs_init(struct epf_virtio_cfs *cfs, struct pci_epf *epf,
 			 u32 features);

@@ -50,6 +50,16 @@ rig_dma_moved() {
 		awk '{ n += $1 } END { exit !(n > 0) }'
 }
 
+# rig_dma_held DEVICE: how many DMA channels of the controller whose
+# platform device is DEVICE a client holds (dmaengine's debugfs summary)
+rig_dma_held() {
+	awk -v want="$1" '
+		/^dma[0-9]+ \(/ { dev = $2; gsub(/[():]/, "", dev); next }
+		/^ dma[0-9]+chan[0-9]+ +\| in use,/ && dev == want { n++ }
+		END { print n + 0 }
+	' /sys/kernel/debug/dmaengine/summary
+}
+
 # rig_wait SECONDS CMD...: poll CMD every 0.1 s until it succeeds
 rig_wait() {
 	rw_n=$(($1 * 10))

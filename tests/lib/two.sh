@@ -147,6 +147,17 @@ two_host_bound() {
 	done; echo 'no $1 on $TWO_BDF'; ls /sys/bus/pci/devices; exit 1"
 }
 
+# two_ep_dma_moved: a DMA channel of the endpoint's controller (the one
+# DMA device there: pci-epc-emul's engine, a line per channel in
+# dmaengine's debugfs summary) moved data; prints their lines
+two_ep_dma_moved() {
+	on_ep 'mount -t debugfs none /sys/kernel/debug 2>/dev/null
+		grep -E "^ dma[0-9]+chan[0-9]+ +\| (in use|free), [0-9]+ transfers" \
+			/sys/kernel/debug/dmaengine/summary >/tmp/dma.sum
+		cat /tmp/dma.sum
+		grep -qv ", 0 transfers" /tmp/dma.sum'
+}
+
 # two_host_gone [SECONDS]: the host has no device of the endpoint's left
 two_host_gone() {
 	on_host "n=$((${1:-30} * 10)); while [ \$n -gt 0 ]; do

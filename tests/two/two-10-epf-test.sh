@@ -5,7 +5,7 @@
 # stock Debian host through pci_endpoint_test and pcitest, both built from
 # Debian's source of the host's kernel (Debian builds neither): BARs, INTx,
 # MSI, MSI-X, and read, write and copy through the endpoint's outbound
-# windows.  Each pcitest run is one case.
+# windows, by MMIO and by DMA.  Each pcitest run is one case.
 #
 # vep-timeout: 600
 
@@ -30,6 +30,10 @@ two_start
 two_host_load
 two_need "host: pci_endpoint_test (built from Debian's source) loads" \
 	on_host "insmod /lib/modules/vep/pci_endpoint_test.ko"
+# Public memcpy DMA channels on the endpoint's controller: pci-epf-test's
+# DMA read, write and copy all run on them (its copy gives a private slave
+# channel no source address)
+TWO_EPC_PARAMS="dma_chans=2 dma_memcpy=1"
 two_ep_load
 two_need "t0, a pci-epf-test function (TI DRA74x IDs, 4 MSI, 8 MSI-X, INTA), bound" on_ep "
 	mkdir $FN && echo 0x104c >$FN/vendorid && echo 0xb500 >$FN/deviceid &&
@@ -68,6 +72,13 @@ if on_ep 'v=$(uname -r | cut -d. -f1,2)
 			pt "${t%%:*} $s bytes" "${t#*:} -s $s"
 		done
 	done
+	for t in READ:-r WRITE:-w COPY:-c; do
+		for s in 1 1025 1024000; do
+			pt "${t%%:*} $s bytes with DMA" "${t#*:} -d -s $s"
+		done
+	done
+	two_check "the endpoint controller's DMA channel moved them" \
+		two_ep_dma_moved
 else
 	two_check "pcitest: READ with the old mapping API is refused" \
 		on_host "! $PT -r -s 1024"
@@ -76,11 +87,10 @@ else
 	for t in READ WRITE COPY; do
 		tap_skip "pcitest: $t" \
 			"this kernel's pci-epf-test uses the old mapping API"
+		tap_skip "pcitest: $t with DMA" \
+			"this kernel's pci-epf-test uses the old mapping API"
 	done
 fi
-for t in READ WRITE COPY; do
-	tap_skip "pcitest: $t with DMA" "the rig's controller has no DMA channel"
-done
 
 two_check "endpoint stops its controller" on_ep "echo 0 >$TWO_EPC/start"
 two_check "host removes the endpoint's device" two_host_gone 30

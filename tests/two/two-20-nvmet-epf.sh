@@ -4,7 +4,8 @@
 # The kernel's nvmet-pci-epf function across two machines, with a
 # memory-backed null_blk namespace on the endpoint, seen by the stock Debian
 # host's nvme driver.  Data the host writes is read back on the host and
-# checked on the endpoint's own block device.
+# checked on the endpoint's own block device.  The endpoint's controller
+# has DMA channels, and the function must have moved the data with them.
 #
 # vep-timeout: 600
 
@@ -28,6 +29,9 @@ if ! on_ep "test -d $TWO_EPF/nvmet_pci_epf" >/dev/null; then
 	exit $?
 fi
 two_host_load nvme
+# DMA channels on the endpoint's controller: nvmet-pci-epf moves its data
+# with them, as with an eDMA
+TWO_EPC_PARAMS="dma_chans=2"
 two_ep_load
 two_need "endpoint: a memory-backed null_blk of 64 MiB" on_ep "
 	mkdir $NB && echo 64 >$NB/size && echo 1 >$NB/memory_backed &&
@@ -69,6 +73,10 @@ two_check "endpoint's null_blk holds the same data" on_ep -t 120 "
 	s=\$(dd if=/dev/nullb1 bs=1M count=$MIB iflag=direct 2>/dev/null |
 	     sha256sum)
 	[ \"\$s\" = '$sum' ] || { echo \"read \$s\"; exit 1; }"
+
+two_check "nvmet-pci-epf took the controller's DMA channels" on_ep \
+	"! dmesg | grep 'DMA not supported, falling back to MMIO'"
+two_check "the controller's DMA channels moved the data" two_ep_dma_moved
 
 two_check "endpoint stops its controller" on_ep "echo 0 >$TWO_EPC/start"
 two_check "host removes the endpoint's device" two_host_gone 30

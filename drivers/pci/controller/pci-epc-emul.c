@@ -532,8 +532,8 @@ EXPORT_SYMBOL_GPL(pci_epc_emul_intx_enabled);
  * that copy between endpoint memory and host PCI addresses.  The rig's
  * controllers reach host memory through aliases instead: host PCI address
  * X is at offset X of an outbound alias.  This engine copies through one
- * such alias with the CPU, from an unbound workqueue, so that endpoint
- * functions find channels where they find eDMA's and their DMA paths run.
+ * such alias with the CPU, from a workqueue, so that endpoint functions
+ * find channels where they find eDMA's and their DMA paths run.
  *
  * Slave channels (the default) are private, as eDMA's are: their device is
  * the controller's, they copy both ways, the host end is the slave
@@ -1071,8 +1071,9 @@ static void pci_epc_emul_dma_release(struct dma_device *dd)
  *	    of private slave channels between @dev's DMA addresses and host
  *	    PCI addresses
  *
- * The channels copy with the CPU, from an unbound workqueue, one transfer
- * at a time each, in the order they were issued.
+ * The channels copy with the CPU, from a workqueue on the CPU that issued
+ * the transfer, one transfer at a time each, in the order they were
+ * issued.
  *
  * Return: the engine, registered with dmaengine, or an ERR_PTR().
  */
@@ -1108,8 +1109,13 @@ struct pci_epc_emul_dma *pci_epc_emul_dma_create(struct device *dev,
 		}
 	}
 
-	/* Clients may wait for a channel from their own reclaim workqueue */
-	dma->wq = alloc_workqueue("%s-dma", WQ_UNBOUND | WQ_MEM_RECLAIM, 0,
+	/*
+	 * A transfer runs on the CPU that issued it: where one kernel is both
+	 * host and endpoint, the host's CPUs may spin with interrupts off
+	 * until the endpoint has used a buffer.  Clients may wait for a
+	 * channel from their own reclaim workqueue.
+	 */
+	dma->wq = alloc_workqueue("%s-dma", WQ_PERCPU | WQ_MEM_RECLAIM, 0,
 				  dev_name(dev));
 	if (!dma->wq) {
 		ret = -ENOMEM;

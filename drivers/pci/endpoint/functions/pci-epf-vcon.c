@@ -777,6 +777,7 @@ static struct configfs_attribute *epf_vcon_attrs[] = {
 	&epf_virtio_cfs_attr_queue_size,
 	&epf_virtio_cfs_attr_features,
 	&epf_virtio_cfs_attr_poll_cpu,
+	&epf_virtio_cfs_attr_dma_threshold,
 	&epf_vcon_attr_tty,
 	&epf_vcon_attr_console,
 	NULL,

@@ -1566,6 +1566,7 @@ static struct configfs_attribute *epf_vmed_attrs[] = {
 	&epf_virtio_cfs_attr_queue_size,
 	&epf_virtio_cfs_attr_features,
 	&epf_virtio_cfs_attr_poll_cpu,
+	&epf_virtio_cfs_attr_dma_threshold,
 	&epf_vmed_attr_irq_cpu,
 	&epf_vmed_attr_local,
 	&epf_vmed_attr_mac,

@@ -839,6 +839,7 @@ static struct configfs_attribute *epf_vnet_attrs[] = {
 	&epf_virtio_cfs_attr_queue_size,
 	&epf_virtio_cfs_attr_features,
 	&epf_virtio_cfs_attr_poll_cpu,
+	&epf_virtio_cfs_attr_dma_threshold,
 	&epf_vnet_attr_ifindex,
 	NULL,
 };

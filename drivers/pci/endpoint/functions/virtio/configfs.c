@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Virtio devices behind a PCIe endpoint function: the configfs tunables
- * every device driver offers (queue_size, features, poll_cpu) and the rule
+ * every device driver offers (queue_size, features, poll_cpu,
+ * dma_threshold) and the rule
  * they share: none can change once the function is linked to a controller.
  *
  * A device driver embeds a struct epf_virtio_cfs in its instance, makes
@@ -240,6 +241,40 @@ static ssize_t epf_virtio_cfs_poll_cpu_store(struct config_item *item,
 	return epf_virtio_cfs_store_cpu(cfs, &cfs->params.poll_cpu, page, len);
 }
 
+static ssize_t epf_virtio_cfs_dma_threshold_show(struct config_item *item,
+						 char *page)
+{
+	struct epf_virtio_cfs *cfs = epf_virtio_cfs_from_item(item);
+	ssize_t ret;
+
+	mutex_lock(&cfs->lock);
+	ret = sysfs_emit(page, "%u\n", cfs->params.dma_threshold);
+	mutex_unlock(&cfs->lock);
+
+	return ret;
+}
+
+static ssize_t epf_virtio_cfs_dma_threshold_store(struct config_item *item,
+						  const char *page, size_t len)
+{
+	struct epf_virtio_cfs *cfs = epf_virtio_cfs_from_item(item);
+	u32 val;
+	int ret;
+
+	ret = kstrtou32(page, 0, &val);
+	if (ret)
+		return ret;
+
+	mutex_lock(&cfs->lock);
+	if (epf_virtio_cfs_locked_out(cfs))
+		ret = -EBUSY;
+	else
+		cfs->params.dma_threshold = val;
+	mutex_unlock(&cfs->lock);
+
+	return ret ? ret : len;
+}
+
 /* Listed by every device driver's group */
 struct configfs_attribute epf_virtio_cfs_attr_queue_size = {
 	.ca_name	= "queue_size",
@@ -267,3 +302,12 @@ struct configfs_attribute epf_virtio_cfs_attr_poll_cpu = {
 	.store		= epf_virtio_cfs_poll_cpu_store,
 };
 EXPORT_SYMBOL_GPL(epf_virtio_cfs_attr_poll_cpu);
+
+struct configfs_attribute epf_virtio_cfs_attr_dma_threshold = {
+	.ca_name	= "dma_threshold",
+	.ca_owner	= THIS_MODULE,
+	.ca_mode	= 0644,
+	.show		= epf_virtio_cfs_dma_threshold_show,
+	.store		= epf_virtio_cfs_dma_threshold_store,
+};
+EXPORT_SYMBOL_GPL(epf_virtio_cfs_attr_dma_threshold);

@@ -279,7 +279,7 @@ static void epf_virtio_free_bar(struct epf_virtio *evd)
 /**
  * epf_virtio_bind() - set a virtio device up on the bound controller
  * @evd: the device, from epf_virtio_create()
- * @params: queue size, features to offer, poll thread CPU
+ * @params: queue size, features to offer, poll thread CPU, DMA threshold
  *
  * Call from the function driver's &pci_epf_ops.bind.  Allocates BAR0 and
  * the queues; the controller is programmed and polling starts when the
@@ -331,10 +331,17 @@ int epf_virtio_bind(struct epf_virtio *evd,
 	evd->dev_features = params->features & evd->info->features &
 			    EPF_VIRTIO_FEATURES_OK;
 	evd->xfer = &epf_virtio_mmio_ops;
+	evd->dma_threshold = params->dma_threshold;
+	if (evd->dma_threshold) {
+		if (epf_virtio_dma_get(evd))
+			evd->xfer = &epf_virtio_dma_ops;
+		else
+			dev_info(&epf->dev, "The controller has no DMA channel free: transfers by MMIO\n");
+	}
 
 	ret = epf_virtio_alloc_queues(evd);
 	if (ret)
-		return ret;
+		goto err_put_dma;
 
 	ret = epf_virtio_alloc_bar(evd);
 	if (ret)
@@ -348,6 +355,8 @@ int epf_virtio_bind(struct epf_virtio *evd,
 
 err_free_queues:
 	epf_virtio_free_queues(evd);
+err_put_dma:
+	epf_virtio_dma_put(evd);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(epf_virtio_bind);
@@ -379,6 +388,7 @@ void epf_virtio_unbind(struct epf_virtio *evd)
 
 	epf_virtio_free_bar(evd);
 	epf_virtio_free_queues(evd);
+	epf_virtio_dma_put(evd);
 	evd->epc_features = NULL;
 }
 EXPORT_SYMBOL_GPL(epf_virtio_unbind);

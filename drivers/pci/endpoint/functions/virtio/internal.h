@@ -7,7 +7,9 @@
 #define _PCI_EPF_VIRTIO_INTERNAL_H
 
 #include <linux/bitmap.h>
+#include <linux/completion.h>
 #include <linux/cpumask.h>
+#include <linux/dmaengine.h>
 #include <linux/io.h>
 #include <linux/kthread.h>
 #include <linux/list.h>
@@ -95,6 +97,9 @@
 
 /* Give up on a host buffer that stays unreachable for this long */
 #define EPF_VIRTIO_XFER_TIMEOUT_MS	1000
+
+/* A DMA transfer not done in this long is a DMA error */
+#define EPF_VIRTIO_DMA_TIMEOUT_MS	1000
 
 /*
  * The MMIO byte mover keeps its last outbound mapping and maps at least
@@ -324,6 +329,10 @@ struct epf_virtio_gap {
  * @win_short: the last activation found no outbound window free
  * @dmap: the MMIO byte mover's current data mapping
  * @dmap_valid: @dmap is mapped
+ * @dma_threshold: buffer data of at least this many bytes moves by DMA
+ * @dma_rx: the controller's DMA channel from the host, or NULL
+ * @dma_tx: its DMA channel to the host, or NULL
+ * @dma_done: the DMA transfer in flight completed
  *
  * Fields from @status on belong to the poll thread, or to whoever holds
  * the poller's lock (bind/unbind and the EPC event callbacks).
@@ -392,6 +401,10 @@ struct epf_virtio {
 	bool win_short;
 	struct pci_epc_map dmap;
 	bool dmap_valid;
+	u32 dma_threshold;
+	struct dma_chan *dma_rx;
+	struct dma_chan *dma_tx;
+	struct completion dma_done;
 };
 
 static inline struct device *epf_virtio_to_dev(struct epf_virtio *evd)
@@ -448,6 +461,9 @@ static inline bool epf_virtio_in_setup(struct epf_virtio *evd)
 
 /* xfer.c */
 extern const struct epf_virtio_xfer_ops epf_virtio_mmio_ops;
+extern const struct epf_virtio_xfer_ops epf_virtio_dma_ops;
+bool epf_virtio_dma_get(struct epf_virtio *evd);
+void epf_virtio_dma_put(struct epf_virtio *evd);
 void epf_virtio_unmap_work(struct work_struct *work);
 bool epf_virtio_unmaps_pending(struct epf_virtio *evd);
 void epf_virtio_unmap(struct epf_virtio *evd, struct pci_epc_map *map);

@@ -187,6 +187,176 @@ const struct epf_virtio_xfer_ops epf_virtio_mmio_ops = {
 	.release = epf_virtio_mmio_release,
 };
 
+/* ------------------------------------------------------------------------
+ * DMA byte mover: the controller's own channels, for buffer data at least
+ * dma_threshold bytes long; MMIO for the rest.  One transfer at a time,
+ * waited for: the poll thread sleeps while the engine copies.
+ */
+
+struct epf_virtio_dma_filter {
+	struct device *dev;
+	u32 dir;
+};
+
+/* A private slave channel of the controller, in one direction */
+static bool epf_virtio_dma_filter(struct dma_chan *chan, void *arg)
+{
+	struct epf_virtio_dma_filter *f = arg;
+	struct dma_slave_caps caps = {};
+
+	return chan->device->dev == f->dev &&
+	       !dma_get_slave_caps(chan, &caps) && (caps.directions & f->dir);
+}
+
+static struct dma_chan *epf_virtio_dma_chan(struct epf_virtio *evd, u32 dir)
+{
+	struct epf_virtio_dma_filter f = {
+		.dev = evd->epf->epc->dev.parent,
+		.dir = dir,
+	};
+	dma_cap_mask_t mask;
+
+	dma_cap_zero(mask);
+	dma_cap_set(DMA_SLAVE, mask);
+	return dma_request_channel(mask, epf_virtio_dma_filter, &f);
+}
+
+/**
+ * epf_virtio_dma_get() - take the controller's DMA channels
+ * @evd: the device, bound
+ *
+ * One channel from the host and one to it, as eDMA users take them.
+ *
+ * Context: process context, from bind.
+ * Return: true if both were found (else neither is held).
+ */
+bool epf_virtio_dma_get(struct epf_virtio *evd)
+{
+	evd->dma_rx = epf_virtio_dma_chan(evd, BIT(DMA_DEV_TO_MEM));
+	if (!evd->dma_rx)
+		return false;
+
+	evd->dma_tx = epf_virtio_dma_chan(evd, BIT(DMA_MEM_TO_DEV));
+	if (!evd->dma_tx) {
+		dma_release_channel(evd->dma_rx);
+		evd->dma_rx = NULL;
+		return false;
+	}
+
+	init_completion(&evd->dma_done);
+	return true;
+}
+
+/**
+ * epf_virtio_dma_put() - give the channels of epf_virtio_dma_get() back
+ * @evd: the device, no longer polled
+ *
+ * Context: process context, from unbind.
+ */
+void epf_virtio_dma_put(struct epf_virtio *evd)
+{
+	if (evd->dma_tx)
+		dma_release_channel(evd->dma_tx);
+	if (evd->dma_rx)
+		dma_release_channel(evd->dma_rx);
+	evd->dma_tx = NULL;
+	evd->dma_rx = NULL;
+}
+
+static void epf_virtio_dma_callback(void *arg)
+{
+	complete(arg);
+}
+
+/* One DMA transfer of @len bytes at @addr (mapped), waited for */
+static int epf_virtio_dma_run(struct epf_virtio *evd, struct dma_chan *chan,
+			      u64 pci_addr, dma_addr_t addr, size_t len,
+			      bool to_host)
+{
+	enum dma_transfer_direction dir = to_host ? DMA_MEM_TO_DEV :
+						    DMA_DEV_TO_MEM;
+	struct dma_async_tx_descriptor *desc;
+	struct dma_slave_config cfg = {
+		.direction = dir,
+	};
+	unsigned long left;
+	dma_cookie_t cookie;
+	int ret;
+
+	if (to_host)
+		cfg.dst_addr = pci_addr;
+	else
+		cfg.src_addr = pci_addr;
+	ret = dmaengine_slave_config(chan, &cfg);
+	if (ret)
+		return ret;
+
+	desc = dmaengine_prep_slave_single(chan, addr, len, dir,
+					   DMA_CTRL_ACK | DMA_PREP_INTERRUPT);
+	if (!desc)
+		return -EIO;
+
+	reinit_completion(&evd->dma_done);
+	desc->callback = epf_virtio_dma_callback;
+	desc->callback_param = &evd->dma_done;
+	cookie = dmaengine_submit(desc);
+	ret = dma_submit_error(cookie);
+	if (ret)
+		return ret;
+	dma_async_issue_pending(chan);
+
+	left = wait_for_completion_timeout(&evd->dma_done,
+					   msecs_to_jiffies(EPF_VIRTIO_DMA_TIMEOUT_MS));
+	if (!left)
+		ret = -ETIMEDOUT;
+	else if (dmaengine_tx_status(chan, cookie, NULL) != DMA_COMPLETE)
+		ret = -EIO;
+
+	/* Nothing more of it may reach host memory after this */
+	if (ret)
+		dmaengine_terminate_sync(chan);
+	return ret;
+}
+
+static int epf_virtio_dma_xfer(struct epf_virtio *evd, u64 pci_addr,
+			       void *buf, size_t len, bool to_host)
+{
+	struct device *dma_dev = evd->epf->epc->dev.parent;
+	enum dma_data_direction dir = to_host ? DMA_TO_DEVICE :
+						DMA_FROM_DEVICE;
+	dma_addr_t addr;
+	int ret;
+
+	/* Short ones, and buffers outside the linear map, by MMIO */
+	if (len < evd->dma_threshold || !virt_addr_valid(buf) ||
+	    !virt_addr_valid(buf + len - 1))
+		return epf_virtio_mmio_xfer(evd, pci_addr, buf, len, to_host);
+
+	addr = dma_map_single(dma_dev, buf, len, dir);
+	if (dma_mapping_error(dma_dev, addr))
+		return epf_virtio_mmio_xfer(evd, pci_addr, buf, len, to_host);
+
+	ret = epf_virtio_dma_run(evd, to_host ? evd->dma_tx : evd->dma_rx,
+				 pci_addr, addr, len, to_host);
+	dma_unmap_single(dma_dev, addr, len, dir);
+	if (!ret)
+		return 0;
+
+	/* The buffer may be half written: the device stops */
+	dev_err_ratelimited(epf_virtio_to_dev(evd),
+			    "DMA transfer of %zu bytes %s host address %#llx failed (err=%d): resetting the device\n",
+			    len, to_host ? "to" : "from", pci_addr, ret);
+	evd->want_reset = true;
+	return -EIO;
+}
+
+const struct epf_virtio_xfer_ops epf_virtio_dma_ops = {
+	.name = "DMA",
+	.xfer = epf_virtio_dma_xfer,
+	.reserve = epf_virtio_mmio_reserve,
+	.release = epf_virtio_mmio_release,
+};
+
 static int epf_virtio_xfer(struct epf_virtio *evd, u64 pci_addr, void *buf,
 			   size_t len, bool to_host)
 {
