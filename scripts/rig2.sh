@@ -199,13 +199,14 @@ start_vm() {
 # functions poll from its last vCPU and must answer the host's legacy
 # virtio set-up within microseconds (a real endpoint gives them a core of
 # their own): once the endpoint has booted ("ep_booted"), that vCPU runs
-# at the vCPUs' priority, the endpoint's other vCPUs at nice 5, so that
-# they take its CPU mostly while it has nothing to do (about 1% of it when
-# both want it).  Measured with two threads spinning on one host CPU, one
-# at nice -15: against one at nice 0 (3%), the first lost its CPU for more
-# than 10 ms 4 times in 20 s (20 ms at most), as long as a poll vCPU off
-# its CPU that failed a host set-up in CI; against nice 5, never more than
-# one tick (4 ms at HZ=250).  Not while it boots: a vCPU with 3% of a CPU cannot
+# at the vCPUs' priority, the endpoint's other vCPUs at the normal one, so
+# that they take its CPU mostly while it has nothing to do (about 3% of it
+# when both want it).  Not nice 5 (about 1%): that cut the poll vCPU's
+# longest losses of its CPU to one 4 ms tick (bench/host-gaps.sh), but the
+# endpoint's tasks starved: its console moved 1 MiB in 35 and 72 s on
+# arm64 instead of 20 and 18, and in that run the poll vCPU also stood
+# still for 336 ms in one host set-up (3 December; cause not found).  Not
+# while it boots: a vCPU with 3% of a CPU cannot
 # get through one timer interrupt before the next is due, and the boot's
 # stop_machine() (both vCPUs spinning until each has answered) then never
 # ended (seen once in a CI run, 3 December: soft lockups from 2 s on).
@@ -220,7 +221,7 @@ raise_vcpus() {
 		comm=$(cat "$t/comm" 2>/dev/null) || continue
 		case $comm in
 		"$last") prio=-15 ;;
-		CPU*/TCG) prio=-15; [ -z "$last" ] || prio=5 ;;
+		CPU*/TCG) prio=-15; [ -z "$last" ] || prio=0 ;;
 		*) prio=-20 ;;
 		esac
 		[ $nice -eq 0 ] ||
