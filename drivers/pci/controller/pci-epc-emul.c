@@ -16,12 +16,14 @@
 #include <linux/ioport.h>
 #include <linux/irq.h>
 #include <linux/irqdomain.h>
+#include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/msi.h>
+#include <linux/overflow.h>
 #include <linux/pci.h>
 #include <linux/seq_file.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
-#include <linux/workqueue.h>
 
 #ifdef EPC_EMUL_ASM_UNALIGNED
 #include <asm/unaligned.h>
@@ -532,15 +534,22 @@ EXPORT_SYMBOL_GPL(pci_epc_emul_intx_enabled);
  * that copy between endpoint memory and host PCI addresses.  The rig's
  * controllers reach host memory through aliases instead: host PCI address
  * X is at offset X of an outbound alias.  This engine copies through one
- * such alias with the CPU, from a workqueue, so that endpoint functions
- * find channels where they find eDMA's and their DMA paths run.
+ * such alias with the CPU, from a kthread of its own, so that endpoint
+ * functions find channels where they find eDMA's and their DMA paths run.
+ * The kthread may run on any CPU: a client that busy-waits for its
+ * transfer keeps only its own CPU, and where one kernel is both host and
+ * endpoint, a host CPU spinning with interrupts off for the device holds
+ * up no transfer.
  *
  * Slave channels (the default) are private, as eDMA's are: their device is
  * the controller's, they copy both ways, the host end is the slave
  * configuration's address, and the endpoint end a DMA address of the
- * controller's device, which has no IOMMU: a CPU physical address of RAM.
- * Memcpy channels are public and take two CPU physical addresses, RAM or
- * an outbound window a function mapped, as a generic DMA engine does.
+ * controller's device, which has no IOMMU: RAM at that CPU physical
+ * address.  Memcpy channels are public and take two such addresses, RAM
+ * or an outbound window a function mapped, as a generic DMA engine does.
+ *
+ * A failed transfer fails every transfer issued after it on its channel,
+ * as a channel error does on hardware: their cookies report DMA_ERROR.
  */
 
 /* Copies go in pieces this big, with a chance to reschedule between */
@@ -589,7 +598,8 @@ struct pci_epc_emul_dma_seg {
 /**
  * struct pci_epc_emul_dma_desc - one transfer
  * @txd: what the client sees
- * @node: on its channel's submitted or issued list
+ * @node: on its channel's submitted or issued list, or a list of failed
+ *	  ones
  * @dir: DMA_DEV_TO_MEM or DMA_MEM_TO_DEV (slave), DMA_MEM_TO_MEM (memcpy)
  * @remote: slave: host PCI address of the first piece, the others follow;
  *	    memcpy: the source
@@ -616,12 +626,14 @@ struct pci_epc_emul_dma_desc {
  * @cfg: the slave configuration
  * @submitted: transfers submitted, not yet issued
  * @issued: transfers issued, in order, not yet started
- * @failed: the last cookie whose transfer failed
+ * @failed_lo: first cookie of the last failed run of transfers
+ * @failed_hi: its last cookie (0: none failed)
  * @gen: bumped by terminate_all: a transfer started before has no callback
  * @xfers: transfers done
  * @bytes: bytes they moved
  * @errors: transfers failed
  * @work: runs the issued transfers, one after the other
+ * @bounce: memcpy channels: a page for device memory to device memory
  */
 struct pci_epc_emul_dma_chan {
 	struct dma_chan chan;
@@ -631,12 +643,14 @@ struct pci_epc_emul_dma_chan {
 	struct dma_slave_config cfg;
 	struct list_head submitted;
 	struct list_head issued;
-	dma_cookie_t failed;
+	dma_cookie_t failed_lo;
+	dma_cookie_t failed_hi;
 	unsigned int gen;
 	u64 xfers;
 	u64 bytes;
 	u64 errors;
-	struct work_struct work;
+	struct kthread_work work;
+	void *bounce;
 };
 
 /**
@@ -644,7 +658,7 @@ struct pci_epc_emul_dma_chan {
  * @dd: the dmaengine device
  * @alias: slave engines: the outbound alias, host PCI address X at @alias + X
  * @alias_size: its size
- * @wq: where the channels' work runs
+ * @worker: the kthread that runs every channel's transfers
  * @nr_chans: channels in @chans
  * @chans: the channels
  */
@@ -652,29 +666,52 @@ struct pci_epc_emul_dma {
 	struct dma_device dd;
 	void __iomem *alias;
 	resource_size_t alias_size;
-	struct workqueue_struct *wq;
+	struct kthread_worker *worker;
 	unsigned int nr_chans;
 	struct pci_epc_emul_dma_chan chans[] __counted_by(nr_chans);
 };
 
-static struct pci_epc_emul_dma_chan *pci_epc_emul_dma_chan(struct dma_chan *c)
+static struct pci_epc_emul_dma_chan *
+pci_epc_emul_to_dma_chan(struct dma_chan *c)
 {
 	return container_of(c, struct pci_epc_emul_dma_chan, chan);
 }
 
 static struct pci_epc_emul_dma_desc *
-pci_epc_emul_dma_desc(struct dma_async_tx_descriptor *txd)
+pci_epc_emul_to_dma_desc(struct dma_async_tx_descriptor *txd)
 {
 	return container_of(txd, struct pci_epc_emul_dma_desc, txd);
 }
 
-/* RAM at CPU physical address @phys, in the kernel's linear map; or NULL */
-static void *pci_epc_emul_dma_ram(phys_addr_t phys, size_t len)
+/*
+ * Map the end of a copy at DMA address @addr: RAM in the linear map (*@io
+ * NULL), or device memory (*@io set); NULL for a range that is both
+ */
+static void *pci_epc_emul_dma_map(struct pci_epc_emul_dma *dma,
+				  dma_addr_t addr, size_t len,
+				  void __iomem **io)
 {
-	if (region_intersects(phys, len, IORESOURCE_SYSTEM_RAM,
-			      IORES_DESC_NONE) != REGION_INTERSECTS)
+	phys_addr_t phys = dma_to_phys(dma->dd.dev, addr);
+
+	*io = NULL;
+	switch (region_intersects(phys, len, IORESOURCE_SYSTEM_RAM,
+				  IORES_DESC_NONE)) {
+	case REGION_INTERSECTS:
+		return memremap(phys, len, MEMREMAP_WB);
+	case REGION_DISJOINT:
+		*io = ioremap(phys, len);
+		return (__force void *)*io;
+	default:
 		return NULL;
-	return memremap(phys, len, MEMREMAP_WB);
+	}
+}
+
+static void pci_epc_emul_dma_unmap(void *va, void __iomem *io)
+{
+	if (io)
+		iounmap(io);
+	else
+		memunmap(va);
 }
 
 /* Slave transfer: @desc's pieces to or from the host, through the alias */
@@ -687,13 +724,18 @@ static int pci_epc_emul_dma_run_slave(struct pci_epc_emul_dma *dma,
 	for (i = 0; i < desc->nr_segs; i++) {
 		const struct pci_epc_emul_dma_seg *seg = &desc->segs[i];
 		void __iomem *io = dma->alias + remote;
+		void __iomem *not_ram;
 		size_t off, n;
 		void *ram;
 
-		ram = pci_epc_emul_dma_ram(dma_to_phys(dma->dd.dev, seg->addr),
-					   seg->len);
-		if (!ram)
+		if (!seg->len)
+			continue;
+		ram = pci_epc_emul_dma_map(dma, seg->addr, seg->len, &not_ram);
+		if (!ram || not_ram) {
+			if (ram)
+				pci_epc_emul_dma_unmap(ram, not_ram);
 			return -EFAULT;
+		}
 		for (off = 0; off < seg->len; off += n) {
 			n = min_t(size_t, seg->len - off,
 				  PCI_EPC_EMUL_DMA_CHUNK);
@@ -711,42 +753,30 @@ static int pci_epc_emul_dma_run_slave(struct pci_epc_emul_dma *dma,
 
 /*
  * Memcpy transfer: each end is RAM or device memory (an outbound window);
- * device memory to device memory goes through a page of RAM
+ * device memory to device memory goes through the channel's bounce page
  */
-static int pci_epc_emul_dma_run_memcpy(struct pci_epc_emul_dma_desc *desc)
+static int pci_epc_emul_dma_run_memcpy(struct pci_epc_emul_dma_chan *ec,
+				       struct pci_epc_emul_dma_desc *desc)
 {
-	const struct pci_epc_emul_dma_seg *seg = &desc->segs[0];
-	void __iomem *src_io = NULL, *dst_io = NULL;
-	void *src, *dst, *bounce = NULL;
-	size_t off, n, len = seg->len;
-	int ret = -EFAULT;
+	size_t off, n, len = desc->len;
+	void __iomem *src_io, *dst_io;
+	void *src, *dst;
 
-	src = pci_epc_emul_dma_ram(desc->remote, len);
-	if (!src) {
-		src_io = ioremap(desc->remote, len);
-		if (!src_io)
-			return -EFAULT;
-	}
-	dst = pci_epc_emul_dma_ram(seg->addr, len);
+	src = pci_epc_emul_dma_map(ec->dma, desc->remote, len, &src_io);
+	if (!src)
+		return -EFAULT;
+	dst = pci_epc_emul_dma_map(ec->dma, desc->segs[0].addr, len, &dst_io);
 	if (!dst) {
-		dst_io = ioremap(seg->addr, len);
-		if (!dst_io)
-			goto out_unmap_src;
-	}
-	if (src_io && dst_io) {
-		bounce = kmalloc(PAGE_SIZE, GFP_KERNEL);
-		if (!bounce) {
-			ret = -ENOMEM;
-			goto out_unmap_dst;
-		}
+		pci_epc_emul_dma_unmap(src, src_io);
+		return -EFAULT;
 	}
 
 	for (off = 0; off < len; off += n) {
 		n = min_t(size_t, len - off,
-			  bounce ? PAGE_SIZE : PCI_EPC_EMUL_DMA_CHUNK);
-		if (bounce) {
-			memcpy_fromio(bounce, src_io + off, n);
-			memcpy_toio(dst_io + off, bounce, n);
+			  src_io && dst_io ? PAGE_SIZE : PCI_EPC_EMUL_DMA_CHUNK);
+		if (src_io && dst_io) {
+			memcpy_fromio(ec->bounce, src_io + off, n);
+			memcpy_toio(dst_io + off, ec->bounce, n);
 		} else if (src_io) {
 			memcpy_fromio(dst + off, src_io + off, n);
 		} else if (dst_io) {
@@ -756,31 +786,50 @@ static int pci_epc_emul_dma_run_memcpy(struct pci_epc_emul_dma_desc *desc)
 		}
 		cond_resched();
 	}
-	ret = 0;
 
-	kfree(bounce);
-out_unmap_dst:
-	if (dst_io)
-		iounmap(dst_io);
-	else
-		memunmap(dst);
-out_unmap_src:
-	if (src_io)
-		iounmap(src_io);
-	else
-		memunmap(src);
-	return ret;
+	pci_epc_emul_dma_unmap(dst, dst_io);
+	pci_epc_emul_dma_unmap(src, src_io);
+	return 0;
 }
 
-static void pci_epc_emul_dma_work(struct work_struct *work)
+/* Tell the client how @desc ended, unless terminate_all came since @gen */
+static void pci_epc_emul_dma_done(struct pci_epc_emul_dma_chan *ec,
+				  struct pci_epc_emul_dma_desc *desc,
+				  unsigned int gen, bool failed)
+{
+	struct dmaengine_result res = {
+		.result = DMA_TRANS_NOERROR,
+	};
+	unsigned long flags;
+	bool callback;
+
+	spin_lock_irqsave(&ec->lock, flags);
+	callback = gen == ec->gen;
+	spin_unlock_irqrestore(&ec->lock, flags);
+
+	if (callback) {
+		if (failed) {
+			res.result = desc->dir == DMA_MEM_TO_DEV ?
+				     DMA_TRANS_WRITE_FAILED :
+				     DMA_TRANS_READ_FAILED;
+			res.residue = desc->len;
+		}
+		if (desc->txd.callback_result)
+			desc->txd.callback_result(desc->txd.callback_param,
+						  &res);
+		else if (desc->txd.callback)
+			desc->txd.callback(desc->txd.callback_param);
+	}
+	kfree(desc);
+}
+
+static void pci_epc_emul_dma_work(struct kthread_work *work)
 {
 	struct pci_epc_emul_dma_chan *ec =
 		container_of(work, struct pci_epc_emul_dma_chan, work);
-	struct pci_epc_emul_dma *dma = ec->dma;
-	struct pci_epc_emul_dma_desc *desc;
-	struct dmaengine_result res;
+	struct pci_epc_emul_dma_desc *desc, *tmp;
+	LIST_HEAD(failed);
 	unsigned int gen;
-	bool callback;
 	int ret;
 
 	for (;;) {
@@ -799,50 +848,45 @@ static void pci_epc_emul_dma_work(struct work_struct *work)
 		if (atomic_add_unless(&pci_epc_emul_dma_fail, -1, 0))
 			ret = -EIO;
 		else if (desc->dir == DMA_MEM_TO_MEM)
-			ret = pci_epc_emul_dma_run_memcpy(desc);
+			ret = pci_epc_emul_dma_run_memcpy(ec, desc);
 		else
-			ret = pci_epc_emul_dma_run_slave(dma, desc);
+			ret = pci_epc_emul_dma_run_slave(ec->dma, desc);
 
 		spin_lock_irq(&ec->lock);
-		/* One worker per channel: transfers complete in order */
+		/* One worker for the channel: transfers complete in order */
 		ec->chan.completed_cookie = desc->txd.cookie;
-		if (ret) {
-			ec->failed = desc->txd.cookie;
-			ec->errors++;
-		} else {
+		if (!ret) {
 			ec->xfers++;
 			ec->bytes += desc->len;
+			spin_unlock_irq(&ec->lock);
+			pci_epc_emul_dma_done(ec, desc, gen, false);
+			continue;
 		}
-		callback = gen == ec->gen;
+		/* The channel's error ends whatever was issued after it */
+		list_add_tail(&desc->node, &failed);
+		list_splice_tail_init(&ec->issued, &failed);
+		ec->failed_lo = desc->txd.cookie;
+		ec->failed_hi = list_last_entry(&failed,
+						struct pci_epc_emul_dma_desc,
+						node)->txd.cookie;
+		ec->chan.completed_cookie = ec->failed_hi;
+		ec->errors++;
 		spin_unlock_irq(&ec->lock);
 
-		if (ret)
-			dev_err_ratelimited(dma->dd.dev,
-					    "%s: transfer of %zu bytes failed (err=%d)\n",
-					    dma_chan_name(&ec->chan), desc->len,
-					    ret);
-
-		if (callback) {
-			res.result = DMA_TRANS_NOERROR;
-			if (ret)
-				res.result = desc->dir == DMA_MEM_TO_DEV ?
-					     DMA_TRANS_WRITE_FAILED :
-					     DMA_TRANS_READ_FAILED;
-			res.residue = ret ? desc->len : 0;
-			if (desc->txd.callback_result)
-				desc->txd.callback_result(desc->txd.callback_param,
-							  &res);
-			else if (desc->txd.callback)
-				desc->txd.callback(desc->txd.callback_param);
+		dev_err_ratelimited(ec->dma->dd.dev,
+				    "%s: transfer of %zu bytes failed (err=%d)\n",
+				    dma_chan_name(&ec->chan), desc->len, ret);
+		list_for_each_entry_safe(desc, tmp, &failed, node) {
+			list_del(&desc->node);
+			pci_epc_emul_dma_done(ec, desc, gen, true);
 		}
-		kfree(desc);
 	}
 }
 
 static dma_cookie_t pci_epc_emul_dma_submit(struct dma_async_tx_descriptor *txd)
 {
-	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_dma_chan(txd->chan);
-	struct pci_epc_emul_dma_desc *desc = pci_epc_emul_dma_desc(txd);
+	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_to_dma_chan(txd->chan);
+	struct pci_epc_emul_dma_desc *desc = pci_epc_emul_to_dma_desc(txd);
 	unsigned long flags;
 	dma_cookie_t cookie;
 
@@ -881,12 +925,12 @@ pci_epc_emul_dma_prep_slave_sg(struct dma_chan *c, struct scatterlist *sgl,
 			       enum dma_transfer_direction dir,
 			       unsigned long flags, void *context)
 {
-	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_dma_chan(c);
+	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_to_dma_chan(c);
 	resource_size_t size = ec->dma->alias_size;
 	struct pci_epc_emul_dma_desc *desc;
 	struct scatterlist *sg;
 	unsigned long irqflags;
-	dma_addr_t remote;
+	dma_addr_t remote = 0;
 	unsigned int i;
 	size_t len = 0;
 
@@ -901,7 +945,8 @@ pci_epc_emul_dma_prep_slave_sg(struct dma_chan *c, struct scatterlist *sgl,
 	for_each_sg(sgl, sg, sg_len, i) {
 		desc->segs[i].addr = sg_dma_address(sg);
 		desc->segs[i].len = sg_dma_len(sg);
-		len += sg_dma_len(sg);
+		if (check_add_overflow(len, (size_t)sg_dma_len(sg), &len))
+			goto err_free_desc;
 	}
 
 	spin_lock_irqsave(&ec->lock, irqflags);
@@ -909,17 +954,20 @@ pci_epc_emul_dma_prep_slave_sg(struct dma_chan *c, struct scatterlist *sgl,
 	spin_unlock_irqrestore(&ec->lock, irqflags);
 
 	/* The host end must lie in host memory the alias reaches */
-	if (!len || len > size || remote > size - len) {
-		dev_err_ratelimited(c->device->dev,
-				    "%s: %zu bytes at host address %pad: beyond the %pa bytes this controller reaches\n",
-				    dma_chan_name(c), len, &remote, &size);
-		kfree(desc);
-		return NULL;
-	}
+	if (!len || len > size || remote > size - len)
+		goto err_free_desc;
+
 	desc->dir = dir;
 	desc->remote = remote;
 	desc->len = len;
 	return &desc->txd;
+
+err_free_desc:
+	dev_err_ratelimited(c->device->dev,
+			    "%s: %zu bytes at host address %pad: beyond the %pa bytes this controller reaches\n",
+			    dma_chan_name(c), len, &remote, &size);
+	kfree(desc);
+	return NULL;
 }
 
 static struct dma_async_tx_descriptor *
@@ -945,7 +993,7 @@ pci_epc_emul_dma_prep_memcpy(struct dma_chan *c, dma_addr_t dst,
 static int pci_epc_emul_dma_config(struct dma_chan *c,
 				   struct dma_slave_config *cfg)
 {
-	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_dma_chan(c);
+	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_to_dma_chan(c);
 	unsigned long flags;
 
 	spin_lock_irqsave(&ec->lock, flags);
@@ -956,7 +1004,7 @@ static int pci_epc_emul_dma_config(struct dma_chan *c,
 
 static void pci_epc_emul_dma_issue_pending(struct dma_chan *c)
 {
-	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_dma_chan(c);
+	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_to_dma_chan(c);
 	unsigned long flags;
 	bool any;
 
@@ -966,14 +1014,14 @@ static void pci_epc_emul_dma_issue_pending(struct dma_chan *c)
 	spin_unlock_irqrestore(&ec->lock, flags);
 
 	if (any)
-		queue_work(ec->dma->wq, &ec->work);
+		kthread_queue_work(ec->dma->worker, &ec->work);
 }
 
 static enum dma_status pci_epc_emul_dma_tx_status(struct dma_chan *c,
 						  dma_cookie_t cookie,
 						  struct dma_tx_state *state)
 {
-	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_dma_chan(c);
+	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_to_dma_chan(c);
 	dma_cookie_t done, used;
 	enum dma_status status;
 	unsigned long flags;
@@ -982,7 +1030,8 @@ static enum dma_status pci_epc_emul_dma_tx_status(struct dma_chan *c,
 	done = c->completed_cookie;
 	used = c->cookie;
 	status = dma_async_is_complete(cookie, done, used);
-	if (status == DMA_COMPLETE && cookie == ec->failed)
+	if (status == DMA_COMPLETE && ec->failed_hi &&
+	    cookie >= ec->failed_lo && cookie <= ec->failed_hi)
 		status = DMA_ERROR;
 	spin_unlock_irqrestore(&ec->lock, flags);
 
@@ -993,7 +1042,7 @@ static enum dma_status pci_epc_emul_dma_tx_status(struct dma_chan *c,
 /* Drops what has not started; what runs ends with no callback */
 static int pci_epc_emul_dma_terminate_all(struct dma_chan *c)
 {
-	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_dma_chan(c);
+	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_to_dma_chan(c);
 	struct pci_epc_emul_dma_desc *desc, *tmp;
 	unsigned long flags;
 	LIST_HEAD(dropped);
@@ -1012,13 +1061,27 @@ static int pci_epc_emul_dma_terminate_all(struct dma_chan *c)
 /* Returns once the transfer that ran at terminate_all is over */
 static void pci_epc_emul_dma_synchronize(struct dma_chan *c)
 {
-	flush_work(&pci_epc_emul_dma_chan(c)->work);
+	kthread_flush_work(&pci_epc_emul_to_dma_chan(c)->work);
+}
+
+static int pci_epc_emul_dma_alloc_chan(struct dma_chan *c)
+{
+	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_to_dma_chan(c);
+
+	if (!dma_has_cap(DMA_MEMCPY, c->device->cap_mask))
+		return 0;
+	ec->bounce = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	return ec->bounce ? 0 : -ENOMEM;
 }
 
 static void pci_epc_emul_dma_free_chan(struct dma_chan *c)
 {
+	struct pci_epc_emul_dma_chan *ec = pci_epc_emul_to_dma_chan(c);
+
 	pci_epc_emul_dma_terminate_all(c);
 	pci_epc_emul_dma_synchronize(c);
+	kfree(ec->bounce);
+	ec->bounce = NULL;
 }
 
 #ifdef CONFIG_DEBUG_FS
@@ -1052,9 +1115,10 @@ static void pci_epc_emul_dma_release(struct dma_device *dd)
 	struct pci_epc_emul_dma *dma =
 		container_of(dd, struct pci_epc_emul_dma, dd);
 
-	destroy_workqueue(dma->wq);
+	kthread_destroy_worker(dma->worker);
 	if (dma->alias)
 		iounmap(dma->alias);
+	put_device(dd->dev);
 	kfree(dma);
 }
 
@@ -1066,14 +1130,13 @@ static void pci_epc_emul_dma_release(struct dma_device *dd)
  * @alias: CPU physical address of an outbound alias: host PCI address X
  *	   at @alias + X (unused for memcpy channels)
  * @size: its size: the host memory the channels reach
- * @nr_chans: how many channels
- * @memcpy: public memcpy channels between CPU physical addresses, instead
- *	    of private slave channels between @dev's DMA addresses and host
- *	    PCI addresses
+ * @nr_chans: how many channels, at most %PCI_EPC_EMUL_DMA_MAX_CHANS
+ * @memcpy_chans: public memcpy channels between CPU physical addresses,
+ *		  instead of private slave channels between @dev's DMA
+ *		  addresses and host PCI addresses
  *
- * The channels copy with the CPU, from a workqueue on the CPU that issued
- * the transfer, one transfer at a time each, in the order they were
- * issued.
+ * The channels copy with the CPU, from a kthread of the engine, one
+ * transfer at a time, each channel's in the order they were issued.
  *
  * Return: the engine, registered with dmaengine, or an ERR_PTR().
  */
@@ -1081,14 +1144,14 @@ struct pci_epc_emul_dma *pci_epc_emul_dma_create(struct device *dev,
 						 phys_addr_t alias,
 						 resource_size_t size,
 						 unsigned int nr_chans,
-						 bool memcpy)
+						 bool memcpy_chans)
 {
 	struct pci_epc_emul_dma *dma;
 	struct dma_device *dd;
 	unsigned int i;
 	int ret;
 
-	if (!nr_chans)
+	if (!nr_chans || nr_chans > PCI_EPC_EMUL_DMA_MAX_CHANS)
 		return ERR_PTR(-EINVAL);
 	if (!dev->driver) {
 		dev_err(dev, "DMA channels need a driver bound to the device\n");
@@ -1101,7 +1164,7 @@ struct pci_epc_emul_dma *pci_epc_emul_dma_create(struct device *dev,
 	dma->nr_chans = nr_chans;
 	dma->alias_size = size;
 
-	if (!memcpy) {
+	if (!memcpy_chans) {
 		dma->alias = ioremap(alias, size);
 		if (!dma->alias) {
 			ret = -ENOMEM;
@@ -1109,23 +1172,18 @@ struct pci_epc_emul_dma *pci_epc_emul_dma_create(struct device *dev,
 		}
 	}
 
-	/*
-	 * A transfer runs on the CPU that issued it: where one kernel is both
-	 * host and endpoint, the host's CPUs may spin with interrupts off
-	 * until the endpoint has used a buffer.  Clients may wait for a
-	 * channel from their own reclaim workqueue.
-	 */
-	dma->wq = alloc_workqueue("%s-dma", WQ_PERCPU | WQ_MEM_RECLAIM, 0,
-				  dev_name(dev));
-	if (!dma->wq) {
-		ret = -ENOMEM;
+	dma->worker = kthread_create_worker(0, "%s-dma", dev_name(dev));
+	if (IS_ERR(dma->worker)) {
+		ret = PTR_ERR(dma->worker);
 		goto err_unmap_alias;
 	}
+	/* Started already by kernels before 6.14, woken here by the others */
+	wake_up_process(dma->worker->task);
 
 	dd = &dma->dd;
-	dd->dev = dev;
+	dd->dev = get_device(dev);
 	INIT_LIST_HEAD(&dd->channels);
-	if (memcpy) {
+	if (memcpy_chans) {
 		dma_cap_set(DMA_MEMCPY, dd->cap_mask);
 		dd->device_prep_dma_memcpy = pci_epc_emul_dma_prep_memcpy;
 		dd->directions = BIT(DMA_MEM_TO_MEM);
@@ -1143,11 +1201,12 @@ struct pci_epc_emul_dma *pci_epc_emul_dma_create(struct device *dev,
 	dd->dst_addr_widths = dd->src_addr_widths;
 	dd->residue_granularity = DMA_RESIDUE_GRANULARITY_DESCRIPTOR;
 	dd->copy_align = DMAENGINE_ALIGN_1_BYTE;
+	dd->device_alloc_chan_resources = pci_epc_emul_dma_alloc_chan;
+	dd->device_free_chan_resources = pci_epc_emul_dma_free_chan;
 	dd->device_issue_pending = pci_epc_emul_dma_issue_pending;
 	dd->device_tx_status = pci_epc_emul_dma_tx_status;
 	dd->device_terminate_all = pci_epc_emul_dma_terminate_all;
 	dd->device_synchronize = pci_epc_emul_dma_synchronize;
-	dd->device_free_chan_resources = pci_epc_emul_dma_free_chan;
 	dd->device_release = pci_epc_emul_dma_release;
 #ifdef CONFIG_DEBUG_FS
 	dd->dbg_summary_show = pci_epc_emul_dma_summary;
@@ -1160,7 +1219,7 @@ struct pci_epc_emul_dma *pci_epc_emul_dma_create(struct device *dev,
 		spin_lock_init(&ec->lock);
 		INIT_LIST_HEAD(&ec->submitted);
 		INIT_LIST_HEAD(&ec->issued);
-		INIT_WORK(&ec->work, pci_epc_emul_dma_work);
+		kthread_init_work(&ec->work, pci_epc_emul_dma_work);
 		ec->chan.device = dd;
 		ec->chan.cookie = DMA_MIN_COOKIE;
 		ec->chan.completed_cookie = DMA_MIN_COOKIE;
@@ -1171,12 +1230,13 @@ struct pci_epc_emul_dma *pci_epc_emul_dma_create(struct device *dev,
 	if (ret) {
 		dev_err(dev, "Failed to register %u DMA channels (err=%d)\n",
 			nr_chans, ret);
-		goto err_destroy_wq;
+		goto err_put_dev;
 	}
 	return dma;
 
-err_destroy_wq:
-	destroy_workqueue(dma->wq);
+err_put_dev:
+	put_device(dev);
+	kthread_destroy_worker(dma->worker);
 err_unmap_alias:
 	if (dma->alias)
 		iounmap(dma->alias);

@@ -115,18 +115,21 @@ bool pci_epc_emul_intx_enabled(struct pci_epc_emul_func *f);
 
 struct pci_epc_emul_dma;
 
+/* Channels of one DMA engine, at most */
+#define PCI_EPC_EMUL_DMA_MAX_CHANS	16
+
 #if IS_ENABLED(CONFIG_DMA_ENGINE)
 struct pci_epc_emul_dma *pci_epc_emul_dma_create(struct device *dev,
 						 phys_addr_t alias,
 						 resource_size_t size,
 						 unsigned int nr_chans,
-						 bool memcpy);
+						 bool memcpy_chans);
 void pci_epc_emul_dma_destroy(struct pci_epc_emul_dma *dma);
 #else
 static inline struct pci_epc_emul_dma *
 pci_epc_emul_dma_create(struct device *dev, phys_addr_t alias,
 			resource_size_t size, unsigned int nr_chans,
-			bool memcpy)
+			bool memcpy_chans)
 {
 	return ERR_PTR(-EOPNOTSUPP);
 }

@@ -886,8 +886,9 @@ static int __init pci_epc_loop_init(void)
 		return -EINVAL;
 	}
 
-	if (dma_chans > 16) {
-		pr_err("dma_chans must be 0 (no DMA) to 16\n");
+	if (dma_chans > PCI_EPC_EMUL_DMA_MAX_CHANS) {
+		pr_err("dma_chans must be 0 (no DMA) to %d\n",
+		       PCI_EPC_EMUL_DMA_MAX_CHANS);
 		return -EINVAL;
 	}
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Virtio devices behind a PCIe endpoint function: the configfs tunables
- * every device driver offers (queue_size, features, poll_cpu,
- * dma_threshold) and the rule
- * they share: none can change once the function is linked to a controller.
+ * every device driver offers (queue_size, features, poll_cpu and
+ * dma_threshold) and the rule they share: none can change once the
+ * function is linked to a controller.
  *
  * A device driver embeds a struct epf_virtio_cfs in its instance, makes
  * its configfs group from the embedded one, lists the common attributes
@@ -31,6 +31,7 @@ void epf_virtio_cfs_init(struct epf_virtio_cfs *cfs, struct pci_epf *epf,
 	mutex_init(&cfs->lock);
 	cfs->params.queue_size = EPF_VIRTIO_QUEUE_SIZE_DEFAULT;
 	cfs->params.poll_cpu = -1;
+	cfs->params.dma_threshold = 0;
 	cfs->bound = false;
 	epf_virtio_cfs_set_features(cfs, features);
 }

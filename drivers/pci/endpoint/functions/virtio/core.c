@@ -150,7 +150,8 @@ static int epf_virtio_link_up(struct pci_epf *epf)
  * before returning, so that nothing of it is left for the next link up and
  * the next host's driver.  The poller's lock keeps the poll thread out
  * meanwhile; it holds it for one pass over its devices at a time, which
- * never waits for the host.
+ * never waits for the host, and waits for the controller's DMA engine at
+ * most EPF_VIRTIO_DMA_TIMEOUT_MS per transfer.
  */
 static int epf_virtio_link_down(struct pci_epf *epf)
 {

@@ -268,7 +268,12 @@ static void epf_virtio_dma_callback(void *arg)
 	complete(arg);
 }
 
-/* One DMA transfer of @len bytes at @addr (mapped), waited for */
+/*
+ * One DMA transfer of @len bytes at @addr (mapped), waited for.  Returns
+ * -EAGAIN if it could not be started (nothing moved), another negative
+ * error code if it failed or did not end in time (terminated: nothing of
+ * it moves any more), or 0.
+ */
 static int epf_virtio_dma_run(struct epf_virtio *evd, struct dma_chan *chan,
 			      u64 pci_addr, dma_addr_t addr, size_t len,
 			      bool to_host)
@@ -287,14 +292,13 @@ static int epf_virtio_dma_run(struct epf_virtio *evd, struct dma_chan *chan,
 		cfg.dst_addr = pci_addr;
 	else
 		cfg.src_addr = pci_addr;
-	ret = dmaengine_slave_config(chan, &cfg);
-	if (ret)
-		return ret;
+	if (dmaengine_slave_config(chan, &cfg))
+		return -EAGAIN;
 
 	desc = dmaengine_prep_slave_single(chan, addr, len, dir,
 					   DMA_CTRL_ACK | DMA_PREP_INTERRUPT);
 	if (!desc)
-		return -EIO;
+		return -EAGAIN;
 
 	reinit_completion(&evd->dma_done);
 	desc->callback = epf_virtio_dma_callback;
@@ -321,7 +325,8 @@ static int epf_virtio_dma_run(struct epf_virtio *evd, struct dma_chan *chan,
 static int epf_virtio_dma_xfer(struct epf_virtio *evd, u64 pci_addr,
 			       void *buf, size_t len, bool to_host)
 {
-	struct device *dma_dev = evd->epf->epc->dev.parent;
+	struct dma_chan *chan = to_host ? evd->dma_tx : evd->dma_rx;
+	struct device *dma_dev = dmaengine_get_dma_device(chan);
 	enum dma_data_direction dir = to_host ? DMA_TO_DEVICE :
 						DMA_FROM_DEVICE;
 	dma_addr_t addr;
@@ -336,11 +341,13 @@ static int epf_virtio_dma_xfer(struct epf_virtio *evd, u64 pci_addr,
 	if (dma_mapping_error(dma_dev, addr))
 		return epf_virtio_mmio_xfer(evd, pci_addr, buf, len, to_host);
 
-	ret = epf_virtio_dma_run(evd, to_host ? evd->dma_tx : evd->dma_rx,
-				 pci_addr, addr, len, to_host);
+	ret = epf_virtio_dma_run(evd, chan, pci_addr, addr, len, to_host);
 	dma_unmap_single(dma_dev, addr, len, dir);
 	if (!ret)
 		return 0;
+	/* The engine could not take it (out of descriptors): nothing moved */
+	if (ret == -EAGAIN)
+		return epf_virtio_mmio_xfer(evd, pci_addr, buf, len, to_host);
 
 	/* The buffer may be half written: the device stops */
 	dev_err_ratelimited(epf_virtio_to_dev(evd),
