@@ -685,10 +685,11 @@ pci_epc_emul_to_dma_desc(struct dma_async_tx_descriptor *txd)
 
 /*
  * Map the end of a copy at DMA address @addr: RAM in the linear map (*@io
- * NULL), or device memory (*@io set); NULL for a range that is both
+ * NULL), or, unless @ram_only, device memory (*@io set); NULL for anything
+ * else, or a range that is both
  */
 static void *pci_epc_emul_dma_map(struct pci_epc_emul_dma *dma,
-				  dma_addr_t addr, size_t len,
+				  dma_addr_t addr, size_t len, bool ram_only,
 				  void __iomem **io)
 {
 	phys_addr_t phys = dma_to_phys(dma->dd.dev, addr);
@@ -699,6 +700,8 @@ static void *pci_epc_emul_dma_map(struct pci_epc_emul_dma *dma,
 	case REGION_INTERSECTS:
 		return memremap(phys, len, MEMREMAP_WB);
 	case REGION_DISJOINT:
+		if (ram_only)
+			return NULL;
 		*io = ioremap(phys, len);
 		return (__force void *)*io;
 	default:
@@ -730,12 +733,10 @@ static int pci_epc_emul_dma_run_slave(struct pci_epc_emul_dma *dma,
 
 		if (!seg->len)
 			continue;
-		ram = pci_epc_emul_dma_map(dma, seg->addr, seg->len, &not_ram);
-		if (!ram || not_ram) {
-			if (ram)
-				pci_epc_emul_dma_unmap(ram, not_ram);
+		ram = pci_epc_emul_dma_map(dma, seg->addr, seg->len, true,
+					   &not_ram);
+		if (!ram)
 			return -EFAULT;
-		}
 		for (off = 0; off < seg->len; off += n) {
 			n = min_t(size_t, seg->len - off,
 				  PCI_EPC_EMUL_DMA_CHUNK);
@@ -762,10 +763,11 @@ static int pci_epc_emul_dma_run_memcpy(struct pci_epc_emul_dma_chan *ec,
 	void __iomem *src_io, *dst_io;
 	void *src, *dst;
 
-	src = pci_epc_emul_dma_map(ec->dma, desc->remote, len, &src_io);
+	src = pci_epc_emul_dma_map(ec->dma, desc->remote, len, false, &src_io);
 	if (!src)
 		return -EFAULT;
-	dst = pci_epc_emul_dma_map(ec->dma, desc->segs[0].addr, len, &dst_io);
+	dst = pci_epc_emul_dma_map(ec->dma, desc->segs[0].addr, len, false,
+				   &dst_io);
 	if (!dst) {
 		pci_epc_emul_dma_unmap(src, src_io);
 		return -EFAULT;
@@ -795,10 +797,12 @@ static int pci_epc_emul_dma_run_memcpy(struct pci_epc_emul_dma_chan *ec,
 /* Tell the client how @desc ended, unless terminate_all came since @gen */
 static void pci_epc_emul_dma_done(struct pci_epc_emul_dma_chan *ec,
 				  struct pci_epc_emul_dma_desc *desc,
-				  unsigned int gen, bool failed)
+				  unsigned int gen,
+				  enum dmaengine_tx_result result)
 {
 	struct dmaengine_result res = {
-		.result = DMA_TRANS_NOERROR,
+		.result = result,
+		.residue = result == DMA_TRANS_NOERROR ? 0 : desc->len,
 	};
 	unsigned long flags;
 	bool callback;
@@ -808,12 +812,6 @@ static void pci_epc_emul_dma_done(struct pci_epc_emul_dma_chan *ec,
 	spin_unlock_irqrestore(&ec->lock, flags);
 
 	if (callback) {
-		if (failed) {
-			res.result = desc->dir == DMA_MEM_TO_DEV ?
-				     DMA_TRANS_WRITE_FAILED :
-				     DMA_TRANS_READ_FAILED;
-			res.residue = desc->len;
-		}
 		if (desc->txd.callback_result)
 			desc->txd.callback_result(desc->txd.callback_param,
 						  &res);
@@ -823,64 +821,99 @@ static void pci_epc_emul_dma_done(struct pci_epc_emul_dma_chan *ec,
 	kfree(desc);
 }
 
+/*
+ * One transfer of the channel per call, then the work goes back in line:
+ * every channel of the engine gets its turn
+ */
 static void pci_epc_emul_dma_work(struct kthread_work *work)
 {
 	struct pci_epc_emul_dma_chan *ec =
 		container_of(work, struct pci_epc_emul_dma_chan, work);
 	struct pci_epc_emul_dma_desc *desc, *tmp;
+	enum dmaengine_tx_result result;
 	LIST_HEAD(failed);
+	dma_cookie_t bad;
 	unsigned int gen;
+	bool more;
 	int ret;
 
-	for (;;) {
-		spin_lock_irq(&ec->lock);
-		desc = list_first_entry_or_null(&ec->issued,
-						struct pci_epc_emul_dma_desc,
-						node);
-		if (!desc) {
-			spin_unlock_irq(&ec->lock);
-			return;
-		}
-		list_del_init(&desc->node);
-		gen = ec->gen;
+	spin_lock_irq(&ec->lock);
+	desc = list_first_entry_or_null(&ec->issued,
+					struct pci_epc_emul_dma_desc, node);
+	if (!desc) {
 		spin_unlock_irq(&ec->lock);
+		return;
+	}
+	list_del_init(&desc->node);
+	gen = ec->gen;
+	spin_unlock_irq(&ec->lock);
 
-		if (atomic_add_unless(&pci_epc_emul_dma_fail, -1, 0))
-			ret = -EIO;
-		else if (desc->dir == DMA_MEM_TO_MEM)
-			ret = pci_epc_emul_dma_run_memcpy(ec, desc);
-		else
-			ret = pci_epc_emul_dma_run_slave(ec->dma, desc);
+	if (atomic_add_unless(&pci_epc_emul_dma_fail, -1, 0))
+		ret = -EIO;
+	else if (desc->dir == DMA_MEM_TO_MEM)
+		ret = pci_epc_emul_dma_run_memcpy(ec, desc);
+	else
+		ret = pci_epc_emul_dma_run_slave(ec->dma, desc);
 
-		spin_lock_irq(&ec->lock);
-		/* One worker for the channel: transfers complete in order */
-		ec->chan.completed_cookie = desc->txd.cookie;
-		if (!ret) {
-			ec->xfers++;
-			ec->bytes += desc->len;
-			spin_unlock_irq(&ec->lock);
-			pci_epc_emul_dma_done(ec, desc, gen, false);
-			continue;
-		}
-		/* The channel's error ends whatever was issued after it */
+	spin_lock_irq(&ec->lock);
+	/* One worker for the channel: transfers complete in order */
+	ec->chan.completed_cookie = desc->txd.cookie;
+	if (ret) {
 		list_add_tail(&desc->node, &failed);
-		list_splice_tail_init(&ec->issued, &failed);
+		/*
+		 * The channel's error ends whatever was issued after it,
+		 * unless the client terminated the channel meanwhile: what
+		 * it issued since is not this transfer's business
+		 */
+		if (gen == ec->gen)
+			list_splice_tail_init(&ec->issued, &failed);
 		ec->failed_lo = desc->txd.cookie;
 		ec->failed_hi = list_last_entry(&failed,
 						struct pci_epc_emul_dma_desc,
 						node)->txd.cookie;
 		ec->chan.completed_cookie = ec->failed_hi;
 		ec->errors++;
-		spin_unlock_irq(&ec->lock);
+	} else {
+		ec->xfers++;
+		ec->bytes += desc->len;
+	}
+	more = !list_empty(&ec->issued);
+	spin_unlock_irq(&ec->lock);
 
+	if (!ret) {
+		pci_epc_emul_dma_done(ec, desc, gen, DMA_TRANS_NOERROR);
+	} else {
 		dev_err_ratelimited(ec->dma->dd.dev,
 				    "%s: transfer of %zu bytes failed (err=%d)\n",
 				    dma_chan_name(&ec->chan), desc->len, ret);
+		/* The failed one says how; those after it never ran */
+		bad = desc->txd.cookie;
 		list_for_each_entry_safe(desc, tmp, &failed, node) {
 			list_del(&desc->node);
-			pci_epc_emul_dma_done(ec, desc, gen, true);
+			result = DMA_TRANS_ABORTED;
+			if (desc->txd.cookie == bad)
+				result = desc->dir == DMA_MEM_TO_DEV ?
+					 DMA_TRANS_WRITE_FAILED :
+					 DMA_TRANS_READ_FAILED;
+			pci_epc_emul_dma_done(ec, desc, gen, result);
 		}
 	}
+
+	if (more)
+		kthread_queue_work(ec->dma->worker, &ec->work);
+}
+
+/* @cookie is in the channel's last failed run (cookies wrap to 1) */
+static bool pci_epc_emul_dma_failed(struct pci_epc_emul_dma_chan *ec,
+				    dma_cookie_t cookie)
+{
+	lockdep_assert_held(&ec->lock);
+
+	if (!ec->failed_hi)
+		return false;
+	if (ec->failed_lo <= ec->failed_hi)
+		return cookie >= ec->failed_lo && cookie <= ec->failed_hi;
+	return cookie >= ec->failed_lo || cookie <= ec->failed_hi;
 }
 
 static dma_cookie_t pci_epc_emul_dma_submit(struct dma_async_tx_descriptor *txd)
@@ -896,6 +929,9 @@ static dma_cookie_t pci_epc_emul_dma_submit(struct dma_async_tx_descriptor *txd)
 		cookie = DMA_MIN_COOKIE;
 	ec->chan.cookie = cookie;
 	txd->cookie = cookie;
+	/* The numbers came round again: the old failures are not these */
+	if (pci_epc_emul_dma_failed(ec, cookie))
+		ec->failed_hi = 0;
 	list_add_tail(&desc->node, &ec->submitted);
 	spin_unlock_irqrestore(&ec->lock, flags);
 
@@ -945,8 +981,13 @@ pci_epc_emul_dma_prep_slave_sg(struct dma_chan *c, struct scatterlist *sgl,
 	for_each_sg(sgl, sg, sg_len, i) {
 		desc->segs[i].addr = sg_dma_address(sg);
 		desc->segs[i].len = sg_dma_len(sg);
-		if (check_add_overflow(len, (size_t)sg_dma_len(sg), &len))
-			goto err_free_desc;
+		if (check_add_overflow(len, (size_t)sg_dma_len(sg), &len)) {
+			dev_err_ratelimited(c->device->dev,
+					    "%s: scatterlist longer than the address space\n",
+					    dma_chan_name(c));
+			kfree(desc);
+			return NULL;
+		}
 	}
 
 	spin_lock_irqsave(&ec->lock, irqflags);
@@ -1030,8 +1071,7 @@ static enum dma_status pci_epc_emul_dma_tx_status(struct dma_chan *c,
 	done = c->completed_cookie;
 	used = c->cookie;
 	status = dma_async_is_complete(cookie, done, used);
-	if (status == DMA_COMPLETE && ec->failed_hi &&
-	    cookie >= ec->failed_lo && cookie <= ec->failed_hi)
+	if (status == DMA_COMPLETE && pci_epc_emul_dma_failed(ec, cookie))
 		status = DMA_ERROR;
 	spin_unlock_irqrestore(&ec->lock, flags);
 

@@ -150,8 +150,9 @@ static int epf_virtio_link_up(struct pci_epf *epf)
  * before returning, so that nothing of it is left for the next link up and
  * the next host's driver.  The poller's lock keeps the poll thread out
  * meanwhile; it holds it for one pass over its devices at a time, which
- * never waits for the host, and waits for the controller's DMA engine at
- * most EPF_VIRTIO_DMA_TIMEOUT_MS per transfer.
+ * never waits for the host, but may wait for the controller's DMA engine
+ * (a transfer at a time, given up after EPF_VIRTIO_DMA_TIMEOUT_MS, then
+ * terminated).
  */
 static int epf_virtio_link_down(struct pci_epf *epf)
 {

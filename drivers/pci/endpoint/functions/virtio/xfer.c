@@ -286,7 +286,7 @@ static int epf_virtio_dma_run(struct epf_virtio *evd, struct dma_chan *chan,
 	};
 	unsigned long left;
 	dma_cookie_t cookie;
-	int ret;
+	int ret = 0;
 
 	if (to_host)
 		cfg.dst_addr = pci_addr;
@@ -304,9 +304,8 @@ static int epf_virtio_dma_run(struct epf_virtio *evd, struct dma_chan *chan,
 	desc->callback = epf_virtio_dma_callback;
 	desc->callback_param = &evd->dma_done;
 	cookie = dmaengine_submit(desc);
-	ret = dma_submit_error(cookie);
-	if (ret)
-		return ret;
+	if (dma_submit_error(cookie))
+		return -EAGAIN;
 	dma_async_issue_pending(chan);
 
 	left = wait_for_completion_timeout(&evd->dma_done,
