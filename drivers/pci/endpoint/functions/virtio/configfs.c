@@ -171,10 +171,14 @@ static ssize_t epf_virtio_cfs_features_show(struct config_item *item,
 	return ret;
 }
 
-static ssize_t epf_virtio_cfs_features_store(struct config_item *item,
-					     const char *page, size_t len)
+/*
+ * Set the u32 tunable @field from a configfs write: -EINVAL if it has a bit
+ * outside @allowed, -EBUSY once frozen
+ */
+static ssize_t epf_virtio_cfs_store_u32(struct epf_virtio_cfs *cfs,
+					u32 *field, u32 allowed,
+					const char *page, size_t len)
 {
-	struct epf_virtio_cfs *cfs = epf_virtio_cfs_from_item(item);
 	u32 val;
 	int ret;
 
@@ -185,13 +189,22 @@ static ssize_t epf_virtio_cfs_features_store(struct config_item *item,
 	mutex_lock(&cfs->lock);
 	if (epf_virtio_cfs_locked_out(cfs))
 		ret = -EBUSY;
-	else if (val & ~cfs->feature_mask)
+	else if (val & ~allowed)
 		ret = -EINVAL;
 	else
-		cfs->params.features = val;
+		*field = val;
 	mutex_unlock(&cfs->lock);
 
 	return ret ? ret : len;
+}
+
+static ssize_t epf_virtio_cfs_features_store(struct config_item *item,
+					     const char *page, size_t len)
+{
+	struct epf_virtio_cfs *cfs = epf_virtio_cfs_from_item(item);
+
+	return epf_virtio_cfs_store_u32(cfs, &cfs->params.features,
+					cfs->feature_mask, page, len);
 }
 
 static ssize_t epf_virtio_cfs_poll_cpu_show(struct config_item *item,
@@ -259,21 +272,9 @@ static ssize_t epf_virtio_cfs_dma_threshold_store(struct config_item *item,
 						  const char *page, size_t len)
 {
 	struct epf_virtio_cfs *cfs = epf_virtio_cfs_from_item(item);
-	u32 val;
-	int ret;
 
-	ret = kstrtou32(page, 0, &val);
-	if (ret)
-		return ret;
-
-	mutex_lock(&cfs->lock);
-	if (epf_virtio_cfs_locked_out(cfs))
-		ret = -EBUSY;
-	else
-		cfs->params.dma_threshold = val;
-	mutex_unlock(&cfs->lock);
-
-	return ret ? ret : len;
+	return epf_virtio_cfs_store_u32(cfs, &cfs->params.dma_threshold,
+					U32_MAX, page, len);
 }
 
 /* Listed by every device driver's group */
