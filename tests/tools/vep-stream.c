@@ -46,7 +46,6 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 #define VEP_STREAM_LINE		64
@@ -225,7 +224,12 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	fd = vep_stream_open(argv[optind + 2]);
 
-	vep_stream_self = (getpid() ^ time(NULL)) & 0xffff;
+	/*
+	 * The pid alone: streamers started fewer than 0x10000 pids apart
+	 * never share it, where a mix with the time made sessions started
+	 * seconds apart collide
+	 */
+	vep_stream_self = getpid() & 0xffff;
 	child = fork();
 	if (child < 0)
 		return 2;
