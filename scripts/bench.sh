@@ -19,7 +19,7 @@
 # two-net; "two" runs both) run once per endpoint architecture (-a,
 # default "x86_64 arm64"), each table in build/bench/SUITE.ARCH.csv, the
 # rig's logs in build/bench/logs/.  The console suite measures the paths
-# -p names (default "dedicated hvc mediated pty"), dedicated first: it is
+# -p names (default "dedicated dma hvc mediated pty"), dedicated first: it is
 # the numerator of every ratio.  Numbers from a shared, noisy machine
 # under TCG: compare the ratios, not the values.
 
@@ -35,7 +35,7 @@ secs=5
 reps=3
 suite=all
 arches="x86_64 arm64"
-cpaths="dedicated hvc mediated pty"
+cpaths="dedicated dma hvc mediated pty"
 while getopts "k:s:n:t:r:a:p:h" opt; do
 	case $opt in
 	k) kver=$OPTARG ;;
@@ -57,7 +57,7 @@ cratios=
 cfns=0
 for p in "${cplist[@]}"; do
 	case $p in
-	dedicated | hvc | mediated) cfns=$((cfns + 1)) ;;
+	dedicated | dma | hvc | mediated) cfns=$((cfns + 1)) ;;
 	pty) ;;
 	*) echo "bench.sh: -p: unknown console path $p" >&2; exit 2 ;;
 	esac
@@ -216,12 +216,32 @@ run_suite() {
 		echo "bench.sh: the $1 run failed; see $out/$1.log" >&2
 }
 
+# The board the cost model estimates for (bench/README, "A cost model"):
+# a CPU read across the link (non-posted) and a CPU write (posted), in
+# ns; the DMA engine's rate in MB/s and its cost per transfer in us; how
+# many times faster the board's CPU runs the endpoint's work than the
+# rig's vCPU does
+board_read_ns=${VEP_BOARD_READ_NS:-1000}
+board_write_ns=${VEP_BOARD_WRITE_NS:-50}
+board_dma_mbps=${VEP_BOARD_DMA_MBPS:-2000}
+board_dma_us=${VEP_BOARD_DMA_US:-5}
+board_cpu_x=${VEP_BOARD_CPU_X:-20}
+board_model="CPU read $board_read_ns ns, CPU write $board_write_ns ns, DMA $board_dma_mbps MB/s + $board_dma_us us a transfer, endpoint CPU $board_cpu_x x the rig's"
+
 # console_rows ALL: a console suite's BENCH lines (stdin) as table input;
 # a bulk line holds three metrics, the third DIR_ALL (all CPU of the rig,
 # or of the host machine), and in the one-machine suite (ALL "rig") a
-# fourth, DIR_khvcd
+# fourth, DIR_khvcd.  A BENCH-COST line (after its bulk line) gives the
+# link costs per MiB, and with the bulk line's endpoint CPU time the
+# board estimate DIR_est, in MiB/s:
+#
+#   1 / (EP_CPU / CPU_X + (RING_RD + DATA_RD) x READ + WR x WRITE
+#        + DMA x DMA_US + DMA_BYTES / DMA_RATE)
 console_rows() {
-	awk -v all="$1" '
+	awk -v all="$1" -v rd_ns="$board_read_ns" -v wr_ns="$board_write_ns" \
+	    -v dma_mbps="$board_dma_mbps" -v dma_us="$board_dma_us" \
+	    -v cpu_x="$board_cpu_x" '
+	BEGIN { nc = split("ringrd datard wr dma dmab chains", cm, " ") }
 	$1 == "BENCH-PLACEMENT" { sub(/^BENCH-PLACEMENT /, "P "); print }
 	$1 == "BENCH-FAIL" && $3 == "rtt" { print "F", $2, "rtt", $4 }
 	$1 == "BENCH-FAIL" && $3 != "rtt" {
@@ -230,9 +250,34 @@ console_rows() {
 		print "F", $2, $3 "_" all, $4
 		if (all == "rig")
 			print "F", $2, $3 "_khvcd", $4
+		for (i = 1; i <= nc; i++)
+			print "F", $2, $3 "_" cm[i], $4
+		print "F", $2, $3 "_rdpc", $4
+		print "F", $2, $3 "_est", $4
+	}
+	$1 == "BENCH-COST" {
+		for (i = 1; i <= nc; i++)
+			print "V", $2, $3 "_" cm[i], $4, $(i + 4)
+		if ($5 ~ /^n\/a:/) {
+			print "V", $2, $3 "_rdpc", $4, $5
+			print "V", $2, $3 "_est", $4, $5
+			next
+		}
+		# Ring reads per chain
+		print "V", $2, $3 "_rdpc", $4, \
+			($10 > 0 ? sprintf("%.1f", $5 / $10) : "n/a:no-chains")
+		ep = epcpu[$2, $3, $4]
+		if (ep == "" || ep ~ /^n\/a:/) {
+			print "V", $2, $3 "_est", $4, "n/a:no-endpoint-CPU-figure"
+			next
+		}
+		us = ep * 1000 / cpu_x + ($5 + $6) * rd_ns / 1000 + \
+		     $7 * wr_ns / 1000 + $8 * dma_us + $9 / dma_mbps
+		print "V", $2, $3 "_est", $4, sprintf("%.1f", 1e6 / us)
 	}
 	$1 == "BENCH" && $3 == "rtt" { print "V", $2, "rtt", $4, $6 }
 	$1 == "BENCH" && $3 != "rtt" {
+		epcpu[$2, $3, $4] = $6
 		print "V", $2, $3 "_mibps", $4, $5
 		print "V", $2, $3 "_ep", $4, $6
 		print "V", $2, $3 "_" all, $4, $7
@@ -248,6 +293,19 @@ net_rows() {
 	$1 == "BENCH-FAIL" { print "F", $2, $3, $4 }
 	$1 == "BENCH" { print "V", $2, $3, $4, $5 }'
 }
+
+# The cost model's rows of a console table
+cost_metrics=
+for d in "h2e host->endpoint" "e2h endpoint->host"; do
+	cost_metrics+="|${d%% *}_ringrd=ring CPU reads/MiB, ${d#* }"
+	cost_metrics+="|${d%% *}_rdpc=ring CPU reads/chain, ${d#* }"
+	cost_metrics+="|${d%% *}_datard=data CPU reads/MiB, ${d#* }"
+	cost_metrics+="|${d%% *}_wr=CPU writes/MiB, ${d#* }"
+	cost_metrics+="|${d%% *}_dma=DMA transfers/MiB, ${d#* }"
+	cost_metrics+="|${d%% *}_dmab=DMA bytes/MiB, ${d#* }"
+	cost_metrics+="|${d%% *}_chains=chains/MiB, ${d#* }"
+	cost_metrics+="|${d%% *}_est=board estimate MiB/s, ${d#* }"
+done
 
 # console_suite: console throughput, echo and CPU cost, dedicated vs
 # dedicated on hvc vs mediated vs pty
@@ -270,7 +328,8 @@ console_suite() {
 	# BENCH lines to table input: a bulk line holds three metrics
 	tr -d '\r' <"$out/console.log" | console_rows rig |
 		table "$out/console.csv" "$cpaths" "${cratios# }" \
-		"h2e_mibps=host->endpoint MiB/s|e2h_mibps=endpoint->host MiB/s|rtt=1-byte echo round trip, us|h2e_ep=endpoint CPU ms/MiB, host->endpoint|e2h_ep=endpoint CPU ms/MiB, endpoint->host|h2e_rig=all CPU ms/MiB, host->endpoint|e2h_rig=all CPU ms/MiB, endpoint->host|h2e_khvcd=khvcd CPU ms/MiB, host->endpoint|e2h_khvcd=khvcd CPU ms/MiB, endpoint->host"
+		"h2e_mibps=host->endpoint MiB/s|e2h_mibps=endpoint->host MiB/s|rtt=1-byte echo round trip, us|h2e_ep=endpoint CPU ms/MiB, host->endpoint|e2h_ep=endpoint CPU ms/MiB, endpoint->host|h2e_rig=all CPU ms/MiB, host->endpoint|e2h_rig=all CPU ms/MiB, endpoint->host|h2e_khvcd=khvcd CPU ms/MiB, host->endpoint|e2h_khvcd=khvcd CPU ms/MiB, endpoint->host$cost_metrics"
+	echo "bench.sh: board model of the estimates: $board_model" >&2
 	echo "bench.sh: table written to $out/console.csv" >&2
 }
 

@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Console benchmark, run in the rig by scripts/bench.sh: the dedicated
-# function (/dev/hvcEP0, its own tty), the same function on an hvc_console
-# backend (tests/ref/vep-vcon-hvc.c: /dev/hvcN), the mediated one (a local
-# virtio_console's /dev/hvcN) and a pty pair, in one boot.  For each: bulk
-# throughput both ways and a 1-byte echo round trip.  The paths take turns
-# in every repetition (dedicated, hvc, mediated, pty; dedicated, hvc, ...),
+# function (/dev/hvcEP0, its own tty) moving its data by MMIO ("dedicated")
+# and by the controller's DMA channels ("dma": dma_threshold 256), the same
+# function on an hvc_console backend (tests/ref/vep-vcon-hvc.c: /dev/hvcN),
+# the mediated one (a local virtio_console's /dev/hvcN) and a pty pair, in
+# one boot.  For each: bulk throughput both ways and a 1-byte echo round
+# trip.  The paths take turns in every repetition (dedicated, dma, hvc,
+# mediated, pty; dedicated, dma, ...),
 # and each function is bound for its own turn only: set up, measured,
 # unlinked and removed again, so that every measurement runs with exactly
 # one function linked (the pty with none).  Prints one "BENCH ..." line per
@@ -16,6 +18,7 @@
 #   BENCH-PLACEMENT TEXT...
 #   BENCH PATH DIR REP MIBPS EP_CPU_MS_PER_MIB RIG_CPU_MS_PER_MIB KHVCD_CPU_MS_PER_MIB
 #   BENCH PATH rtt REP MIN_US MEDIAN_US MAX_US
+#   BENCH-COST PATH DIR REP RING_RD DATA_RD WR DMA DMA_BYTES CHAINS
 #   BENCH-FAIL PATH DIR|rtt REP
 #
 # EP_CPU is the endpoint's share: its poll thread plus the process on the
@@ -28,6 +31,13 @@
 # shows all of it).  KHVCD_CPU is khvcd's, the one thread that polls every
 # hvc of the guest, the host's and the endpoint's alike: the hvc path's
 # endpoint work done there is in RIG_CPU, not in EP_CPU.
+#
+# BENCH-COST counts, per MiB moved, what the function cost the link
+# (pci_epf_virtio's debugfs "cost", all queues summed, from just before the
+# transfer to just after it): CPU reads of the host's rings and of buffer
+# data (non-posted: a round trip across the link each on real hardware),
+# CPU writes (posted), DMA transfers and their bytes, buffer chains.  A
+# pty has none: "n/a:no-endpoint" in each.
 #
 # Placement, the same for every path (CPU 0 the host's, CPU 1 the
 # endpoint's): in both directions the writer runs on CPU 0 and the reader on
@@ -55,7 +65,7 @@ PATHS=$(sed -n 's/.*vep\.bench_paths=\([a-z,]*\).*/\1/p' /proc/cmdline |
 	tr , ' ')
 MIB=${MIB:-8}
 REPS=${REPS:-3}
-PATHS=${PATHS:-dedicated hvc mediated pty}
+PATHS=${PATHS:-dedicated dma hvc mediated pty}
 # A transfer gives up below 1/8 MiB/s (30 s at least): scripts/bench.sh
 # sizes the whole run's time limit the same way
 XFER_SECS=$((MIB * 8 > 30 ? MIB * 8 : 30))
@@ -102,6 +112,36 @@ rig_ticks() {
 	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
 }
 
+# cost_sum: what the one linked function cost the link so far, its queues
+# summed: "RING_RD DATA_RD WR DMA DMA_BYTES CHAINS"; fails if there is not
+# exactly one such function
+cost_sum() {
+	set -- /sys/kernel/debug/pci_epf_virtio/*/cost
+	[ $# -eq 1 ] && [ -r "$1" ] || return 1
+	awk '{ for (i = 1; i < NF; i += 2) v[$i] += $(i + 1) }
+	END {
+		print v["ring_rd"] + 0, v["data_rd"] + 0,
+		      v["ring_wr"] + v["data_wr"], v["dma"] + 0,
+		      v["dma_bytes"] + 0, v["chains"] + 0
+	}' "$1"
+}
+
+# cost_line PATH DIR BEFORE AFTER: the BENCH-COST line of one transfer,
+# from cost_sum before and after it
+cost_line() {
+	if [ -z "$3" ] || [ -z "$4" ]; then
+		echo "# ERROR: $1 $2 run $rep: no cost figures: pci_epf_virtio's debugfs cost not found"
+		echo "BENCH-COST $1 $2 $rep n/a:no-cost-file n/a:no-cost-file n/a:no-cost-file n/a:no-cost-file n/a:no-cost-file n/a:no-cost-file"
+		return
+	fi
+	echo "$3 $4" | awk -v p="$1" -v d="$2" -v r="$rep" -v m="$MIB" '{
+		printf "BENCH-COST %s %s %s", p, d, r
+		for (i = 1; i <= 6; i++)
+			printf " %.1f", ($(i + 6) - $i) / m
+		printf "\n"
+	}'
+}
+
 # field NAME LINE...: the value after NAME in a vep-xfer result line
 field() {
 	fn_name=$1
@@ -134,10 +174,14 @@ bulk() {
 	b_k0=
 	b_k1=
 	[ -n "$b_kpid" ] && b_k0=$(pid_ticks "$b_kpid")
+	b_c0=
+	b_c1=
+	[ "$3" != none ] && b_c0=$(cost_sum)
 	b_r0=$(rig_ticks)
 	# shellcheck disable=SC2086 # XFER is the command and its options
 	b_out=$(on_ep $XFER -W "$WR_CPU" -R "$RD_CPU" "$4" "$5")
 	b_rc=$?
+	[ "$3" != none ] && b_c1=$(cost_sum)
 	[ -n "$b_pid" ] && b_p1=$(pid_ticks "$b_pid")
 	[ -n "$b_kpid" ] && b_k1=$(pid_ticks "$b_kpid")
 	b_r1=$(rig_ticks)
@@ -174,6 +218,11 @@ bulk() {
 			'BEGIN { printf "%.1f", t * 10 / m }')
 	fi
 	echo "BENCH $1 $2 $rep $(field mibps $b_out) $b_ep $b_rig $b_kh"
+	if [ "$3" = none ]; then
+		echo "BENCH-COST $1 $2 $rep n/a:no-endpoint n/a:no-endpoint n/a:no-endpoint n/a:no-endpoint n/a:no-endpoint n/a:no-endpoint"
+	else
+		cost_line "$1" "$2" "$b_c0" "$b_c1"
+	fi
 }
 
 # rtt PATH TX RX: one round of 20 echoes, both ends on ECHO_CPU
@@ -215,6 +264,20 @@ setup_fail() {
 # ded_host, the host's hvc
 ded_up() {
 	vcon_fn con0 0 4 || setup_fail "the function did not start" || return
+	host_wait_bound "$(host_bdf 0)" 30 ||
+		setup_fail "the host did not bind the function" || return
+	rig_wait 10 vmed_nr_hvcs 1 ||
+		setup_fail "not one hvc: $(vmed_hvcs | tr '\n' ' ')" || return
+	ded_host=$(vmed_hvcs)
+}
+
+# dma_up: the dedicated function with a DMA threshold of 256 bytes on
+# controller 0, holding a DMA channel each way, the host bound; sets
+# ded_host
+dma_up() {
+	vcon_fn con0 0 4 256 || setup_fail "the function did not start" || return
+	[ "$(rig_dma_held pci-epc-loop.0)" -eq 2 ] ||
+		setup_fail "the function holds no DMA channels" || return
 	host_wait_bound "$(host_bdf 0)" 30 ||
 		setup_fail "the host did not bind the function" || return
 	rig_wait 10 vmed_nr_hvcs 1 ||
@@ -330,6 +393,14 @@ run_path() {
 		fi
 		ded_down
 		;;
+	dma)
+		if path_up dma_up ded_down; then
+			measure dma "/dev/$ded_host" /dev/hvcEP0 rd wr
+		else
+			fail_all dma "set-up failed"
+		fi
+		ded_down
+		;;
 	hvc)
 		if path_up hvc_up hvc_down; then
 			measure hvc "/dev/$hvc_host" "/dev/$hvc_ep" rd wr
@@ -354,7 +425,8 @@ run_path() {
 
 echo "# console benchmark: $MIB MiB per transfer, $REPS runs each, interleaved: $PATHS"
 echo "BENCH-PLACEMENT $PLACEMENT"
-vcon_load >/dev/null
+# DMA channels for the dma path; the others leave them unused
+vcon_load dma_chans=2 >/dev/null
 rig_insmod pci-epf-vmed || echo "# loading pci-epf-vmed failed"
 rig_insmod vep-vcon-hvc || echo "# loading vep-vcon-hvc failed"
 fn=$EPCFS/functions/pci_epf_vmed/med0

@@ -61,6 +61,8 @@ struct epf_virtio_queue;
  * @riov: device-readable segments (data from the host)
  * @wiov: device-writable segments (room for data to the host)
  * @head: head descriptor index of the chain
+ * @vq: the queue the chain came from (what it costs is counted there),
+ *	NULL once completed
  * @rvec: inline storage for @riov
  * @wvec: inline storage for @wiov
  *
@@ -72,6 +74,7 @@ struct epf_virtio_buf {
 	struct vringh_kiov riov;
 	struct vringh_kiov wiov;
 	u16 head;
+	struct epf_virtio_queue *vq;
 	struct kvec rvec[EPF_VIRTIO_BUF_INLINE];
 	struct kvec wvec[EPF_VIRTIO_BUF_INLINE];
 };

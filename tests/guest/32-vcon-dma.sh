@@ -69,6 +69,14 @@ term_sides
 xfer_check "host to endpoint: 4 MiB" 4194304 /dev/hvc0 /dev/hvcEP0 300
 xfer_check "endpoint to host: 4 MiB" 4194304 /dev/hvcEP0 /dev/hvc0 300
 tap_check "the controller's DMA channels moved it" rig_dma_moved pci-epc-loop.0
+# And the function counted it: each way the data went by DMA, but for
+# chains shorter than the threshold, which the CPU moved
+for q in 1 0; do
+	d=$(rig_cost $q dma_bytes)
+	tap_check "counted: queue $q moved at least 4 MiB by DMA (${d:-none})" \
+		test "${d:-0}" -ge 4194304
+done
+tap_diag "buffer data the CPU moved below the threshold: $(rig_cost 1 data_rd_bytes) bytes read, $(rig_cost 0 data_wr_bytes) written"
 
 # --- a DMA transfer fails ----------------------------------------------------
 # dma_failed: the endpoint stopped the device over the failed transfer

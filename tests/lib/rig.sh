@@ -60,6 +60,21 @@ rig_dma_held() {
 	' /sys/kernel/debug/dmaengine/summary
 }
 
+# rig_cost QUEUE FIELD: FIELD of queue QUEUE in what the one bound virtio
+# function cost the link so far (pci_epf_virtio's debugfs "cost": ring_rd,
+# data_rd_bytes, dma_bytes, chains, ...); fails if no function or more
+# than one is bound, or the field is not there
+rig_cost() {
+	set -- "$1" "$2" /sys/kernel/debug/pci_epf_virtio/*/cost
+	[ $# -eq 3 ] && [ -r "$3" ] || return 1
+	awk -v q="$1" -v f="$2" '
+		$1 == "queue" && $2 == q {
+			for (i = 3; i < NF; i += 2)
+				if ($i == f) { print $(i + 1); found = 1 }
+		}
+		END { exit !found }' "$3"
+}
+
 # rig_wait SECONDS CMD...: poll CMD every 0.1 s until it succeeds
 rig_wait() {
 	rw_n=$(($1 * 10))

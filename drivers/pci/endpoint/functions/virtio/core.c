@@ -23,7 +23,53 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
+
 #include "internal.h"
+
+/* ------------------------------------------------------------------------
+ * debugfs: pci_epf_virtio/<function>/cost, what each queue cost the link
+ */
+
+static struct dentry *epf_virtio_debugfs_root;
+
+/* One line per queue (see struct epf_virtio_cost), names before values */
+static int epf_virtio_cost_show(struct seq_file *m, void *unused)
+{
+	struct epf_virtio *evd = m->private;
+	unsigned int i;
+
+	for (i = 0; i < evd->info->nvqs; i++) {
+		/* A racy read: the poll thread counts on meanwhile */
+		const struct epf_virtio_cost c = data_race(evd->vqs[i].cost);
+
+		seq_printf(m, "queue %u ring_rd %llu ring_rd_bytes %llu ring_wr %llu ring_wr_bytes %llu data_rd %llu data_rd_bytes %llu data_wr %llu data_wr_bytes %llu dma %llu dma_bytes %llu chains %llu irqs %llu\n",
+			   i, c.ring_rd, c.ring_rd_bytes, c.ring_wr,
+			   c.ring_wr_bytes, c.data_rd, c.data_rd_bytes,
+			   c.data_wr, c.data_wr_bytes, c.dma, c.dma_bytes,
+			   c.chains, c.irqs);
+	}
+
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(epf_virtio_cost);
+
+/* No debugfs is no error: the device works without it */
+static void epf_virtio_debugfs_add(struct epf_virtio *evd)
+{
+	evd->debugfs = debugfs_create_dir(dev_name(epf_virtio_to_dev(evd)),
+					  epf_virtio_debugfs_root);
+	debugfs_create_file("cost", 0444, evd->debugfs, evd,
+			    &epf_virtio_cost_fops);
+}
+
+/* Waits for readers: the queues may be freed afterwards */
+static void epf_virtio_debugfs_remove(struct epf_virtio *evd)
+{
+	debugfs_remove(evd->debugfs);
+	evd->debugfs = NULL;
+}
 
 /* ------------------------------------------------------------------------
  * Endpoint controller events
@@ -349,6 +395,8 @@ int epf_virtio_bind(struct epf_virtio *evd,
 	if (ret)
 		goto err_free_queues;
 
+	epf_virtio_debugfs_add(evd);
+
 	dev_dbg(&epf->dev, "Bound: %u queues of %u, features %#x, %s transfers\n",
 		evd->info->nvqs, queue_size, evd->dev_features,
 		evd->xfer->name);
@@ -388,6 +436,7 @@ void epf_virtio_unbind(struct epf_virtio *evd)
 		evd->epc_ready = false;
 	}
 
+	epf_virtio_debugfs_remove(evd);
 	epf_virtio_free_bar(evd);
 	epf_virtio_free_queues(evd);
 	epf_virtio_dma_put(evd);
@@ -619,9 +668,17 @@ bool epf_virtio_has_feature(struct epf_virtio *evd, unsigned int bit)
 }
 EXPORT_SYMBOL_GPL(epf_virtio_has_feature);
 
+static int __init epf_virtio_init(void)
+{
+	epf_virtio_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	return 0;
+}
+module_init(epf_virtio_init);
+
 static void __exit epf_virtio_exit(void)
 {
 	epf_virtio_stop_pollers();
+	debugfs_remove(epf_virtio_debugfs_root);
 }
 module_exit(epf_virtio_exit);
 

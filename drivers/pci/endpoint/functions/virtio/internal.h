@@ -135,24 +135,26 @@ enum {
 };
 
 struct epf_virtio;
+struct epf_virtio_cost;
 
 /**
  * struct epf_virtio_xfer_ops - how bytes move to and from host memory
  * @name: for messages
  * @xfer: copy @len bytes between @buf and host PCI address @pci_addr
- *	(to the host if @to_host); 0 or a negative error code
+ *	(to the host if @to_host), counting what it did in @cost; 0 or a
+ *	negative error code
  * @reserve: take, at activation, what @xfer will need (host memory at
  *	@pci_addr is reachable), so that a device that cannot have it fails
  *	then; 0 or a negative error code (-ENOMEM: no outbound window free)
  * @release: drop whatever @xfer keeps between calls (the device stops)
  *
- * MMIO through outbound windows for now; a DMA engine can be plugged in
- * here without touching the callers.
+ * MMIO through outbound windows (epf_virtio_mmio_ops), or the
+ * controller's DMA channels above a threshold (epf_virtio_dma_ops).
  */
 struct epf_virtio_xfer_ops {
 	const char *name;
 	int (*xfer)(struct epf_virtio *evd, u64 pci_addr, void *buf,
-		    size_t len, bool to_host);
+		    size_t len, bool to_host, struct epf_virtio_cost *cost);
 	int (*reserve)(struct epf_virtio *evd, u64 pci_addr);
 	void (*release)(struct epf_virtio *evd);
 };
@@ -195,6 +197,58 @@ struct epf_virtio_poller {
 };
 
 /**
+ * struct epf_virtio_cost - what one queue cost the link, by kind
+ * @ring_rd: CPU reads of the host's ring (avail index and entries,
+ *	descriptors, avail flags): each a non-posted round trip across the link
+ * @ring_rd_bytes: bytes they read
+ * @ring_wr: CPU writes of the host's used ring (posted)
+ * @ring_wr_bytes: bytes they wrote
+ * @data_rd: CPU reads of buffer data
+ * @data_rd_bytes: bytes they read
+ * @data_wr: CPU writes of buffer data
+ * @data_wr_bytes: bytes they wrote
+ * @dma: DMA transfers of buffer data, either way
+ * @dma_bytes: bytes they moved
+ * @chains: buffer chains completed
+ * @irqs: interrupts raised for the queue (an MSI or MSI-X message is one
+ *	more posted write)
+ *
+ * Accesses are counted as an arm64 CPU makes them: one per readw(),
+ * readl(), writew() or writel(), and for memcpy_fromio() or memcpy_toio()
+ * one per byte up to 8-byte alignment of the mapped address, one per 8
+ * bytes after that, one per byte left (epf_virtio_io_accesses()).  Written
+ * by the poll thread only; debugfs reads them without a lock, so a line
+ * may be one update behind (and a value torn, on a 32-bit CPU).  Counted
+ * from bind on.
+ */
+struct epf_virtio_cost {
+	u64 ring_rd;
+	u64 ring_rd_bytes;
+	u64 ring_wr;
+	u64 ring_wr_bytes;
+	u64 data_rd;
+	u64 data_rd_bytes;
+	u64 data_wr;
+	u64 data_wr_bytes;
+	u64 dma;
+	u64 dma_bytes;
+	u64 chains;
+	u64 irqs;
+};
+
+/*
+ * The accesses of an arm64 memcpy_fromio() or memcpy_toio() of @len bytes
+ * at mapped address @va (see struct epf_virtio_cost)
+ */
+static inline u64 epf_virtio_io_accesses(const void __iomem *va, size_t len)
+{
+	size_t head = min_t(size_t, len, -(uintptr_t)va & 7);
+
+	len -= head;
+	return head + len / 8 + len % 8;
+}
+
+/**
  * struct epf_virtio_queue - one virtqueue
  * @evd: owning device
  * @index: queue index
@@ -214,6 +268,7 @@ struct epf_virtio_poller {
  * @avail_idx: host avail index mirrored into the shadow so far
  * @used_idx: used index published to the host so far
  * @completed: used entries were published since the last notify check
+ * @cost: what the queue cost the link so far
  *
  * Owned by the poll thread; the other fields are set at bind time.
  */
@@ -235,6 +290,7 @@ struct epf_virtio_queue {
 	u16 avail_idx;
 	u16 used_idx;
 	bool completed;
+	struct epf_virtio_cost cost;
 };
 
 /*
@@ -333,6 +389,7 @@ struct epf_virtio_gap {
  * @dma_rx: the controller's DMA channel from the host, or NULL
  * @dma_tx: its DMA channel to the host, or NULL
  * @dma_done: the DMA transfer in flight completed
+ * @debugfs: the device's debugfs directory (what its queues cost the link)
  *
  * Fields from @status on belong to the poll thread, or to whoever holds
  * the poller's lock (bind/unbind and the EPC event callbacks).
@@ -405,6 +462,7 @@ struct epf_virtio {
 	struct dma_chan *dma_rx;
 	struct dma_chan *dma_tx;
 	struct completion dma_done;
+	struct dentry *debugfs;
 };
 
 static inline struct device *epf_virtio_to_dev(struct epf_virtio *evd)
@@ -469,7 +527,7 @@ bool epf_virtio_unmaps_pending(struct epf_virtio *evd);
 void epf_virtio_unmap(struct epf_virtio *evd, struct pci_epc_map *map);
 
 /* legacy.c */
-void epf_virtio_raise(struct epf_virtio *evd, u16 vector, u8 isr);
+bool epf_virtio_raise(struct epf_virtio *evd, u16 vector, u8 isr);
 void epf_virtio_deactivate(struct epf_virtio *evd);
 void epf_virtio_arm(struct epf_virtio *evd);
 void epf_virtio_gap_sample(struct epf_virtio_gap *g);

@@ -22,7 +22,8 @@
  * Interrupts to the host
  */
 
-void epf_virtio_raise(struct epf_virtio *evd, u16 vector, u8 isr)
+/* Interrupt the host for @isr on MSI-X @vector; true if one went out */
+bool epf_virtio_raise(struct epf_virtio *evd, u16 vector, u8 isr)
 {
 	struct pci_epf *epf = evd->epf;
 	unsigned int type = evd->irq_type;
@@ -31,12 +32,12 @@ void epf_virtio_raise(struct epf_virtio *evd, u16 vector, u8 isr)
 
 	if (type == PCI_IRQ_MSIX) {
 		if (vector == VIRTIO_MSI_NO_VECTOR)
-			return;
+			return false;
 		if (vector >= evd->msix_on) {
 			dev_err_ratelimited(epf_virtio_to_dev(evd),
 					    "Host gave MSI-X vector %u, only %d enabled\n",
 					    vector, evd->msix_on);
-			return;
+			return false;
 		}
 		/* EPC interrupt numbers start at 1 */
 		num = vector + 1;
@@ -54,6 +55,7 @@ void epf_virtio_raise(struct epf_virtio *evd, u16 vector, u8 isr)
 		dev_err_ratelimited(epf_virtio_to_dev(evd),
 				    "Failed to raise interrupt (type %u, num %u, err=%d)\n",
 				    type, num, ret);
+	return !ret;
 }
 
 static void epf_virtio_raise_config(struct epf_virtio *evd)

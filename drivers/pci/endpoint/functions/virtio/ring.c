@@ -89,10 +89,44 @@ static inline void __iomem *epf_virtio_h_desc(struct epf_virtio_queue *vq,
 	return vq->h_desc + i * sizeof(struct vring_desc);
 }
 
+/* Accesses to the host's ring, each counted (struct epf_virtio_cost) */
+static u16 epf_virtio_ring_rd16(struct epf_virtio_queue *vq,
+				const void __iomem *p)
+{
+	vq->cost.ring_rd++;
+	vq->cost.ring_rd_bytes += sizeof(u16);
+	return readw(p);
+}
+
+static u32 epf_virtio_ring_rd32(struct epf_virtio_queue *vq,
+				const void __iomem *p)
+{
+	vq->cost.ring_rd++;
+	vq->cost.ring_rd_bytes += sizeof(u32);
+	return readl(p);
+}
+
+static void epf_virtio_ring_wr16(struct epf_virtio_queue *vq, u16 v,
+				 void __iomem *p)
+{
+	vq->cost.ring_wr++;
+	vq->cost.ring_wr_bytes += sizeof(u16);
+	writew(v, p);
+}
+
+static void epf_virtio_ring_wr32(struct epf_virtio_queue *vq, u32 v,
+				 void __iomem *p)
+{
+	vq->cost.ring_wr++;
+	vq->cost.ring_wr_bytes += sizeof(u32);
+	writel(v, p);
+}
+
 /* Mirror the host's avail flags, which vringh reads to decide on interrupts */
 static void epf_virtio_mirror_avail_flags(struct epf_virtio_queue *vq)
 {
-	u16 flags = readw(vq->h_avail + offsetof(struct vring_avail, flags));
+	u16 flags = epf_virtio_ring_rd16(vq, vq->h_avail +
+					 offsetof(struct vring_avail, flags));
 
 	WRITE_ONCE(vq->sring.avail->flags, cpu_to_vringh16(&vq->vrh, flags));
 }
@@ -122,11 +156,16 @@ static int epf_virtio_mirror_chain(struct epf_virtio_queue *vq, u16 head)
 		u16 flags, next;
 		u32 len;
 
-		addr = readl(d + offsetof(struct vring_desc, addr)) |
-		       (u64)readl(d + offsetof(struct vring_desc, addr) + 4) << 32;
-		len = readl(d + offsetof(struct vring_desc, len));
-		flags = readw(d + offsetof(struct vring_desc, flags));
-		next = readw(d + offsetof(struct vring_desc, next));
+		addr = epf_virtio_ring_rd32(vq, d + offsetof(struct vring_desc,
+							     addr));
+		addr |= (u64)epf_virtio_ring_rd32(vq, d + 4 +
+						  offsetof(struct vring_desc,
+							   addr)) << 32;
+		len = epf_virtio_ring_rd32(vq, d + offsetof(struct vring_desc, len));
+		flags = epf_virtio_ring_rd16(vq, d + offsetof(struct vring_desc,
+							      flags));
+		next = epf_virtio_ring_rd16(vq, d + offsetof(struct vring_desc,
+							     next));
 
 		if (++count > num) {
 			dev_err_ratelimited(dev, "Queue %u: descriptor loop from head %u\n",
@@ -227,7 +266,8 @@ int epf_virtio_mirror_avail(struct epf_virtio_queue *vq)
 	u16 host_idx, ahead;
 	int ret;
 
-	host_idx = readw(vq->h_avail + offsetof(struct vring_avail, idx));
+	host_idx = epf_virtio_ring_rd16(vq, vq->h_avail +
+				       offsetof(struct vring_avail, idx));
 	if (host_idx == vq->avail_idx)
 		return 0;
 
@@ -253,8 +293,9 @@ int epf_virtio_mirror_avail(struct epf_virtio_queue *vq)
 		unsigned int slot = vq->avail_idx & (num - 1);
 		u16 head;
 
-		head = readw(vq->h_avail + offsetof(struct vring_avail, ring) +
-			     slot * sizeof(__virtio16));
+		head = epf_virtio_ring_rd16(vq, vq->h_avail +
+					    offsetof(struct vring_avail, ring) +
+					    slot * sizeof(__virtio16));
 		ret = epf_virtio_mirror_chain(vq, head);
 		if (ret) {
 			epf_virtio_endian_hint(vq, host_idx);
@@ -286,16 +327,17 @@ static void epf_virtio_publish_used(struct epf_virtio_queue *vq)
 		void __iomem *e = vq->h_used + offsetof(struct vring_used, ring) +
 				  slot * sizeof(struct vring_used_elem);
 
-		writel(vringh32_to_cpu(vrh, su->ring[slot].id),
-		       e + offsetof(struct vring_used_elem, id));
-		writel(vringh32_to_cpu(vrh, su->ring[slot].len),
-		       e + offsetof(struct vring_used_elem, len));
+		epf_virtio_ring_wr32(vq, vringh32_to_cpu(vrh, su->ring[slot].id),
+				     e + offsetof(struct vring_used_elem, id));
+		epf_virtio_ring_wr32(vq, vringh32_to_cpu(vrh, su->ring[slot].len),
+				     e + offsetof(struct vring_used_elem, len));
 		vq->used_idx++;
 	}
 
 	/* The host must see the entries before the index that exposes them */
 	wmb();
-	writew(idx, vq->h_used + offsetof(struct vring_used, idx));
+	epf_virtio_ring_wr16(vq, idx,
+			     vq->h_used + offsetof(struct vring_used, idx));
 }
 
 /* Interrupt the host for the queues that completed buffers, if it wants */
@@ -315,8 +357,9 @@ void epf_virtio_notify_queues(struct epf_virtio *evd)
 		mb();
 		epf_virtio_mirror_avail_flags(vq);
 		ret = vringh_need_notify_kern(&vq->vrh);
-		if (ret > 0)
-			epf_virtio_raise(evd, vq->vector, EPF_VIRTIO_ISR_QUEUE);
+		if (ret > 0 &&
+		    epf_virtio_raise(evd, vq->vector, EPF_VIRTIO_ISR_QUEUE))
+			vq->cost.irqs++;
 	}
 }
 
@@ -346,6 +389,7 @@ void epf_virtio_buf_init(struct epf_virtio_buf *buf)
 	vringh_kiov_init(&buf->riov, buf->rvec, ARRAY_SIZE(buf->rvec));
 	vringh_kiov_init(&buf->wiov, buf->wvec, ARRAY_SIZE(buf->wvec));
 	buf->head = 0;
+	buf->vq = NULL;
 }
 EXPORT_SYMBOL_GPL(epf_virtio_buf_init);
 
@@ -383,13 +427,16 @@ int epf_virtio_getdesc(struct epf_virtio_queue *vq, struct epf_virtio_buf *buf)
 	struct epf_virtio *evd = vq->evd;
 	int ret;
 
+	buf->vq = NULL;
 	if (!vq->live || evd->want_reset)
 		return 0;
 
 	ret = vringh_getdesc_kern(&vq->vrh, &buf->riov, &buf->wiov, &buf->head,
 				  GFP_KERNEL);
-	if (ret > 0)
+	if (ret > 0) {
 		epf_virtio_chain_taken(vq, buf->head);
+		buf->vq = vq;
+	}
 	if (ret < 0) {
 		dev_err_ratelimited(epf_virtio_to_dev(evd),
 				    "Queue %u: bad buffer chain (err=%d)\n",
@@ -425,9 +472,11 @@ int epf_virtio_complete(struct epf_virtio_queue *vq,
 	ret = vringh_complete_kern(&vq->vrh, buf->head, len);
 	if (ret)
 		return ret;
+	buf->vq = NULL;
 
 	epf_virtio_publish_used(vq);
 	vq->completed = true;
+	vq->cost.chains++;
 
 	return 0;
 }

@@ -135,7 +135,8 @@ static void __iomem *epf_virtio_data_map(struct epf_virtio *evd,
 }
 
 static int epf_virtio_mmio_xfer(struct epf_virtio *evd, u64 pci_addr,
-				void *buf, size_t len, bool to_host)
+				void *buf, size_t len, bool to_host,
+				struct epf_virtio_cost *cost)
 {
 	void __iomem *va;
 	size_t part;
@@ -147,10 +148,15 @@ static int epf_virtio_mmio_xfer(struct epf_virtio *evd, u64 pci_addr,
 
 		/* A window may cover less than asked for: copy what it has */
 		part = min(part, len);
-		if (to_host)
+		if (to_host) {
 			memcpy_toio(va, buf, part);
-		else
+			cost->data_wr += epf_virtio_io_accesses(va, part);
+			cost->data_wr_bytes += part;
+		} else {
 			memcpy_fromio(buf, va, part);
+			cost->data_rd += epf_virtio_io_accesses(va, part);
+			cost->data_rd_bytes += part;
+		}
 
 		pci_addr += part;
 		buf += part;
@@ -322,7 +328,8 @@ static int epf_virtio_dma_run(struct epf_virtio *evd, struct dma_chan *chan,
 }
 
 static int epf_virtio_dma_xfer(struct epf_virtio *evd, u64 pci_addr,
-			       void *buf, size_t len, bool to_host)
+			       void *buf, size_t len, bool to_host,
+			       struct epf_virtio_cost *cost)
 {
 	struct dma_chan *chan = to_host ? evd->dma_tx : evd->dma_rx;
 	struct device *dma_dev = dmaengine_get_dma_device(chan);
@@ -334,19 +341,25 @@ static int epf_virtio_dma_xfer(struct epf_virtio *evd, u64 pci_addr,
 	/* Short ones, and buffers outside the linear map, by MMIO */
 	if (len < evd->dma_threshold || !virt_addr_valid(buf) ||
 	    !virt_addr_valid(buf + len - 1))
-		return epf_virtio_mmio_xfer(evd, pci_addr, buf, len, to_host);
+		return epf_virtio_mmio_xfer(evd, pci_addr, buf, len, to_host,
+					    cost);
 
 	addr = dma_map_single(dma_dev, buf, len, dir);
 	if (dma_mapping_error(dma_dev, addr))
-		return epf_virtio_mmio_xfer(evd, pci_addr, buf, len, to_host);
+		return epf_virtio_mmio_xfer(evd, pci_addr, buf, len, to_host,
+					    cost);
 
 	ret = epf_virtio_dma_run(evd, chan, pci_addr, addr, len, to_host);
 	dma_unmap_single(dma_dev, addr, len, dir);
-	if (!ret)
+	if (!ret) {
+		cost->dma++;
+		cost->dma_bytes += len;
 		return 0;
+	}
 	/* The engine could not take it (out of descriptors): nothing moved */
 	if (ret == -EAGAIN)
-		return epf_virtio_mmio_xfer(evd, pci_addr, buf, len, to_host);
+		return epf_virtio_mmio_xfer(evd, pci_addr, buf, len, to_host,
+					    cost);
 
 	/* The buffer may be half written: the device stops */
 	dev_err_ratelimited(epf_virtio_to_dev(evd),
@@ -364,11 +377,11 @@ const struct epf_virtio_xfer_ops epf_virtio_dma_ops = {
 };
 
 static int epf_virtio_xfer(struct epf_virtio *evd, u64 pci_addr, void *buf,
-			   size_t len, bool to_host)
+			   size_t len, bool to_host, struct epf_virtio_cost *cost)
 {
 	int ret;
 
-	ret = evd->xfer->xfer(evd, pci_addr, buf, len, to_host);
+	ret = evd->xfer->xfer(evd, pci_addr, buf, len, to_host, cost);
 	if (!ret) {
 		evd->xfer_failing = false;
 		return 0;
@@ -394,11 +407,19 @@ static int epf_virtio_xfer(struct epf_virtio *evd, u64 pci_addr, void *buf,
 	return ret;
 }
 
-static ssize_t epf_virtio_copy(struct epf_virtio *evd, struct vringh_kiov *iov,
-			       void *data, size_t len, bool to_host)
+static ssize_t epf_virtio_copy(struct epf_virtio *evd,
+			       struct epf_virtio_buf *buf, void *data,
+			       size_t len, bool to_host)
 {
+	struct vringh_kiov *iov = to_host ? &buf->wiov : &buf->riov;
 	size_t done = 0;
 	int ret;
+
+	/* Only chains from epf_virtio_getdesc(), not yet completed */
+	if (WARN_ON_ONCE(!buf->vq)) {
+		evd->want_reset = true;
+		return -EINVAL;
+	}
 
 	while (len && iov->i < iov->used) {
 		struct kvec *seg = &iov->iov[iov->i];
@@ -412,7 +433,7 @@ static ssize_t epf_virtio_copy(struct epf_virtio *evd, struct vringh_kiov *iov,
 		}
 
 		ret = epf_virtio_xfer(evd, (u64)(uintptr_t)seg->iov_base, data,
-				      part, to_host);
+				      part, to_host, &buf->vq->cost);
 		if (ret)
 			return done ? done : ret;
 
@@ -443,7 +464,7 @@ static ssize_t epf_virtio_copy(struct epf_virtio *evd, struct vringh_kiov *iov,
 ssize_t epf_virtio_pull(struct epf_virtio *evd, struct epf_virtio_buf *buf,
 			void *dst, size_t len)
 {
-	return epf_virtio_copy(evd, &buf->riov, dst, len, false);
+	return epf_virtio_copy(evd, buf, dst, len, false);
 }
 EXPORT_SYMBOL_GPL(epf_virtio_pull);
 
@@ -463,6 +484,6 @@ EXPORT_SYMBOL_GPL(epf_virtio_pull);
 ssize_t epf_virtio_push(struct epf_virtio *evd, struct epf_virtio_buf *buf,
 			const void *src, size_t len)
 {
-	return epf_virtio_copy(evd, &buf->wiov, (void *)src, len, true);
+	return epf_virtio_copy(evd, buf, (void *)src, len, true);
 }
 EXPORT_SYMBOL_GPL(epf_virtio_push);
