@@ -286,12 +286,45 @@ console_rows() {
 	}'
 }
 
-# net_rows: a net suite's BENCH lines (stdin) as table input
+# net_rows: a net suite's BENCH lines (stdin) as table input.  A
+# BENCH-COST line gives a run's link costs per packet (per chain, both
+# directions counted) and the board estimate RUN_est in Mbit/s:
+#
+#   bytes per packet x 8 / (EP_CPU / CPU_X + (RING_RD + DATA_RD) x READ
+#                           + WR x WRITE + DMA x DMA_US + DMA_BYTES / DMA_RATE)
+#
+# all per packet
 net_rows() {
-	awk '
+	awk -v rd_ns="$board_read_ns" -v wr_ns="$board_write_ns" \
+	    -v dma_mbps="$board_dma_mbps" -v dma_us="$board_dma_us" \
+	    -v cpu_x="$board_cpu_x" '
+	BEGIN { nc = split("ringrd datard wr dma bpp est", cm, " ") }
 	$1 == "BENCH-PLACEMENT" { sub(/^BENCH-PLACEMENT /, "P "); print }
-	$1 == "BENCH-FAIL" { print "F", $2, $3, $4 }
-	$1 == "BENCH" { print "V", $2, $3, $4, $5 }'
+	$1 == "BENCH-FAIL" {
+		print "F", $2, $3, $4
+		if ($3 ~ /^tcp_[a-z0-9]*$/)
+			for (i = 1; i <= nc; i++)
+				print "F", $2, $3 "_" cm[i], $4
+	}
+	$1 == "BENCH" { print "V", $2, $3, $4, $5 }
+	$1 == "BENCH-COST" && ($5 ~ /^n\/a:/ || $10 <= 0) {
+		why = $5 ~ /^n\/a:/ ? $5 : "n/a:no-packets"
+		for (i = 1; i <= nc; i++)
+			print "V", $2, $3 "_" cm[i], $4, why
+		next
+	}
+	$1 == "BENCH-COST" {
+		n = $10
+		print "V", $2, $3 "_ringrd", $4, sprintf("%.2f", $5 / n)
+		print "V", $2, $3 "_datard", $4, sprintf("%.2f", $6 / n)
+		print "V", $2, $3 "_wr", $4, sprintf("%.2f", $7 / n)
+		print "V", $2, $3 "_dma", $4, sprintf("%.2f", $8 / n)
+		print "V", $2, $3 "_bpp", $4, sprintf("%.0f", $11 / n)
+		us = $12 / n / cpu_x + ($5 + $6) / n * rd_ns / 1000 + \
+		     $7 / n * wr_ns / 1000 + $8 / n * dma_us + $9 / n / dma_mbps
+		print "V", $2, $3 "_est", $4, \
+			(us > 0 ? sprintf("%.1f", $11 / n * 8 / us) : "n/a:no-time")
+	}'
 }
 
 # The cost model's rows of a console table
@@ -305,6 +338,17 @@ for d in "h2e host->endpoint" "e2h endpoint->host"; do
 	cost_metrics+="|${d%% *}_dmab=DMA bytes/MiB, ${d#* }"
 	cost_metrics+="|${d%% *}_chains=chains/MiB, ${d#* }"
 	cost_metrics+="|${d%% *}_est=board estimate MiB/s, ${d#* }"
+done
+
+# The cost model's rows of a net table, for the TCP runs
+net_cost_metrics=
+for d in "h2e host->endpoint" "e2h endpoint->host"; do
+	net_cost_metrics+="|tcp_${d%% *}_ringrd=TCP ring CPU reads/packet, ${d#* }"
+	net_cost_metrics+="|tcp_${d%% *}_datard=TCP data CPU reads/packet, ${d#* }"
+	net_cost_metrics+="|tcp_${d%% *}_wr=TCP CPU writes/packet, ${d#* }"
+	net_cost_metrics+="|tcp_${d%% *}_dma=TCP DMA transfers/packet, ${d#* }"
+	net_cost_metrics+="|tcp_${d%% *}_bpp=TCP bytes/packet, ${d#* }"
+	net_cost_metrics+="|tcp_${d%% *}_est=TCP board estimate Mbit/s, ${d#* }"
 done
 
 # console_suite: console throughput, echo and CPU cost, dedicated vs
@@ -335,18 +379,20 @@ console_suite() {
 
 # net_suite: iperf3 and ping, dedicated vs mediated vs veth
 net_suite() {
-	# Boot and set-up, then per repetition 2 function set-ups and
-	# teardowns (60 s each at most) and 3 paths x (4 iperf3 runs of SECS
+	# Boot and set-up, then per repetition 3 function set-ups and
+	# teardowns (60 s each at most) and 4 paths x (4 iperf3 runs of SECS
 	# s, with margin, and a ping round)
-	local limit=$((180 + reps * (2 * 60 + 3 * (4 * (secs + 20) + 10))))
+	local limit=$((180 + reps * (3 * 60 + 4 * (4 * (secs + 20) + 10))))
 
 	echo "bench.sh: net benchmark, $reps x $secs s, kernel $kver" >&2
 	run_suite net /bench/net.sh "$limit" \
 		"vep.bench_secs=$secs vep.bench_reps=$reps"
 
 	tr -d '\r' <"$out/net.log" | net_rows |
-		table "$out/net.csv" "dedicated mediated veth" "ded/med ded/veth" \
-		"tcp_h2e=TCP host->endpoint Mbit/s|tcp_e2h=TCP endpoint->host Mbit/s|udp_h2e=UDP host->endpoint Mbit/s|udp_e2h=UDP endpoint->host Mbit/s|udp_h2e_loss=UDP host->endpoint loss %|udp_e2h_loss=UDP endpoint->host loss %|ping_us=ping round trip, us"
+		table "$out/net.csv" "dedicated dma mediated veth" \
+		"ded/dma ded/med ded/veth" \
+		"tcp_h2e=TCP host->endpoint Mbit/s|tcp_e2h=TCP endpoint->host Mbit/s|udp_h2e=UDP host->endpoint Mbit/s|udp_e2h=UDP endpoint->host Mbit/s|udp_h2e_loss=UDP host->endpoint loss %|udp_e2h_loss=UDP endpoint->host loss %|ping_us=ping round trip, us$net_cost_metrics"
+	echo "bench.sh: board model of the estimates: $board_model" >&2
 	echo "bench.sh: table written to $out/net.csv" >&2
 }
 

@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Network benchmark, run in the rig by scripts/bench.sh: the dedicated
-# function (pci-epf-vnet: the host's virtio_net interface and epvnet0), the
+# function (pci-epf-vnet: the host's virtio_net interface and epvnet0),
+# moving its packets by MMIO ("dedicated") and by the controller's DMA
+# channels ("dma": dma_threshold 256), the
 # mediated one (pci-epf-vmed device "net": a local virtio_net on the
 # endpoint) and a veth pair, in one boot.  Each link joins a host network
 # namespace and an endpoint one.  For each: iperf3 TCP and UDP both ways
 # and a ping round trip.  The paths take turns in every repetition
-# (dedicated, mediated, veth; dedicated, mediated, veth; ...), and each
+# (dedicated, dma, mediated, veth; dedicated, dma, ...), and each
 # function is bound for its own turn only: set up, measured, unlinked and
 # removed again, so that every measurement runs with exactly one function
 # linked (the veth pair with none).  Prints one line per measurement and
@@ -16,11 +18,19 @@
 #
 #   BENCH-PLACEMENT TEXT...
 #   BENCH PATH METRIC REP VALUE
+#   BENCH-COST PATH METRIC REP RING_RD DATA_RD WR DMA DMA_BYTES CHAINS BYTES EP_CPU_US
 #   BENCH-FAIL PATH METRIC REP
 #
 # METRIC: tcp_h2e, tcp_e2h (Mbit/s received), udp_h2e, udp_e2h (Mbit/s
 # received, sent as fast as iperf3 can), udp_h2e_loss, udp_e2h_loss
 # (percent of datagrams lost), ping_us (average round trip).
+#
+# BENCH-COST: what a function's iperf3 run cost the link (pci_epf_virtio's
+# debugfs "cost", all queues summed, from just before the run to just
+# after it; see bench/README, "A cost model for real hardware"): CPU reads
+# of the host's rings and of packet data, CPU writes, DMA transfers and
+# bytes, chains, the bytes moved (by CPU or DMA), and the poll thread's
+# CPU time in us.  The veth pair has none: "n/a:no-endpoint".
 #
 # Placement, the same for every path (CPU 0 the host's, CPU 1 the
 # endpoint's): the host namespace's tasks (iperf3 client, ping) on CPU 0,
@@ -65,14 +75,40 @@ iperf_loss() {
 		gsub(/[,]/, ""); printf "%.2f", $2; exit }' "$1"
 }
 
+# cost_sum: what the one linked function cost the link so far, its queues
+# summed, and its poll thread's CPU time: "RING_RD DATA_RD WR DMA
+# DMA_BYTES CHAINS BYTES TICKS"; fails if there is not exactly one such
+# function or no poll thread
+cost_sum() {
+	set -- /sys/kernel/debug/pci_epf_virtio/*/cost
+	[ $# -eq 1 ] && [ -r "$1" ] || return 1
+	for cs_p in /proc/[0-9]*; do
+		[ "$(cat "$cs_p/comm" 2>/dev/null)" = "epf-virtio/$POLL_CPU" ] &&
+			break
+		cs_p=
+	done
+	[ -n "$cs_p" ] || return 1
+	awk -v t="$(awk '{ print $14 + $15 }' "$cs_p/stat")" '
+	{ for (i = 1; i < NF; i += 2) v[$i] += $(i + 1) }
+	END {
+		print v["ring_rd"] + 0, v["data_rd"] + 0,
+		      v["ring_wr"] + v["data_wr"], v["dma"] + 0,
+		      v["dma_bytes"] + 0, v["chains"] + 0,
+		      v["data_rd_bytes"] + v["data_wr_bytes"] + v["dma_bytes"], t
+	}' "$1"
+}
+
 # iperf PATH NAME ARGS...: one iperf3 run from the host's namespace to the
-# endpoint's server; prints its BENCH (or BENCH-FAIL) lines
+# endpoint's server; prints its BENCH (or BENCH-FAIL) lines, and for a
+# function its BENCH-COST line
 iperf() {
 	ip_path=$1
 	ip_name=$2
 	shift 2
 	ip_json=/tmp/iperf.json
 	ip_rate=
+	ip_c0=
+	[ "$ip_path" != veth ] && ip_c0=$(cost_sum)
 	if in_host iperf3 -c "$EP_IP" -t "$SECS" -J "$@" >"$ip_json" 2>&1; then
 		ip_rate=$(iperf_rate "$ip_json")
 		[ -n "$ip_rate" ] ||
@@ -88,6 +124,22 @@ iperf() {
 		return 1
 	fi
 	echo "BENCH $ip_path $ip_name $rep $ip_rate"
+	if [ "$ip_path" = veth ]; then
+		echo "BENCH-COST $ip_path $ip_name $rep n/a:no-endpoint"
+	else
+		ip_c1=$(cost_sum)
+		if [ -n "$ip_c0" ] && [ -n "$ip_c1" ]; then
+			echo "$ip_c0 $ip_c1" | awk -v p="$ip_path" -v n="$ip_name" \
+			    -v r="$rep" '{
+				printf "BENCH-COST %s %s %s", p, n, r
+				for (i = 1; i <= 7; i++)
+					printf " %d", $(i + 8) - $i
+				printf " %d\n", ($16 - $8) * 10000
+			}'
+		else
+			echo "# ERROR: $ip_path $ip_name run $rep: no cost figures (pci_epf_virtio's debugfs cost or the poll thread not found)"
+		fi
+	fi
 	case $ip_name in
 	udp_*)
 		ip_loss=$(iperf_loss "$ip_json")
@@ -160,6 +212,20 @@ ded_up() {
 			"$(ifname_of "$(cat "$f/vnet/ifindex")")"
 }
 
+# dma_up: the dedicated function with a DMA threshold of 256 bytes,
+# holding a DMA channel each way, both interfaces up
+dma_up() {
+	f=$EPCFS/functions/pci_epf_vnet/net0
+	mkdir "$f" && echo "$NET_FEATURES" >"$f/vnet/features" &&
+		echo 256 >"$f/vnet/dma_threshold" &&
+		vnet_fn net0 0 "$HOST_MAC" 1500 &&
+		[ "$(rig_dma_held pci-epc-loop.0)" -eq 2 ] &&
+		bdf=$(host_bdf 0) && host_wait_bound "$bdf" 30 &&
+		rig_wait 10 host_has_if "$bdf" &&
+		link_up dma "$(host_ifname "$bdf")" \
+			"$(ifname_of "$(cat "$f/vnet/ifindex")")"
+}
+
 # ded_down: stop and remove the dedicated function
 ded_down() {
 	echo 0 >"$(rig_epc 0)/start"
@@ -226,6 +292,7 @@ run_path() {
 	term_sides
 	case $1 in
 	dedicated) rp_up=ded_up rp_down=ded_down ;;
+	dma) rp_up=dma_up rp_down=ded_down ;;
 	mediated) rp_up=med_up rp_down=med_down ;;
 	veth) rp_up=veth_up rp_down=veth_down ;;
 	esac
@@ -241,7 +308,8 @@ run_path() {
 
 echo "# net benchmark: $SECS s per iperf3 run, $REPS runs each, interleaved"
 echo "BENCH-PLACEMENT $PLACEMENT"
-rig_load_epc host_cpu=0 >/dev/null || exit 1
+# DMA channels for the dma path; the others leave them unused
+rig_load_epc host_cpu=0 dma_chans=2 >/dev/null || exit 1
 rig_insmod pci-epf-virtio || exit 1
 rig_insmod pci-epf-vnet || echo "# loading pci-epf-vnet failed"
 rig_insmod pci-epf-vmed || echo "# loading pci-epf-vmed failed"
@@ -249,7 +317,7 @@ term_sides
 
 rep=1
 while [ $rep -le "$REPS" ]; do
-	for path in dedicated mediated veth; do
+	for path in dedicated dma mediated veth; do
 		run_path $path
 	done
 	rep=$((rep + 1))

@@ -50,12 +50,14 @@ xfer_tcp "TCP 16 MiB endpoint -> host, checked" 16777216 in_ep in_host "$HOST_IP
 tap_check "the controller's DMA channels moved packets" \
 	rig_dma_moved pci-epc-loop.0
 # And the function counted it: the host's transmit queue (1) read by DMA,
-# its receive queue (0) written by DMA, but for frames shorter than the
-# threshold, which the CPU moved
+# its receive queue (0) written by DMA; segments shorter than the
+# threshold went by CPU: virtio-net headers, packet heads, ACKs, and pieces
+# of payload split at a page boundary (about 1 MiB of the 16 seen), so
+# at least 15 MiB by DMA each way
 for q in 1 0; do
 	d=$(rig_cost $q dma_bytes)
-	tap_check "counted: queue $q moved at least 16 MiB by DMA (${d:-none})" \
-		test "${d:-0}" -ge 16777216
+	tap_check "counted: queue $q moved at least 15 MiB by DMA (${d:-none})" \
+		test "${d:-0}" -ge 15728640
 done
 tap_diag "buffer data the CPU moved below the threshold: $(rig_cost 1 data_rd_bytes) bytes read, $(rig_cost 0 data_wr_bytes) written"
 tap_diag "ring CPU reads per chain: $(awk '$1 == "queue" {

@@ -144,6 +144,13 @@ two_check "host writer not stuck: it ends within 30 s once told" \
 	done
 	[ -e /tmp/writer-done ] || { killall cat; echo still writing; exit 1; }"
 on_ep 'killall -q agetty head; true' >/dev/null
+# What the host's writer had handed to its tty but the device not yet
+# taken arrives now, as on a serial line: zeros, all of it
+two_check "the host's last writes reach hvcEP0 whole: zeros only" on_ep "
+	exec 3<>/dev/hvcEP0; stty raw -echo -ixon -ixoff <&3
+	timeout 3 cat <&3 >/tmp/drain
+	echo \$(wc -c </tmp/drain) bytes, \$(tr -d '\\000' </tmp/drain | wc -c) not zero
+	[ \$(tr -d '\\000' </tmp/drain | wc -c) -eq 0 ]"
 data "after the opens and hang-ups" 64
 
 # --- the function unbound while it writes, bound again without MSI-X -------
