@@ -98,12 +98,25 @@ static u16 epf_virtio_ring_rd16(struct epf_virtio_queue *vq,
 	return readw(p);
 }
 
-static u32 epf_virtio_ring_rd32(struct epf_virtio_queue *vq,
-				const void __iomem *p)
+/* A descriptor as a (little-endian) host writes it */
+struct epf_virtio_le_desc {
+	__le64 addr;
+	__le32 len;
+	__le16 flags;
+	__le16 next;
+};
+
+/*
+ * A whole descriptor in one copy: two 8-byte reads on arm64, where field
+ * by field takes five round trips across the link
+ */
+static void epf_virtio_ring_rd_desc(struct epf_virtio_queue *vq,
+				    struct epf_virtio_le_desc *to,
+				    const void __iomem *from)
 {
-	vq->cost.ring_rd++;
-	vq->cost.ring_rd_bytes += sizeof(u32);
-	return readl(p);
+	vq->cost.ring_rd += epf_virtio_io_accesses(from, sizeof(*to));
+	vq->cost.ring_rd_bytes += sizeof(*to);
+	memcpy_fromio(to, from, sizeof(*to));
 }
 
 static void epf_virtio_ring_wr16(struct epf_virtio_queue *vq, u16 v,
@@ -152,20 +165,16 @@ static int epf_virtio_mirror_chain(struct epf_virtio_queue *vq, u16 head)
 	for (;;) {
 		void __iomem *d = epf_virtio_h_desc(vq, i);
 		struct vring_desc *s = &vq->sring.desc[i];
+		struct epf_virtio_le_desc hd;
 		u64 addr, end;
 		u16 flags, next;
 		u32 len;
 
-		addr = epf_virtio_ring_rd32(vq, d + offsetof(struct vring_desc,
-							     addr));
-		addr |= (u64)epf_virtio_ring_rd32(vq, d + 4 +
-						  offsetof(struct vring_desc,
-							   addr)) << 32;
-		len = epf_virtio_ring_rd32(vq, d + offsetof(struct vring_desc, len));
-		flags = epf_virtio_ring_rd16(vq, d + offsetof(struct vring_desc,
-							      flags));
-		next = epf_virtio_ring_rd16(vq, d + offsetof(struct vring_desc,
-							     next));
+		epf_virtio_ring_rd_desc(vq, &hd, d);
+		addr = le64_to_cpu(hd.addr);
+		len = le32_to_cpu(hd.len);
+		flags = le16_to_cpu(hd.flags);
+		next = le16_to_cpu(hd.next);
 
 		if (++count > num) {
 			dev_err_ratelimited(dev, "Queue %u: descriptor loop from head %u\n",
@@ -265,6 +274,18 @@ int epf_virtio_mirror_avail(struct epf_virtio_queue *vq)
 	unsigned int num = vq->sring.num;
 	u16 host_idx, ahead;
 	int ret;
+
+	/*
+	 * Chains mirrored and not taken yet: the device has work without
+	 * asking the host again, and each read of its index is a round trip
+	 * across the link.  It is read once the device took them all, and
+	 * else once a tick (a host breaking the ring meanwhile is still
+	 * caught, a tick late).
+	 */
+	if (vq->avail_idx != vrh->last_avail_idx &&
+	    !time_after(jiffies, vq->avail_read_at))
+		return 0;
+	vq->avail_read_at = jiffies;
 
 	host_idx = epf_virtio_ring_rd16(vq, vq->h_avail +
 				       offsetof(struct vring_avail, idx));
