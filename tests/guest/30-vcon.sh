@@ -72,7 +72,8 @@ tap_check "counted: the CPU wrote at least 16 MiB of buffer data to the host (${
 tap_check "counted: no DMA without a threshold" \
 	test "$(rig_cost 0 dma)" -eq 0 -a "$(rig_cost 1 dma)" -eq 0
 tap_diag "ring CPU reads per chain: $(awk '$1 == "queue" {
-	printf "queue %s %.1f; ", $2, $24 ? $4 / $24 : 0 }' \
+	printf "queue %s %.1f (and %.1f polls that found nothing); ", $2,
+		$24 ? $4 / $24 : 0, $24 ? $28 / $24 : 0 }' \
 	/sys/kernel/debug/pci_epf_virtio/*/cost)"
 
 # --- logins both ways ------------------------------------------------------

@@ -6,11 +6,9 @@
 # DMA threshold of 256 bytes.  Checksummed data both ways; the channels
 # must have moved it.  Then the engine fails a transfer: the device stops
 # and asks the host for a reset, and after the host reloads its driver the
-# data is whole again.  Then the host's driver is unbound (a device reset)
-# and, last, the function is unbound, each while the endpoint streams to
-# the host by DMA.  The channels go back to the controller on unbind.
+# data is whole again.  The channels go back to the controller on unbind.
 #
-# vep-timeout: 500
+# vep-timeout: 400
 
 . /tests/lib/tap.sh
 . /tests/lib/rig.sh
@@ -114,82 +112,10 @@ xfer_check "host to endpoint after the reset: 1 MiB" 1048576 \
 xfer_check "endpoint to host after the reset: 1 MiB" 1048576 \
 	/dev/hvcEP0 /dev/hvc0 300
 
-# --- reset and unbind with copies in flight ---------------------------------
-#
-# The endpoint streams to the host by DMA while the host's driver is
-# unbound, which resets the device; then while the function itself is
-# unbound.  The host's reader closes hvc0 right before its unbind (with
-# hvc0 open and data coming in, the host's stock drivers race each other:
-# see 31-vcon-life), while the endpoint goes on filling the host's
-# receive buffers by DMA.  Nothing may break: no failed transfer, no
-# oops, data whole afterwards, the channels back at the end.
-
-# ep_stream: the endpoint writes 64 MiB to hvcEP0, the host reads hvc0,
-# both in the background (ep_wr and host_rd)
-ep_stream() {
-	on_host sh -c 'exec 3<>/dev/hvc0; /bin/stty raw -echo -ixon -ixoff <&3
-		exec cat <&3 >/dev/null' &
-	host_rd=$!
-	on_ep sh -c 'exec 3<>/dev/hvcEP0; /bin/stty raw -echo -ixon -ixoff <&3
-		head -c 67108864 /dev/urandom >&3' &
-	ep_wr=$!
-}
-
-# dma_count: DMA transfers of the receive queue (endpoint to host) so far
-dma_count() {
-	rig_cost 0 dma
-}
-
-# dma_past N: more than N such transfers so far
-dma_past() {
-	[ "$(dma_count)" -gt "$1" ]
-}
-
-rig_mark in-flight
-ep_stream
-d0=$(dma_count)
-rig_wait 20 dma_past $((d0 + 100))
-tap_check "the endpoint moves data to the host by DMA" dma_past $((d0 + 100))
-rig_kill "$host_rd"
-wait "$host_rd" 2>/dev/null
-d1=$(dma_count)
-echo "$bdf" >"$VIRTIO_PCI/unbind"
-d2=$(dma_count)
-tap_diag "DMA transfers to the host from the reader's close to the end of the unbind: $((d2 - d1))"
-echo "$bdf" >"$VIRTIO_PCI/bind"
-tap_check "host virtio_console binds after the reset under DMA" \
-	host_wait_bound "$bdf" 30
-rig_kill "$ep_wr"
-wait "$ep_wr" 2>/dev/null
-tap_check "no DMA transfer failed, nothing stopped the device" sh -c \
-	"! dmesg | sed -n '/vep-mark in-flight\$/,\$p' | grep -E 'DMA transfer|needs a reset'"
-drained=$(exec 3<>/dev/hvc0
-	/bin/stty raw -echo -ixon -ixoff <&3
-	on_host timeout 3 cat <&3 | wc -c)
-tap_diag "the host read $drained bytes written before the rebind"
-xfer_check "host to endpoint after the reset under DMA: 1 MiB" 1048576 \
-	/dev/hvc0 /dev/hvcEP0 300
-xfer_check "endpoint to host after the reset under DMA: 1 MiB" 1048576 \
-	/dev/hvcEP0 /dev/hvc0 300
-
-# --- teardown, with copies in flight -----------------------------------------
-ep_stream
-d0=$(dma_count)
-rig_wait 20 dma_past $((d0 + 100))
-tap_check "the endpoint moves data by DMA before the unbind" \
-	dma_past $((d0 + 100))
-# The host's reader first, as above: the host's receive buffers still fill
-rig_kill "$host_rd"
-wait "$host_rd" 2>/dev/null
-d1=$(dma_count)
+# --- teardown ----------------------------------------------------------------
 tap_check "stop the link" link down
-tap_diag "DMA transfers to the host from the reader's close to link down: $(($(dma_count) - d1))"
 tap_check "unlink the function" rm "$epc/con0"
-rig_kill "$ep_wr"
-wait "$ep_wr" 2>/dev/null
 tap_check "its DMA channels are back" chans_in_use 0
-tap_check "no DMA transfer failed" sh -c \
-	"! dmesg | sed -n '/vep-mark in-flight\$/,\$p' | grep 'DMA transfer'"
 tap_check "remove the function" rmdir "$fn"
 rig_check_dmesg
 tap_end

@@ -61,7 +61,8 @@ for q in 1 0; do
 done
 tap_diag "buffer data the CPU moved below the threshold: $(rig_cost 1 data_rd_bytes) bytes read, $(rig_cost 0 data_wr_bytes) written"
 tap_diag "ring CPU reads per chain: $(awk '$1 == "queue" {
-	printf "queue %s %.1f; ", $2, $24 ? $4 / $24 : 0 }' \
+	printf "queue %s %.1f (and %.1f polls that found nothing); ", $2,
+		$24 ? $4 / $24 : 0, $24 ? $28 / $24 : 0 }' \
 	/sys/kernel/debug/pci_epf_virtio/*/cost)"
 
 tap_check "stop the link" sh -c "echo 0 > $epc/start"

@@ -3,12 +3,15 @@
 #
 # The dedicated console function across two machines: the stock Debian
 # host's virtio_console on its /dev/hvc0, /dev/hvcEP0 on the endpoint.
-# Data both ways (a megabyte first, then 256 KiB); the function unbound while it writes to the host, bound
-# again without MSI-X vectors (the host's driver takes INTx), data again;
-# then the endpoint machine killed while it writes to the
-# host (the host must drop the device, no oops, no hung task), a new endpoint
-# machine, data again; then the host rebooted while the endpoint runs (link
-# down, link up, the new host's driver binds), data again.
+# Data both ways (a megabyte first, then 256 KiB); hvcEP0 opened, closed
+# and hung up while the host writes; the function unbound while it writes
+# to the host, bound again without MSI-X vectors (the host's driver takes
+# INTx), data again; then the endpoint machine killed while it writes to
+# the host (the host must drop the device, no oops, no hung task), a new
+# endpoint machine whose function moves its data by DMA, data again; then
+# the host rebooted while the endpoint writes to it by DMA (link down,
+# link up, the new host's driver binds), data again; last the function
+# unbound while it writes by DMA, its channels back, no transfer failed.
 #
 # vep-timeout: 900
 
@@ -33,12 +36,18 @@ host_bound() {
 	}
 }
 
-# ep_setup: the console function con0 with 4 MSI-X vectors, link up
+# The controller gets DMA channels; the function uses them only in the
+# second endpoint machine (ep_setup 256)
+TWO_EPC_PARAMS="dma_chans=2"
+
+# ep_setup [DMA]: the console function con0 with 4 MSI-X vectors (and DMA
+# as its dma_threshold, if given), link up
 ep_setup() {
 	two_ep_load pci-epf-virtio pci-epf-vcon
-	two_need "con0 on pci-epc-ivshmem, link up" on_ep "
+	two_need "con0 on pci-epc-ivshmem${1:+, DMA from $1 bytes}, link up" on_ep "
 		mkdir $FN && echo $TWO_POLL_CPU >$FN/vcon/poll_cpu &&
-		echo 4 >$FN/msix_interrupts && ln -s $FN $TWO_EPC/ &&
+		echo 4 >$FN/msix_interrupts &&
+		echo ${1:-0} >$FN/vcon/dma_threshold && ln -s $FN $TWO_EPC/ &&
 		echo 1 >$TWO_EPC/start"
 	two_check "endpoint link up" two_ep_link up
 	host_bound "MSI-X"
@@ -53,6 +62,14 @@ ep_write_bg() {
 	on_ep "(exec 3<>/dev/hvcEP0; stty raw -echo -ixon -ixoff <&3
 		head -c 67108864 /dev/urandom >&3) </dev/null >/dev/null 2>&1 &
 		sleep 2" >/dev/null
+}
+
+# dma_held N: N of the endpoint controller's DMA channels are held
+dma_held() {
+	on_ep "mount -t debugfs none /sys/kernel/debug 2>/dev/null
+		n=\$(grep -Ec '^ dma[0-9]+chan[0-9]+ +\\| in use' \
+			/sys/kernel/debug/dmaengine/summary)
+		[ \$n -eq $1 ] || { echo \$n held; exit 1; }"
 }
 
 # host_reader_ends: the host's reader of hvc0 (a dd) ended
@@ -201,13 +218,21 @@ two_check "host's reader of hvc0 ended" host_reader_ends
 two_check "host stayed up (same boot)" test \
 	"$(on_host 'cat /proc/sys/kernel/random/boot_id')" = "$host_boot"
 
-# --- a new endpoint machine -------------------------------------------------
+# --- a new endpoint machine, on DMA ----------------------------------------
+#
+# From here on the function moves its data by the controller's DMA
+# channels: the host's reset and the function's unbind come with copies
+# in flight.
 two_need "a new endpoint machine boots" ep_restart
-ep_setup
-data "second endpoint"
+ep_setup 256
+two_check "the function holds a DMA channel each way" dma_held 2
+data "second endpoint, DMA"
+two_check "the controller's DMA channels moved it" two_ep_dma_moved
 
-# --- the host reboots while the endpoint runs -------------------------------
-two_need "host machine reboots (reset)" host_reboot
+# --- the host reboots while the endpoint writes to it by DMA ---------------
+ep_write_bg
+two_need "host machine reboots (reset) while the endpoint writes by DMA" \
+	host_reboot
 two_host_load virtio_console
 two_need "the new host's virtio_console binds the device" \
 	two_host_bound virtio_console
@@ -215,7 +240,23 @@ two_check "endpoint saw the link go down, then up with the new host" on_ep "
 	dmesg | grep -A100 'link down (host gone)' |
 		grep -q 'link up (host boot 2)' || { dmesg | tail -n 5; exit 1; }"
 two_check "endpoint link up again" two_ep_link up
-data "rebooted host"
+on_ep 'killall head' >/dev/null
+# What the writer left in hvcEP0's output buffer reaches the new host
+tap_diag "the new host read $(on_host "exec 3<>/dev/hvc0
+	stty raw -echo -ixon -ixoff <&3
+	(timeout 3 cat <&3) 2>/dev/null | wc -c") bytes written before the reset"
+data "rebooted host, DMA"
+
+# --- the function unbound while it writes by DMA ---------------------------
+ep_write_bg
+two_check "endpoint stops its controller while the function writes by DMA" \
+	on_ep "echo 0 >$TWO_EPC/start"
+two_check "host removes the endpoint's device" two_host_gone 30
+two_check "endpoint unbinds the function" on_ep "rm $TWO_EPC/con0"
+on_ep 'killall head' >/dev/null
+two_check "its DMA channels are back" dma_held 0
+two_check "no DMA transfer failed on the endpoint" on_ep \
+	'! dmesg | grep "DMA transfer of"'
 
 two_ktrouble_case
 tap_end

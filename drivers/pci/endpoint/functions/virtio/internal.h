@@ -201,6 +201,8 @@ struct epf_virtio_poller {
  * @ring_rd: CPU reads of the host's ring (avail index and entries,
  *	descriptors, avail flags): each a non-posted round trip across the link
  * @ring_rd_bytes: bytes they read
+ * @idle_rd: reads of the host's avail index that found nothing new (2
+ *	bytes each): what polling costs, apart from @ring_rd
  * @ring_wr: CPU writes of the host's used ring (posted)
  * @ring_wr_bytes: bytes they wrote
  * @data_rd: CPU reads of buffer data
@@ -224,6 +226,7 @@ struct epf_virtio_poller {
 struct epf_virtio_cost {
 	u64 ring_rd;
 	u64 ring_rd_bytes;
+	u64 idle_rd;
 	u64 ring_wr;
 	u64 ring_wr_bytes;
 	u64 data_rd;

@@ -287,10 +287,14 @@ int epf_virtio_mirror_avail(struct epf_virtio_queue *vq)
 		return 0;
 	vq->avail_read_at = jiffies;
 
-	host_idx = epf_virtio_ring_rd16(vq, vq->h_avail +
-				       offsetof(struct vring_avail, idx));
-	if (host_idx == vq->avail_idx)
+	/* A read that finds nothing new is the cost of polling, kept apart */
+	host_idx = readw(vq->h_avail + offsetof(struct vring_avail, idx));
+	if (host_idx == vq->avail_idx) {
+		vq->cost.idle_rd++;
 		return 0;
+	}
+	vq->cost.ring_rd++;
+	vq->cost.ring_rd_bytes += sizeof(host_idx);
 
 	/*
 	 * At most a ring's worth beyond what vringh has taken, not beyond
