@@ -242,9 +242,9 @@ two_check "endpoint saw the link go down, then up with the new host" on_ep "
 two_check "endpoint link up again" two_ep_link up
 on_ep 'killall head' >/dev/null
 # What the writer left in hvcEP0's output buffer reaches the new host
-tap_diag "the new host read $(on_host "exec 3<>/dev/hvc0
+tap_diag "the new host read $(on_host "exec 2>/dev/null 3<>/dev/hvc0
 	stty raw -echo -ixon -ixoff <&3
-	(timeout 3 cat <&3) 2>/dev/null | wc -c") bytes written before the reset"
+	(timeout 3 cat <&3) | wc -c") bytes written before the reset"
 data "rebooted host, DMA"
 
 # --- the function unbound while it writes by DMA ---------------------------
