@@ -269,7 +269,6 @@ static inline u64 epf_virtio_io_accesses(const void __iomem *va, size_t len)
  * @pending: descriptors of chains mirrored into the shadow but not yet
  *	taken by vringh; no later chain may rewrite them
  * @avail_idx: host avail index mirrored into the shadow so far
- * @avail_read_at: jiffies of the last read of the host's avail index
  * @used_idx: used index published to the host so far
  * @completed: used entries were published since the last notify check
  * @cost: what the queue cost the link so far
@@ -292,7 +291,6 @@ struct epf_virtio_queue {
 	struct vringh vrh;
 	unsigned long *pending;
 	u16 avail_idx;
-	unsigned long avail_read_at;
 	u16 used_idx;
 	bool completed;
 	struct epf_virtio_cost cost;

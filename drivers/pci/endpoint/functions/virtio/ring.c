@@ -275,18 +275,6 @@ int epf_virtio_mirror_avail(struct epf_virtio_queue *vq)
 	u16 host_idx, ahead;
 	int ret;
 
-	/*
-	 * Chains mirrored and not taken yet: the device has work without
-	 * asking the host again, and each read of its index is a round trip
-	 * across the link.  It is read once the device took them all, and
-	 * else once a tick (a host breaking the ring meanwhile is still
-	 * caught, a tick late).
-	 */
-	if (vq->avail_idx != vrh->last_avail_idx &&
-	    !time_after(jiffies, vq->avail_read_at))
-		return 0;
-	vq->avail_read_at = jiffies;
-
 	/* A read that finds nothing new is the cost of polling, kept apart */
 	host_idx = readw(vq->h_avail + offsetof(struct vring_avail, idx));
 	if (host_idx == vq->avail_idx) {
