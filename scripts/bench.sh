@@ -226,6 +226,16 @@ board_write_ns=${VEP_BOARD_WRITE_NS:-50}
 board_dma_mbps=${VEP_BOARD_DMA_MBPS:-2000}
 board_dma_us=${VEP_BOARD_DMA_US:-5}
 board_cpu_x=${VEP_BOARD_CPU_X:-20}
+for v in board_read_ns board_write_ns board_dma_mbps board_dma_us board_cpu_x; do
+	case ${!v} in
+	'' | *[!0-9.]* | *.*.*)
+		echo "bench.sh: VEP_${v^^} (${!v}): not a number" >&2; exit 2 ;;
+	esac
+done
+if ! awk -v r="$board_dma_mbps" -v x="$board_cpu_x" 'BEGIN { exit !(r > 0 && x > 0) }'; then
+	echo "bench.sh: VEP_BOARD_DMA_MBPS and VEP_BOARD_CPU_X must be above 0" >&2
+	exit 2
+fi
 board_model="CPU read $board_read_ns ns, CPU write $board_write_ns ns, DMA $board_dma_mbps MB/s + $board_dma_us us a transfer, endpoint CPU $board_cpu_x x the rig's"
 
 # console_rows ALL: a console suite's BENCH lines (stdin) as table input;
@@ -273,7 +283,8 @@ console_rows() {
 		}
 		us = ep * 1000 / cpu_x + ($5 + $6) * rd_ns / 1000 + \
 		     $7 * wr_ns / 1000 + $8 * dma_us + $9 / dma_mbps
-		print "V", $2, $3 "_est", $4, sprintf("%.1f", 1e6 / us)
+		print "V", $2, $3 "_est", $4, \
+			(us > 0 ? sprintf("%.1f", 1e6 / us) : "n/a:no-time")
 	}
 	$1 == "BENCH" && $3 == "rtt" { print "V", $2, "rtt", $4, $6 }
 	$1 == "BENCH" && $3 != "rtt" {
@@ -351,8 +362,8 @@ for d in "h2e host->endpoint" "e2h endpoint->host"; do
 	net_cost_metrics+="|tcp_${d%% *}_est=TCP board estimate Mbit/s, ${d#* }"
 done
 
-# console_suite: console throughput, echo and CPU cost, dedicated vs
-# dedicated on hvc vs mediated vs pty
+# console_suite: console throughput, echo, CPU and link cost, dedicated
+# (MMIO) vs dedicated on DMA vs dedicated on hvc vs mediated vs pty
 console_suite() {
 	# Time limit: boot and set-up, then per repetition up to 3 function
 	# set-ups and teardowns (60 s each at most) per function path (a
@@ -377,7 +388,8 @@ console_suite() {
 	echo "bench.sh: table written to $out/console.csv" >&2
 }
 
-# net_suite: iperf3 and ping, dedicated vs mediated vs veth
+# net_suite: iperf3, ping and link cost, dedicated (MMIO) vs dedicated on
+# DMA vs mediated vs veth
 net_suite() {
 	# Boot and set-up, then per repetition 3 function set-ups and
 	# teardowns (60 s each at most) and 4 paths x (4 iperf3 runs of SECS

@@ -133,11 +133,12 @@ iperf() {
 			    -v r="$rep" '{
 				printf "BENCH-COST %s %s %s", p, n, r
 				for (i = 1; i <= 7; i++)
-					printf " %d", $(i + 8) - $i
-				printf " %d\n", ($16 - $8) * 10000
+					printf " %.0f", $(i + 8) - $i
+				printf " %.0f\n", ($16 - $8) * 10000
 			}'
 		else
 			echo "# ERROR: $ip_path $ip_name run $rep: no cost figures (pci_epf_virtio's debugfs cost or the poll thread not found)"
+			echo "BENCH-COST $ip_path $ip_name $rep n/a:no-cost-file"
 		fi
 	fi
 	case $ip_name in

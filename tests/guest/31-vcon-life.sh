@@ -191,8 +191,8 @@ tap_check "endpoint got every host session's data ($((REBINDS + 1)) sessions, at
 # The endpoint's log names sessions by id: two host sessions with one id
 # would be held against each other's lines
 tap_check "each host session had an id of its own ($((n + 1)) sessions)" sh -c \
-	"! grep -h '^sessions ' /tmp/host-stream.* | awk '{ print \$16 }' |
-		sort | uniq -d | grep ."
+	"[ \$(grep -h '^sessions ' /tmp/host-stream.* | awk '{ print \$16 }' |
+		sort -u | wc -l) -eq $((n + 1)) ]"
 
 # sessions_whole: each host session reached the endpoint from its line 0
 # to within the allowance above of what its writer wrote; but the last,

@@ -225,9 +225,9 @@ int main(int argc, char **argv)
 	fd = vep_stream_open(argv[optind + 2]);
 
 	/*
-	 * The pid alone: streamers started fewer than 0x10000 pids apart
-	 * never share it, where a mix with the time made sessions started
-	 * seconds apart collide
+	 * The pid alone: no two live processes share it, and a test's
+	 * streamers do not outlast a wrap of the pids, where a mix with the
+	 * time made sessions started seconds apart collide
 	 */
 	vep_stream_self = getpid() & 0xffff;
 	child = fork();

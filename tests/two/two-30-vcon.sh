@@ -152,7 +152,7 @@ tap_diag "the hang-up step: $(on_ep 'command -v agetty || echo vep-hangup')"
 tap_diag "step statuses (step status count): $(on_ep "sort /tmp/ep-opens-st |
 	uniq -c" | awk '{ printf "%s %s x%s; ", $2, $3, $1 }')"
 two_check "every open worked, every read got its data or waited, every agetty waited" \
-	on_ep "! awk '!(\$1 == 0 && \$2 == 0) && !(\$1 == 1 && (\$2 == 0 || \$2 == 143)) &&
+	on_ep "[ \$(wc -l </tmp/ep-opens-st) -eq 30 ] && ! awk '!(\$1 == 0 && \$2 == 0) && !(\$1 == 1 && (\$2 == 0 || \$2 == 143)) &&
 		!(\$1 == 2 && \$2 == 143)' /tmp/ep-opens-st | grep ."
 two_check "host writer not stuck: it ends within 30 s once told" \
 	on_host -t 40 "touch /tmp/writer-stop; n=300
@@ -160,7 +160,7 @@ two_check "host writer not stuck: it ends within 30 s once told" \
 		sleep 0.1; n=\$((n - 1))
 	done
 	[ -e /tmp/writer-done ] || { killall cat; echo still writing; exit 1; }"
-on_ep 'killall -q agetty head; true' >/dev/null
+on_ep 'pkill -f ep-opens.sh; killall -q agetty vep-hangup head; true' >/dev/null
 # What the host's writer had handed to its tty but the device not yet
 # taken arrives now, as on a serial line: zeros, all of it
 two_check "the host's last writes reach hvcEP0 whole: zeros only" on_ep "
@@ -233,6 +233,7 @@ two_check "the controller's DMA channels moved it" two_ep_dma_moved
 ep_write_bg
 two_need "host machine reboots (reset) while the endpoint writes by DMA" \
 	host_reboot
+on_ep 'killall head' >/dev/null
 two_host_load virtio_console
 two_need "the new host's virtio_console binds the device" \
 	two_host_bound virtio_console
