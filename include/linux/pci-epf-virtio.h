@@ -31,6 +31,23 @@ struct device;
 struct pci_epf;
 struct epf_virtio;
 struct epf_virtio_queue;
+struct epf_virtio_flight;
+
+/**
+ * typedef epf_virtio_done_t - a chain given to epf_virtio_complete_async()
+ *	is back with the host, or dropped
+ * @evd: the device
+ * @ctx: what the device driver gave epf_virtio_complete_async()
+ * @err: 0 once every copy into or out of the chain ended and its used entry
+ *	went out; a negative error code if the chain was dropped instead (the
+ *	device is being reset: -ECANCELED, or a copy failed: -EIO)
+ *
+ * The buffers given to epf_virtio_pull_async() and epf_virtio_push_async()
+ * for the chain are the device driver's again.  Called from the poll
+ * thread, or from wherever the device is reset (see struct epf_virtio_ops),
+ * before the reset callback.
+ */
+typedef void (*epf_virtio_done_t)(struct epf_virtio *evd, void *ctx, int err);
 
 /* Largest queue size a device may ask for (legacy QUEUE_NUM is 16 bits) */
 #define EPF_VIRTIO_QUEUE_SIZE_MAX	32768
@@ -63,6 +80,8 @@ struct epf_virtio_queue;
  * @head: head descriptor index of the chain
  * @vq: the queue the chain came from (what it costs is counted there),
  *	NULL once completed
+ * @flight: the chain's entry among the queue's chains with DMA transfers
+ *	in flight, or NULL
  * @rvec: inline storage for @riov
  * @wvec: inline storage for @wiov
  *
@@ -75,6 +94,7 @@ struct epf_virtio_buf {
 	struct vringh_kiov wiov;
 	u16 head;
 	struct epf_virtio_queue *vq;
+	struct epf_virtio_flight *flight;
 	struct kvec rvec[EPF_VIRTIO_BUF_INLINE];
 	struct kvec wvec[EPF_VIRTIO_BUF_INLINE];
 };
@@ -211,6 +231,16 @@ ssize_t epf_virtio_push(struct epf_virtio *evd, struct epf_virtio_buf *buf,
 			const void *src, size_t len);
 int epf_virtio_complete(struct epf_virtio_queue *vq,
 			struct epf_virtio_buf *buf, u32 len);
+bool epf_virtio_dma_wants(struct epf_virtio *evd, size_t len);
+ssize_t epf_virtio_pull_async(struct epf_virtio *evd,
+			      struct epf_virtio_buf *buf, void *dst,
+			      size_t len);
+ssize_t epf_virtio_push_async(struct epf_virtio *evd,
+			      struct epf_virtio_buf *buf, const void *src,
+			      size_t len);
+int epf_virtio_complete_async(struct epf_virtio_queue *vq,
+			      struct epf_virtio_buf *buf, u32 len,
+			      epf_virtio_done_t done, void *ctx);
 
 /**
  * epf_virtio_buf_readable() - bytes left to read in a buffer chain

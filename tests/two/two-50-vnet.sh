@@ -112,12 +112,25 @@ on_ep "/tests/bin/vep-tcp -c $HOST_IP 5002 -n 1073741824 -t 100 \
 	>/dev/null 2>&1 & sleep 2" >/dev/null
 # Over 3 s: across the emulated machines one direction once moved 726
 # bytes in a single second (6.12 endpoint), and this checks flow, not pace
-two_check "traffic flows both ways" on_host "
+# When it fails, the streams' TCP states (ports 5001 and 5002, as
+# /proc/net/tcp shows them: 01 established, 02 SYN sent) and the endpoint
+# interface's counters tell a stream never set up from one that stalled
+flow_diag() {
+	local side
+	for side in host ep; do
+		"on_$side" "awk 'NR > 1 && \$2 ~ /:138[9A]\$/ {print \"$side tcp\", \$2, \$3, \$4, \$5}
+			NR > 1 && \$3 ~ /:138[9A]\$/ {print \"$side tcp\", \$2, \$3, \$4, \$5}' /proc/net/tcp"
+	done
+	on_ep "ip -s link; cat /sys/kernel/debug/pci_epf_virtio/*/cost" | sed "s/^/ep: /"
+}
+if ! two_check "traffic flows both ways" on_host "
 	rx() { cat /sys/class/net/*/statistics/rx_bytes | awk '{s += \$1} END {print s}'; }
 	tx() { cat /sys/class/net/*/statistics/tx_bytes | awk '{s += \$1} END {print s}'; }
 	r=\$(rx); t=\$(tx); sleep 3; r=\$((\$(rx) - r)); t=\$((\$(tx) - t))
 	echo \"in 3 s: \$r bytes in, \$t out\"
-	[ \$r -ge 16384 ] && [ \$t -ge 16384 ]"
+	[ \$r -ge 16384 ] && [ \$t -ge 16384 ]"; then
+	flow_diag 2>&1 | sed 's/^/# /'
+fi
 two_check "endpoint machine killed during traffic" ep_kill
 two_check "host removes the endpoint's device" two_host_gone 60
 two_check "host's interface went away" host_no_if

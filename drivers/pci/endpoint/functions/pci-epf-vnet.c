@@ -112,6 +112,7 @@
  * @tx_queue: frames from the stack waiting for host receive buffers
  * @rx_queue: host frames waiting for NAPI
  * @rx_full: the poll thread stopped taking host frames for @rx_queue
+ * @rx_queued: frames went to @rx_queue since NAPI was last scheduled
  * @host_csum: the host takes frames with partial checksums
  * @le: byte order of the host's virtio fields
  * @hdr_len: size of the virtio header before each frame
@@ -156,6 +157,7 @@ struct epf_vnet {
 	struct sk_buff_head rx_queue;
 	bool rx_full;
 	bool host_csum;
+	bool rx_queued;
 
 	bool le;
 	unsigned int hdr_len;
@@ -230,6 +232,22 @@ drop:
 	return false;
 }
 
+/* A host frame's copy ended and its chain went back: on to NAPI */
+static void epf_vnet_rx_done(struct epf_virtio *evd, void *ctx, int err)
+{
+	struct epf_vnet *vnet = epf_virtio_priv(evd);
+	struct sk_buff *skb = ctx;
+
+	if (err) {
+		DEV_STATS_INC(vnet->ndev, rx_dropped);
+		dev_kfree_skb_any(skb);
+		return;
+	}
+
+	if (epf_vnet_rx_frame(vnet, skb))
+		vnet->rx_queued = true;
+}
+
 /* Host transmitq to the endpoint's stack */
 static bool epf_vnet_host_to_ep(struct epf_vnet *vnet)
 {
@@ -237,7 +255,7 @@ static bool epf_vnet_host_to_ep(struct epf_vnet *vnet)
 							   EPF_VNET_Q_TX);
 	struct net_device *ndev = vnet->ndev;
 	unsigned int frames = 0;
-	bool progress = false, queued = false;
+	bool progress = false;
 	struct sk_buff *skb;
 	size_t len;
 	ssize_t got;
@@ -284,9 +302,10 @@ static bool epf_vnet_host_to_ep(struct epf_vnet *vnet)
 
 		skb = vnet->rx_skb;
 		if (vnet->rx_done < skb->len) {
-			got = epf_virtio_pull(vnet->evd, &vnet->rx_buf,
-					      skb->data + vnet->rx_done,
-					      skb->len - vnet->rx_done);
+			/* The frame reaches NAPI once its copy ended */
+			got = epf_virtio_pull_async(vnet->evd, &vnet->rx_buf,
+						    skb->data + vnet->rx_done,
+						    skb->len - vnet->rx_done);
 			if (got < 0)
 				break;	/* Host memory out of reach: later */
 			if (!got) {
@@ -300,21 +319,13 @@ static bool epf_vnet_host_to_ep(struct epf_vnet *vnet)
 			continue;
 		}
 
-		/* All of the frame is in: give the chain back */
+		/* All of the frame is read or on its way: give the chain back */
 		vnet->rx_skb = NULL;
 		vnet->rx_busy = false;
 		frames++;
-		ret = epf_virtio_complete(vq, &vnet->rx_buf, 0);
-		queued |= epf_vnet_rx_frame(vnet, skb);
-		if (ret)
+		if (epf_virtio_complete_async(vq, &vnet->rx_buf, 0,
+					      epf_vnet_rx_done, skb))
 			break;
-	}
-
-	if (queued) {
-		/* Not in softirq context: let NAPI run when BHs come back */
-		local_bh_disable();
-		napi_schedule(&vnet->napi);
-		local_bh_enable();
 	}
 
 	return progress;
@@ -331,19 +342,57 @@ static void epf_vnet_tx_drop(struct epf_vnet *vnet, bool error)
 	vnet->tx_skb = NULL;
 }
 
-/* Give back the chains of @tx_bufs with what was written into them */
+/* A frame's chains went back to the host (or were dropped) */
+static void epf_vnet_tx_sent(struct epf_virtio *evd, void *ctx, int err)
+{
+	struct epf_vnet *vnet = epf_virtio_priv(evd);
+	struct sk_buff *skb = ctx;
+
+	if (err) {
+		DEV_STATS_INC(vnet->ndev, tx_dropped);
+		dev_kfree_skb_any(skb);
+		return;
+	}
+
+	DEV_STATS_INC(vnet->ndev, tx_packets);
+	DEV_STATS_ADD(vnet->ndev, tx_bytes, skb->len);
+	dev_consume_skb_any(skb);
+}
+
+/* A frame that did not fit its chains is done with */
+static void epf_vnet_tx_failed(struct epf_virtio *evd, void *ctx, int err)
+{
+	struct epf_vnet *vnet = epf_virtio_priv(evd);
+
+	DEV_STATS_INC(vnet->ndev, tx_errors);
+	dev_kfree_skb_any(ctx);
+}
+
+/*
+ * Give back the chains of @tx_bufs with what was written into them; @done
+ * (if any) gets @skb once the last of them went back, its copies ended
+ */
 static int epf_vnet_tx_complete(struct epf_vnet *vnet,
-				struct epf_virtio_queue *vq)
+				struct epf_virtio_queue *vq,
+				epf_virtio_done_t done, struct sk_buff *skb)
 {
 	unsigned int i;
 	int ret = 0;
 
 	for (i = 0; i < vnet->tx_nbufs; i++) {
+		bool last = i + 1 == vnet->tx_nbufs;
+
 		if (!ret)
-			ret = epf_virtio_complete(vq, &vnet->tx_bufs[i],
-						  vnet->tx_len[i]);
+			ret = epf_virtio_complete_async(vq, &vnet->tx_bufs[i],
+							vnet->tx_len[i],
+							last ? done : NULL,
+							skb);
+		else if (last && done)
+			done(vnet->evd, skb, ret);
 		vnet->tx_len[i] = 0;
 	}
+	if (!vnet->tx_nbufs && done)
+		done(vnet->evd, skb, -ENOENT);
 	vnet->tx_nbufs = 0;
 	vnet->tx_cur = 0;
 	vnet->tx_room = 0;
@@ -378,7 +427,13 @@ static bool epf_vnet_tx_next(struct epf_vnet *vnet)
 		}
 		vnet->tx_hdr.num_buffers = 0;
 
-		if (skb_is_nonlinear(skb)) {
+		/*
+		 * The frame in one piece: its own, for a DMA copy left in
+		 * flight, else the bounce buffer
+		 */
+		if (skb_is_nonlinear(skb) &&
+		    (!epf_virtio_dma_wants(vnet->evd, skb->len) ||
+		     skb_linearize(skb))) {
 			skb_copy_bits(skb, 0, vnet->tx_bounce, skb->len);
 			vnet->tx_data = vnet->tx_bounce;
 		} else {
@@ -408,7 +463,7 @@ static bool epf_vnet_tx_take_bufs(struct epf_vnet *vnet,
 	       (!vnet->tx_nbufs ||
 		(vnet->mrg && vnet->tx_room < vnet->tx_total))) {
 		if (vnet->tx_nbufs == EPF_VNET_TX_BUFS) {
-			epf_vnet_tx_complete(vnet, vq);
+			epf_vnet_tx_complete(vnet, vq, NULL, NULL);
 			epf_vnet_tx_drop(vnet, true);
 			return true;
 		}
@@ -430,21 +485,28 @@ static bool epf_vnet_tx_take_bufs(struct epf_vnet *vnet,
  */
 static int epf_vnet_tx_write(struct epf_vnet *vnet)
 {
+	struct epf_virtio_buf *buf;
 	unsigned int len;
 	const u8 *src;
 	ssize_t n;
 
 	while (vnet->tx_pos < vnet->tx_total) {
+		buf = &vnet->tx_bufs[vnet->tx_cur];
 		if (vnet->tx_pos < vnet->hdr_len) {
 			src = (const u8 *)&vnet->tx_hdr + vnet->tx_pos;
 			len = vnet->hdr_len - vnet->tx_pos;
+			n = epf_virtio_push(vnet->evd, buf, src, len);
 		} else {
 			src = vnet->tx_data + vnet->tx_pos - vnet->hdr_len;
 			len = vnet->tx_total - vnet->tx_pos;
+			/* The skb stays until its chains went back */
+			if (vnet->tx_data == vnet->tx_bounce)
+				n = epf_virtio_push(vnet->evd, buf, src, len);
+			else
+				n = epf_virtio_push_async(vnet->evd, buf, src,
+							  len);
 		}
 
-		n = epf_virtio_push(vnet->evd, &vnet->tx_bufs[vnet->tx_cur],
-				    src, len);
 		if (n < 0)
 			return n;
 		if (!n) {
@@ -468,6 +530,7 @@ static bool epf_vnet_ep_to_host(struct epf_vnet *vnet)
 							   EPF_VNET_Q_RX);
 	struct net_device *ndev = vnet->ndev;
 	bool progress = false;
+	struct sk_buff *skb;
 
 	for (;;) {
 		if (!vnet->tx_skb && !epf_vnet_tx_next(vnet))
@@ -493,19 +556,15 @@ static bool epf_vnet_ep_to_host(struct epf_vnet *vnet)
 
 		if (epf_vnet_tx_write(vnet) < 0)
 			break;		/* Host memory out of reach */
-		if (vnet->tx_pos < vnet->tx_total) {
-			epf_vnet_tx_complete(vnet, vq);
-			epf_vnet_tx_drop(vnet, true);
-			progress = true;
-			continue;
-		}
-
-		DEV_STATS_INC(ndev, tx_packets);
-		DEV_STATS_ADD(ndev, tx_bytes, vnet->tx_skb->len);
-		dev_consume_skb_any(vnet->tx_skb);
+		/* Copies of the frame may be in flight: the skb goes with them */
+		skb = vnet->tx_skb;
 		vnet->tx_skb = NULL;
 		progress = true;
-		if (epf_vnet_tx_complete(vnet, vq))
+		if (vnet->tx_pos < vnet->tx_total) {
+			epf_vnet_tx_complete(vnet, vq, epf_vnet_tx_failed, skb);
+			continue;
+		}
+		if (epf_vnet_tx_complete(vnet, vq, epf_vnet_tx_sent, skb))
 			break;
 	}
 
@@ -527,6 +586,15 @@ static bool epf_vnet_process(struct epf_virtio *evd)
 
 	progress = epf_vnet_host_to_ep(vnet);
 	progress |= epf_vnet_ep_to_host(vnet);
+
+	/* Frames whose chains went back, here or at the last retire */
+	if (vnet->rx_queued) {
+		vnet->rx_queued = false;
+		/* Not in softirq context: let NAPI run when BHs come back */
+		local_bh_disable();
+		napi_schedule(&vnet->napi);
+		local_bh_enable();
+	}
 
 	return progress;
 }

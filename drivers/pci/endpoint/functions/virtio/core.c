@@ -44,11 +44,12 @@ static int epf_virtio_cost_show(struct seq_file *m, void *unused)
 		/* A racy read: the poll thread counts on meanwhile */
 		const struct epf_virtio_cost c = data_race(evd->vqs[i].cost);
 
-		seq_printf(m, "queue %u ring_rd %llu ring_rd_bytes %llu ring_wr %llu ring_wr_bytes %llu data_rd %llu data_rd_bytes %llu data_wr %llu data_wr_bytes %llu dma %llu dma_bytes %llu chains %llu irqs %llu idle_rd %llu\n",
+		seq_printf(m, "queue %u ring_rd %llu ring_rd_bytes %llu ring_wr %llu ring_wr_bytes %llu data_rd %llu data_rd_bytes %llu data_wr %llu data_wr_bytes %llu dma %llu dma_bytes %llu chains %llu irqs %llu idle_rd %llu dma_async %llu held %llu flight_max %llu dropped %llu\n",
 			   i, c.ring_rd, c.ring_rd_bytes, c.ring_wr,
 			   c.ring_wr_bytes, c.data_rd, c.data_rd_bytes,
 			   c.data_wr, c.data_wr_bytes, c.dma, c.dma_bytes,
-			   c.chains, c.irqs, c.idle_rd);
+			   c.chains, c.irqs, c.idle_rd, c.dma_async, c.held,
+			   c.flight_max, c.dropped);
 	}
 
 	return 0;
@@ -250,6 +251,7 @@ static void epf_virtio_free_queues(struct epf_virtio *evd)
 	for (i = 0; i < evd->info->nvqs; i++) {
 		kvfree(evd->vqs[i].shadow);
 		bitmap_free(evd->vqs[i].pending);
+		kvfree(evd->vqs[i].flights);
 	}
 	kfree(evd->vqs);
 	evd->vqs = NULL;
@@ -258,7 +260,7 @@ static void epf_virtio_free_queues(struct epf_virtio *evd)
 static int epf_virtio_alloc_queues(struct epf_virtio *evd)
 {
 	unsigned int nvqs = evd->info->nvqs;
-	unsigned int i;
+	unsigned int i, j;
 
 	evd->vqs = kcalloc(nvqs, sizeof(*evd->vqs), GFP_KERNEL);
 	if (!evd->vqs)
@@ -273,10 +275,14 @@ static int epf_virtio_alloc_queues(struct epf_virtio *evd)
 		vq->shadow_size = vring_size(evd->queue_size, SMP_CACHE_BYTES);
 		vq->shadow = kvzalloc(vq->shadow_size, GFP_KERNEL);
 		vq->pending = bitmap_zalloc(evd->queue_size, GFP_KERNEL);
-		if (!vq->shadow || !vq->pending) {
+		vq->flights = kvcalloc(evd->queue_size, sizeof(*vq->flights),
+				       GFP_KERNEL);
+		if (!vq->shadow || !vq->pending || !vq->flights) {
 			epf_virtio_free_queues(evd);
 			return -ENOMEM;
 		}
+		for (j = 0; j < evd->queue_size; j++)
+			vq->flights[j].vq = vq;
 	}
 
 	return 0;

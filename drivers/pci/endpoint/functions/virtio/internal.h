@@ -211,6 +211,11 @@ struct epf_virtio_poller {
  * @data_wr_bytes: bytes they wrote
  * @dma: DMA transfers of buffer data, either way
  * @dma_bytes: bytes they moved
+ * @dma_async: those of them left in flight while the poll thread went on
+ * @held: chains whose used entry waited for copies in flight (theirs or
+ *	an earlier chain's)
+ * @flight_max: most chains waiting so at once
+ * @dropped: chains dropped at a reset while they waited so
  * @chains: buffer chains completed
  * @irqs: interrupts raised for the queue (an MSI or MSI-X message is one
  *	more posted write)
@@ -235,6 +240,10 @@ struct epf_virtio_cost {
 	u64 data_wr_bytes;
 	u64 dma;
 	u64 dma_bytes;
+	u64 dma_async;
+	u64 held;
+	u64 flight_max;
+	u64 dropped;
 	u64 chains;
 	u64 irqs;
 };
@@ -250,6 +259,59 @@ static inline u64 epf_virtio_io_accesses(const void __iomem *va, size_t len)
 	len -= head;
 	return head + len / 8 + len % 8;
 }
+
+/* DMA transfers one chain may have in flight; more are waited for */
+#define EPF_VIRTIO_FLIGHT_MAPS		4
+
+/**
+ * struct epf_virtio_flight_map - a DMA transfer of a chain in flight
+ * @addr: the endpoint buffer, mapped for the DMA channel
+ * @len: its length
+ * @to_host: the transfer writes host memory (else it reads it)
+ */
+struct epf_virtio_flight_map {
+	dma_addr_t addr;
+	u32 len;
+	bool to_host;
+};
+
+/**
+ * struct epf_virtio_flight - a chain whose used entry waits for its copies
+ * @vq: the queue
+ * @buf: the holder of the chain while the device driver has it, else NULL
+ * @copies: DMA transfers submitted and not yet ended (the channels'
+ *	callbacks count them down)
+ * @err: a transfer ended in error (set by a channel callback)
+ * @completed: the device driver completed the chain: @head, @len, @done
+ *	and @ctx are set
+ * @dropped: the device driver dropped the chain instead: it is not given
+ *	back
+ * @head: the chain's head descriptor index
+ * @len: bytes written into the chain
+ * @done: called once the chain is published or dropped, or NULL
+ * @ctx: for @done
+ * @since: jiffies of the first transfer submitted
+ * @nmaps: entries of @maps in use
+ * @maps: the transfers' buffer mappings, undone when the chain retires
+ * Entries of epf_virtio_queue::flights, in the order the chains were
+ * first given a transfer or completed: used entries go out in that order.
+ * Owned by the poll thread, but for @copies and @err.
+ */
+struct epf_virtio_flight {
+	struct epf_virtio_queue *vq;
+	struct epf_virtio_buf *buf;
+	atomic_t copies;
+	int err;
+	bool completed;
+	bool dropped;
+	u16 head;
+	u32 len;
+	epf_virtio_done_t done;
+	void *ctx;
+	unsigned long since;
+	unsigned int nmaps;
+	struct epf_virtio_flight_map maps[EPF_VIRTIO_FLIGHT_MAPS];
+};
 
 /**
  * struct epf_virtio_queue - one virtqueue
@@ -271,6 +333,10 @@ static inline u64 epf_virtio_io_accesses(const void __iomem *va, size_t len)
  * @avail_idx: host avail index mirrored into the shadow so far
  * @used_idx: used index published to the host so far
  * @completed: used entries were published since the last notify check
+ * @flights: chains waiting for their DMA transfers before their used
+ *	entries go out, a ring of queue size entries
+ * @fl_head: free-running index of the oldest entry of @flights
+ * @fl_tail: free-running index after the newest
  * @cost: what the queue cost the link so far
  *
  * Owned by the poll thread; the other fields are set at bind time.
@@ -293,6 +359,9 @@ struct epf_virtio_queue {
 	u16 avail_idx;
 	u16 used_idx;
 	bool completed;
+	struct epf_virtio_flight *flights;
+	unsigned int fl_head;
+	unsigned int fl_tail;
 	struct epf_virtio_cost cost;
 };
 
@@ -528,6 +597,9 @@ void epf_virtio_dma_put(struct epf_virtio *evd);
 void epf_virtio_unmap_work(struct work_struct *work);
 bool epf_virtio_unmaps_pending(struct epf_virtio *evd);
 void epf_virtio_unmap(struct epf_virtio *evd, struct pci_epc_map *map);
+void epf_virtio_flight_unmap(struct epf_virtio *evd,
+			     struct epf_virtio_flight *fl);
+void epf_virtio_dma_stop(struct epf_virtio *evd);
 
 /* legacy.c */
 bool epf_virtio_raise(struct epf_virtio *evd, u16 vector, u8 isr);
@@ -544,6 +616,10 @@ void epf_virtio_unmap_queue(struct epf_virtio_queue *vq);
 int epf_virtio_map_queue(struct epf_virtio_queue *vq);
 int epf_virtio_mirror_avail(struct epf_virtio_queue *vq);
 void epf_virtio_notify_queues(struct epf_virtio *evd);
+struct epf_virtio_flight *epf_virtio_flight_new(struct epf_virtio_queue *vq,
+					       struct epf_virtio_buf *buf);
+bool epf_virtio_retire(struct epf_virtio *evd);
+void epf_virtio_flights_drop(struct epf_virtio *evd);
 
 /* poll.c */
 void epf_virtio_signal(struct epf_virtio *evd, int ev);

@@ -209,12 +209,16 @@ static void epf_virtio_cfg_check_writes(struct epf_virtio *evd)
  * Device state
  */
 
-/* Stop using the queues: the device driver forgets its chains first */
+/*
+ * Stop using the queues: copies in flight end, then the device driver
+ * forgets its chains
+ */
 void epf_virtio_deactivate(struct epf_virtio *evd)
 {
 	unsigned int i;
 
 	if (evd->active) {
+		epf_virtio_flights_drop(evd);
 		evd->info->ops->reset(evd);
 		evd->active = false;
 	}
@@ -1025,7 +1029,12 @@ bool epf_virtio_poll(struct epf_virtio *evd, ktime_t now)
 				work = true;
 		}
 
-		if (ops->process(evd))
+		/* Chains whose copies ended go back before new ones come */
+		if (epf_virtio_retire(evd))
+			work = true;
+		if (!evd->want_reset && ops->process(evd))
+			work = true;
+		if (!evd->want_reset && epf_virtio_retire(evd))
 			work = true;
 
 		if (evd->want_reset) {

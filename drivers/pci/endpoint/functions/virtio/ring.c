@@ -403,6 +403,7 @@ void epf_virtio_buf_init(struct epf_virtio_buf *buf)
 	vringh_kiov_init(&buf->wiov, buf->wvec, ARRAY_SIZE(buf->wvec));
 	buf->head = 0;
 	buf->vq = NULL;
+	buf->flight = NULL;
 }
 EXPORT_SYMBOL_GPL(epf_virtio_buf_init);
 
@@ -415,6 +416,12 @@ EXPORT_SYMBOL_GPL(epf_virtio_buf_init);
  */
 void epf_virtio_buf_release(struct epf_virtio_buf *buf)
 {
+	/* Its transfers in flight end before the next chain's entry goes */
+	if (buf->flight && buf->flight->buf == buf) {
+		buf->flight->dropped = true;
+		buf->flight->completed = true;
+		buf->flight->buf = NULL;
+	}
 	vringh_kiov_cleanup(&buf->riov);
 	vringh_kiov_cleanup(&buf->wiov);
 	epf_virtio_buf_init(buf);
@@ -441,6 +448,7 @@ int epf_virtio_getdesc(struct epf_virtio_queue *vq, struct epf_virtio_buf *buf)
 	int ret;
 
 	buf->vq = NULL;
+	buf->flight = NULL;
 	if (!vq->live || evd->want_reset)
 		return 0;
 
@@ -462,14 +470,235 @@ int epf_virtio_getdesc(struct epf_virtio_queue *vq, struct epf_virtio_buf *buf)
 EXPORT_SYMBOL_GPL(epf_virtio_getdesc);
 
 /**
+ * epf_virtio_flight_new() - a new entry among a queue's chains in flight
+ * @vq: the queue
+ * @buf: the chain's holder
+ *
+ * Return: the entry, or NULL if the queue has as many as it has slots.
+ */
+struct epf_virtio_flight *epf_virtio_flight_new(struct epf_virtio_queue *vq,
+					       struct epf_virtio_buf *buf)
+{
+	struct epf_virtio_flight *fl;
+
+	if (vq->fl_tail - vq->fl_head >= vq->evd->queue_size)
+		return NULL;
+
+	fl = &vq->flights[vq->fl_tail++ & (vq->evd->queue_size - 1)];
+	vq->cost.flight_max = max_t(u64, vq->cost.flight_max,
+				    vq->fl_tail - vq->fl_head);
+	atomic_set(&fl->copies, 0);
+	fl->err = 0;
+	fl->completed = false;
+	fl->dropped = false;
+	fl->done = NULL;
+	fl->ctx = NULL;
+	fl->nmaps = 0;
+	fl->buf = buf;
+
+	return fl;
+}
+
+/* The oldest chains whose copies all ended go back, in order */
+static bool epf_virtio_retire_queue(struct epf_virtio_queue *vq)
+{
+	struct epf_virtio *evd = vq->evd;
+	bool published = false, progress = false;
+	struct epf_virtio_flight *fl;
+	int err;
+
+	while (vq->fl_head != vq->fl_tail && !evd->want_reset) {
+		fl = &vq->flights[vq->fl_head & (evd->queue_size - 1)];
+		if (!fl->completed)
+			break;
+		/* The transfers' error and data before the entry */
+		if (atomic_read_acquire(&fl->copies)) {
+			if (time_after(jiffies, fl->since +
+				       msecs_to_jiffies(EPF_VIRTIO_DMA_TIMEOUT_MS))) {
+				dev_err_ratelimited(epf_virtio_to_dev(evd),
+						    "Queue %u: DMA transfers not done in %u ms: resetting the device\n",
+						    vq->index,
+						    EPF_VIRTIO_DMA_TIMEOUT_MS);
+				evd->want_reset = true;
+			}
+			break;
+		}
+
+		epf_virtio_flight_unmap(evd, fl);
+		vq->fl_head++;
+		progress = true;
+		fl->buf = NULL;
+
+		err = READ_ONCE(fl->err);
+		if (err) {
+			/* The buffer may be half written: the device stops */
+			dev_err_ratelimited(epf_virtio_to_dev(evd),
+					    "Queue %u: a DMA transfer failed: resetting the device\n",
+					    vq->index);
+			evd->want_reset = true;
+		} else if (!fl->dropped) {
+			err = vringh_complete_kern(&vq->vrh, fl->head, fl->len);
+			if (!err) {
+				vq->cost.chains++;
+				vq->cost.held++;
+				published = true;
+			}
+		}
+		if (fl->done)
+			fl->done(evd, fl->ctx, err);
+	}
+
+	if (published) {
+		epf_virtio_publish_used(vq);
+		vq->completed = true;
+	}
+
+	return progress;
+}
+
+/**
+ * epf_virtio_retire() - give back the chains whose DMA transfers ended
+ * @evd: the device, active
+ *
+ * In each queue, the chains completed so far go back in the order they
+ * were taken a transfer or completed, each once its copies all ended.  A
+ * failed or overdue copy sets want_reset instead.
+ *
+ * Context: the poll thread.
+ * Return: true if any chain went back.
+ */
+bool epf_virtio_retire(struct epf_virtio *evd)
+{
+	bool progress = false;
+	unsigned int i;
+
+	for (i = 0; i < evd->info->nvqs; i++) {
+		struct epf_virtio_queue *vq = &evd->vqs[i];
+
+		if (vq->live && vq->fl_head != vq->fl_tail)
+			progress |= epf_virtio_retire_queue(vq);
+	}
+
+	return progress;
+}
+
+/**
+ * epf_virtio_flights_drop() - drop every chain with copies in flight
+ * @evd: the device, being reset and no longer polled meanwhile
+ *
+ * Ends the transfers first: none of them reaches host memory once this
+ * returns.  The chains are not given back (the host reset the device, or
+ * will have to); their done callbacks run with -ECANCELED.
+ *
+ * Context: process context (sleeps), before the device driver's reset.
+ */
+void epf_virtio_flights_drop(struct epf_virtio *evd)
+{
+	unsigned int i;
+
+	epf_virtio_dma_stop(evd);
+
+	for (i = 0; i < evd->info->nvqs; i++) {
+		struct epf_virtio_queue *vq = &evd->vqs[i];
+
+		while (vq->fl_head != vq->fl_tail) {
+			struct epf_virtio_flight *fl;
+
+			fl = &vq->flights[vq->fl_head++ &
+					  (evd->queue_size - 1)];
+			epf_virtio_flight_unmap(evd, fl);
+			fl->buf = NULL;
+			vq->cost.dropped++;
+			if (fl->completed && fl->done)
+				fl->done(evd, fl->ctx, -ECANCELED);
+		}
+		vq->fl_head = 0;
+		vq->fl_tail = 0;
+	}
+}
+
+/**
+ * epf_virtio_complete_async() - give a buffer chain back once its copies end
+ * @vq: the queue it came from
+ * @buf: the chain; its holder can be reused afterwards
+ * @len: number of bytes written into the chain
+ * @done: called once the chain went back or was dropped, or NULL
+ * @ctx: for @done
+ *
+ * The chain's used entry goes out once the copies epf_virtio_pull_async()
+ * and epf_virtio_push_async() left in flight for it have ended, and after
+ * those of the chains completed before it on the queue: the host sees them
+ * in the order they were completed.  @done is called exactly once, maybe
+ * before this returns.
+ *
+ * Context: the device driver's process callback.
+ * Return: 0 or a negative error code (@done was called with it).
+ */
+int epf_virtio_complete_async(struct epf_virtio_queue *vq,
+			      struct epf_virtio_buf *buf, u32 len,
+			      epf_virtio_done_t done, void *ctx)
+{
+	struct epf_virtio *evd = vq->evd;
+	struct epf_virtio_flight *fl = buf->flight;
+	int ret;
+
+	if (!vq->live) {
+		ret = -ENODEV;
+		goto out_done;
+	}
+
+	/* Behind chains still in flight, to keep the order */
+	if (!fl && vq->fl_head != vq->fl_tail) {
+		fl = epf_virtio_flight_new(vq, buf);
+		if (!fl) {
+			dev_err_ratelimited(epf_virtio_to_dev(evd),
+					    "Queue %u: more chains taken than the queue holds\n",
+					    vq->index);
+			evd->want_reset = true;
+			ret = -EPROTO;
+			goto out_done;
+		}
+	}
+
+	if (fl) {
+		fl->head = buf->head;
+		fl->len = len;
+		fl->done = done;
+		fl->ctx = ctx;
+		fl->completed = true;
+		fl->buf = NULL;
+		buf->flight = NULL;
+		buf->vq = NULL;
+		epf_virtio_retire_queue(vq);
+		return 0;
+	}
+
+	ret = vringh_complete_kern(&vq->vrh, buf->head, len);
+	if (ret)
+		goto out_done;
+	buf->vq = NULL;
+
+	epf_virtio_publish_used(vq);
+	vq->completed = true;
+	vq->cost.chains++;
+
+out_done:
+	if (done)
+		done(evd, ctx, ret);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(epf_virtio_complete_async);
+
+/**
  * epf_virtio_complete() - give a buffer chain back to the host
  * @vq: the queue it came from
  * @buf: the chain; its holder can be reused afterwards
  * @len: number of bytes written into the chain
  *
- * Publishes the chain in the host's used ring at once.  Whether the host
- * wants an interrupt is checked after the process callback returns, once
- * for all the chains it completed.
+ * Publishes the chain in the host's used ring at once, or once the copies
+ * in flight of the chains before it ended (epf_virtio_complete_async()).
+ * Whether the host wants an interrupt is checked after the process
+ * callback returns, once for all the chains it completed.
  *
  * Context: the device driver's process callback.
  * Return: 0 or a negative error code.
@@ -477,20 +706,6 @@ EXPORT_SYMBOL_GPL(epf_virtio_getdesc);
 int epf_virtio_complete(struct epf_virtio_queue *vq,
 			struct epf_virtio_buf *buf, u32 len)
 {
-	int ret;
-
-	if (!vq->live)
-		return -ENODEV;
-
-	ret = vringh_complete_kern(&vq->vrh, buf->head, len);
-	if (ret)
-		return ret;
-	buf->vq = NULL;
-
-	epf_virtio_publish_used(vq);
-	vq->completed = true;
-	vq->cost.chains++;
-
-	return 0;
+	return epf_virtio_complete_async(vq, buf, len, NULL, NULL);
 }
 EXPORT_SYMBOL_GPL(epf_virtio_complete);

@@ -195,8 +195,10 @@ const struct epf_virtio_xfer_ops epf_virtio_mmio_ops = {
 
 /* ------------------------------------------------------------------------
  * DMA byte mover: the controller's own channels, for buffer data at least
- * dma_threshold bytes long; MMIO for the rest.  One transfer at a time,
- * waited for: the poll thread sleeps while the engine copies.
+ * dma_threshold bytes long; MMIO for the rest.  epf_virtio_pull() and
+ * epf_virtio_push() wait for their transfer (the poll thread sleeps while
+ * the engine copies); the _async variants leave it in flight, and the
+ * chain's used entry waits for it (ring.c).
  */
 
 struct epf_virtio_dma_filter {
@@ -369,6 +371,145 @@ static int epf_virtio_dma_xfer(struct epf_virtio *evd, u64 pci_addr,
 	return -EIO;
 }
 
+/* A transfer of a chain in flight ended: count it down, wake the thread */
+static void epf_virtio_dma_landed(void *arg,
+				  const struct dmaengine_result *res)
+{
+	struct epf_virtio_flight *fl = arg;
+	struct epf_virtio *evd = fl->vq->evd;
+
+	if (res && res->result != DMA_TRANS_NOERROR)
+		WRITE_ONCE(fl->err, -EIO);
+	/*
+	 * The error before the count the poll thread looks at; once the count
+	 * is down the entry may be reused, so @fl is not touched again.
+	 */
+	smp_mb__before_atomic();
+	atomic_dec(&fl->copies);
+	epf_virtio_signal(evd, EPF_VIRTIO_EV_WAKE);
+}
+
+/*
+ * Start a DMA transfer of @len bytes between @data and host address
+ * @pci_addr for the chain in @buf, and leave it in flight: the chain's
+ * used entry waits for it.  Returns 0 once it is submitted, or -EAGAIN if
+ * it cannot go that way (MMIO, short, a buffer outside the linear map, no
+ * room or descriptor for it): the caller then moves the bytes itself.
+ */
+static int epf_virtio_dma_submit(struct epf_virtio *evd,
+				 struct epf_virtio_buf *buf, u64 pci_addr,
+				 void *data, size_t len, bool to_host)
+{
+	enum dma_transfer_direction dir = to_host ? DMA_MEM_TO_DEV :
+						    DMA_DEV_TO_MEM;
+	enum dma_data_direction ddir = to_host ? DMA_TO_DEVICE :
+						 DMA_FROM_DEVICE;
+	struct dma_chan *chan = to_host ? evd->dma_tx : evd->dma_rx;
+	struct dma_slave_config cfg = {
+		.direction = dir,
+	};
+	struct dma_async_tx_descriptor *desc;
+	struct epf_virtio_flight_map *m;
+	struct epf_virtio_flight *fl;
+	struct device *dma_dev;
+	dma_addr_t addr;
+
+	if (evd->xfer != &epf_virtio_dma_ops || len < evd->dma_threshold ||
+	    len > U32_MAX || !virt_addr_valid(data) ||
+	    !virt_addr_valid(data + len - 1))
+		return -EAGAIN;
+
+	fl = buf->flight;
+	if (!fl) {
+		fl = epf_virtio_flight_new(buf->vq, buf);
+		if (!fl)
+			return -EAGAIN;
+		buf->flight = fl;
+	}
+	if (fl->nmaps == EPF_VIRTIO_FLIGHT_MAPS)
+		return -EAGAIN;
+
+	dma_dev = dmaengine_get_dma_device(chan);
+	addr = dma_map_single(dma_dev, data, len, ddir);
+	if (dma_mapping_error(dma_dev, addr))
+		return -EAGAIN;
+
+	if (to_host)
+		cfg.dst_addr = pci_addr;
+	else
+		cfg.src_addr = pci_addr;
+	if (dmaengine_slave_config(chan, &cfg))
+		goto err_unmap;
+	desc = dmaengine_prep_slave_single(chan, addr, len, dir,
+					   DMA_CTRL_ACK | DMA_PREP_INTERRUPT);
+	if (!desc)
+		goto err_unmap;
+	desc->callback_result = epf_virtio_dma_landed;
+	desc->callback_param = fl;
+
+	m = &fl->maps[fl->nmaps];
+	m->addr = addr;
+	m->len = len;
+	m->to_host = to_host;
+	if (!fl->nmaps)
+		fl->since = jiffies;
+
+	atomic_inc(&fl->copies);
+	if (dma_submit_error(dmaengine_submit(desc))) {
+		atomic_dec(&fl->copies);
+		goto err_unmap;
+	}
+	fl->nmaps++;
+	dma_async_issue_pending(chan);
+
+	return 0;
+
+err_unmap:
+	dma_unmap_single(dma_dev, addr, len, ddir);
+	return -EAGAIN;
+}
+
+/**
+ * epf_virtio_flight_unmap() - undo the buffer mappings of a chain's transfers
+ * @evd: the device
+ * @fl: the chain's entry, none of its transfers in flight any more
+ *
+ * Context: the poll thread, or wherever the device is reset.
+ */
+void epf_virtio_flight_unmap(struct epf_virtio *evd,
+			     struct epf_virtio_flight *fl)
+{
+	unsigned int i;
+
+	for (i = 0; i < fl->nmaps; i++) {
+		struct epf_virtio_flight_map *m = &fl->maps[i];
+		struct dma_chan *chan = m->to_host ? evd->dma_tx : evd->dma_rx;
+
+		dma_unmap_single(dmaengine_get_dma_device(chan), m->addr,
+				 m->len, m->to_host ? DMA_TO_DEVICE :
+						      DMA_FROM_DEVICE);
+	}
+	fl->nmaps = 0;
+}
+
+/**
+ * epf_virtio_dma_stop() - end every transfer of the device's channels
+ * @evd: the device, no longer polled while this runs
+ *
+ * What has not started never does, what runs ends, and no callback of
+ * them runs any more once this returns: nothing of them reaches host
+ * memory afterwards.
+ *
+ * Context: process context (sleeps).
+ */
+void epf_virtio_dma_stop(struct epf_virtio *evd)
+{
+	if (evd->dma_rx)
+		dmaengine_terminate_sync(evd->dma_rx);
+	if (evd->dma_tx)
+		dmaengine_terminate_sync(evd->dma_tx);
+}
+
 const struct epf_virtio_xfer_ops epf_virtio_dma_ops = {
 	.name = "DMA",
 	.xfer = epf_virtio_dma_xfer,
@@ -409,7 +550,7 @@ static int epf_virtio_xfer(struct epf_virtio *evd, u64 pci_addr, void *buf,
 
 static ssize_t epf_virtio_copy(struct epf_virtio *evd,
 			       struct epf_virtio_buf *buf, void *data,
-			       size_t len, bool to_host)
+			       size_t len, bool to_host, bool async)
 {
 	struct vringh_kiov *iov = to_host ? &buf->wiov : &buf->riov;
 	size_t done = 0;
@@ -432,8 +573,22 @@ static ssize_t epf_virtio_copy(struct epf_virtio *evd,
 			continue;
 		}
 
-		ret = epf_virtio_xfer(evd, (u64)(uintptr_t)seg->iov_base, data,
-				      part, to_host, &buf->vq->cost);
+		ret = -EAGAIN;
+		if (async)
+			ret = epf_virtio_dma_submit(evd, buf,
+						    (u64)(uintptr_t)seg->iov_base,
+						    data, part, to_host);
+		if (!ret) {
+			buf->vq->cost.dma++;
+			buf->vq->cost.dma_async++;
+			buf->vq->cost.dma_bytes += part;
+			evd->xfer_failing = false;
+		} else {
+			ret = epf_virtio_xfer(evd,
+					      (u64)(uintptr_t)seg->iov_base,
+					      data, part, to_host,
+					      &buf->vq->cost);
+		}
 		if (ret)
 			return done ? done : ret;
 
@@ -464,7 +619,7 @@ static ssize_t epf_virtio_copy(struct epf_virtio *evd,
 ssize_t epf_virtio_pull(struct epf_virtio *evd, struct epf_virtio_buf *buf,
 			void *dst, size_t len)
 {
-	return epf_virtio_copy(evd, buf, dst, len, false);
+	return epf_virtio_copy(evd, buf, dst, len, false, false);
 }
 EXPORT_SYMBOL_GPL(epf_virtio_pull);
 
@@ -484,6 +639,67 @@ EXPORT_SYMBOL_GPL(epf_virtio_pull);
 ssize_t epf_virtio_push(struct epf_virtio *evd, struct epf_virtio_buf *buf,
 			const void *src, size_t len)
 {
-	return epf_virtio_copy(evd, buf, (void *)src, len, true);
+	return epf_virtio_copy(evd, buf, (void *)src, len, true, false);
 }
 EXPORT_SYMBOL_GPL(epf_virtio_push);
+
+/**
+ * epf_virtio_dma_wants() - whether a copy would go by DMA
+ * @evd: the device, bound
+ * @len: length of the copy, in one piece of endpoint memory
+ *
+ * For a device driver choosing between a buffer that can stay as it is
+ * while a copy is in flight and one that cannot (a bounce buffer).
+ *
+ * Return: true if the device moves buffer data by DMA and @len reaches its
+ * threshold.
+ */
+bool epf_virtio_dma_wants(struct epf_virtio *evd, size_t len)
+{
+	return evd->xfer == &epf_virtio_dma_ops && len >= evd->dma_threshold;
+}
+EXPORT_SYMBOL_GPL(epf_virtio_dma_wants);
+
+/**
+ * epf_virtio_pull_async() - start copying data from the host out of a chain
+ * @evd: the device
+ * @buf: chain from epf_virtio_getdesc()
+ * @dst: endpoint buffer, in the linear map for DMA to reach it
+ * @len: most bytes to copy
+ *
+ * As epf_virtio_pull(), but the copy may still be in flight on return:
+ * @dst holds the data, and may be touched again, only once the chain's
+ * done callback (epf_virtio_complete_async()) ran without an error.
+ * Copies that cannot go by DMA are done before this returns.
+ *
+ * Context: the device driver's process callback.
+ * Return: as for epf_virtio_pull().
+ */
+ssize_t epf_virtio_pull_async(struct epf_virtio *evd,
+			      struct epf_virtio_buf *buf, void *dst, size_t len)
+{
+	return epf_virtio_copy(evd, buf, dst, len, false, true);
+}
+EXPORT_SYMBOL_GPL(epf_virtio_pull_async);
+
+/**
+ * epf_virtio_push_async() - start copying data to the host into a chain
+ * @evd: the device
+ * @buf: chain from epf_virtio_getdesc()
+ * @src: endpoint data, in the linear map for DMA to reach it
+ * @len: most bytes to copy
+ *
+ * As epf_virtio_push(), but the copy may still be in flight on return:
+ * @src must stay as it is until the chain's done callback
+ * (epf_virtio_complete_async()) ran.
+ *
+ * Context: the device driver's process callback.
+ * Return: as for epf_virtio_push().
+ */
+ssize_t epf_virtio_push_async(struct epf_virtio *evd,
+			      struct epf_virtio_buf *buf, const void *src,
+			      size_t len)
+{
+	return epf_virtio_copy(evd, buf, (void *)src, len, true, true);
+}
+EXPORT_SYMBOL_GPL(epf_virtio_push_async);
