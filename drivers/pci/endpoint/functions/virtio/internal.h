@@ -617,7 +617,7 @@ int epf_virtio_map_queue(struct epf_virtio_queue *vq);
 int epf_virtio_mirror_avail(struct epf_virtio_queue *vq);
 void epf_virtio_notify_queues(struct epf_virtio *evd);
 struct epf_virtio_flight *epf_virtio_flight_new(struct epf_virtio_queue *vq,
-					       struct epf_virtio_buf *buf);
+						struct epf_virtio_buf *buf);
 bool epf_virtio_retire(struct epf_virtio *evd);
 void epf_virtio_flights_drop(struct epf_virtio *evd);
 

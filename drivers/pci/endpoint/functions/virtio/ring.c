@@ -477,7 +477,7 @@ EXPORT_SYMBOL_GPL(epf_virtio_getdesc);
  * Return: the entry, or NULL if the queue has as many as it has slots.
  */
 struct epf_virtio_flight *epf_virtio_flight_new(struct epf_virtio_queue *vq,
-					       struct epf_virtio_buf *buf)
+						struct epf_virtio_buf *buf)
 {
 	struct epf_virtio_flight *fl;
 
