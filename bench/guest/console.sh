@@ -121,8 +121,8 @@ cost_sum() {
 	awk '{ for (i = 1; i < NF; i += 2) v[$i] += $(i + 1) }
 	END {
 		print v["ring_rd"] + 0, v["data_rd"] + 0,
-		      v["ring_wr"] + v["data_wr"], v["dma"] + 0,
-		      v["dma_bytes"] + 0, v["chains"] + 0
+		      v["ring_wr"] + v["data_wr"], v["dma"] + v["ring_dma"],
+		      v["dma_bytes"] + v["ring_dma_bytes"], v["chains"] + 0
 	}' "$1"
 }
 

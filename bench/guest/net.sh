@@ -4,7 +4,8 @@
 # Network benchmark, run in the rig by scripts/bench.sh: the dedicated
 # function (pci-epf-vnet: the host's virtio_net interface and epvnet0),
 # moving its packets by MMIO ("dedicated") and by the controller's DMA
-# channels ("dma": dma_threshold 256), the
+# channels ("dma": dma_threshold 256, copies left in flight, and ring
+# state read in bulk on a third channel, dma_rings 1), the
 # mediated one (pci-epf-vmed device "net": a local virtio_net on the
 # endpoint) and a veth pair, in one boot.  Each link joins a host network
 # namespace and an endpoint one.  For each: iperf3 TCP and UDP both ways
@@ -92,8 +93,8 @@ cost_sum() {
 	{ for (i = 1; i < NF; i += 2) v[$i] += $(i + 1) }
 	END {
 		print v["ring_rd"] + 0, v["data_rd"] + 0,
-		      v["ring_wr"] + v["data_wr"], v["dma"] + 0,
-		      v["dma_bytes"] + 0, v["chains"] + 0,
+		      v["ring_wr"] + v["data_wr"], v["dma"] + v["ring_dma"],
+		      v["dma_bytes"] + v["ring_dma_bytes"], v["chains"] + 0,
 		      v["data_rd_bytes"] + v["data_wr_bytes"] + v["dma_bytes"], t
 	}' "$1"
 }
@@ -214,13 +215,14 @@ ded_up() {
 }
 
 # dma_up: the dedicated function with a DMA threshold of 256 bytes,
-# holding a DMA channel each way, both interfaces up
+# holding a DMA channel each way and one for ring state, both interfaces up
 dma_up() {
 	f=$EPCFS/functions/pci_epf_vnet/net0
 	mkdir "$f" && echo "$NET_FEATURES" >"$f/vnet/features" &&
 		echo 256 >"$f/vnet/dma_threshold" &&
+		echo 1 >"$f/vnet/dma_rings" &&
 		vnet_fn net0 0 "$HOST_MAC" 1500 &&
-		[ "$(rig_dma_held pci-epc-loop.0)" -eq 2 ] &&
+		[ "$(rig_dma_held pci-epc-loop.0)" -eq 3 ] &&
 		bdf=$(host_bdf 0) && host_wait_bound "$bdf" 30 &&
 		rig_wait 10 host_has_if "$bdf" &&
 		link_up dma "$(host_ifname "$bdf")" \
@@ -310,7 +312,7 @@ run_path() {
 echo "# net benchmark: $SECS s per iperf3 run, $REPS runs each, interleaved"
 echo "BENCH-PLACEMENT $PLACEMENT"
 # DMA channels for the dma path; the others leave them unused
-rig_load_epc host_cpu=0 dma_chans=2 >/dev/null || exit 1
+rig_load_epc host_cpu=0 dma_chans=3 >/dev/null || exit 1
 rig_insmod pci-epf-virtio || exit 1
 rig_insmod pci-epf-vnet || echo "# loading pci-epf-vnet failed"
 rig_insmod pci-epf-vmed || echo "# loading pci-epf-vmed failed"

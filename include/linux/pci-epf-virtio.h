@@ -164,12 +164,15 @@ struct device *epf_virtio_dev(struct epf_virtio *evd);
  * @poll_cpu: CPU to run the poll thread on, or -1 for any
  * @dma_threshold: buffer data of at least this many bytes moves by DMA,
  *	on the controller's own channels if it has some (0: never)
+ * @dma_rings: with DMA, also take a third channel from the host, if the
+ *	controller has one free, and read ring state in bulk with it (0 or 1)
  */
 struct epf_virtio_params {
 	unsigned int queue_size;
 	u32 features;
 	int poll_cpu;
 	u32 dma_threshold;
+	u32 dma_rings;
 };
 
 int epf_virtio_bind(struct epf_virtio *evd,
@@ -201,6 +204,7 @@ extern struct configfs_attribute epf_virtio_cfs_attr_queue_size;
 extern struct configfs_attribute epf_virtio_cfs_attr_features;
 extern struct configfs_attribute epf_virtio_cfs_attr_poll_cpu;
 extern struct configfs_attribute epf_virtio_cfs_attr_dma_threshold;
+extern struct configfs_attribute epf_virtio_cfs_attr_dma_rings;
 
 void epf_virtio_cfs_init(struct epf_virtio_cfs *cfs, struct pci_epf *epf,
 			 u32 features);

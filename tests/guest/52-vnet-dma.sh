@@ -6,6 +6,8 @@
 # threshold of 256 bytes, so that full-sized frames go by DMA and small
 # ones (ARP, ACKs) by MMIO.  Pings and checksummed TCP both ways; the
 # channels must have moved data, and go back to the controller on unbind.
+# The controller has 3 channels: the third, from the host, carries ring
+# state (a descriptor table and avail ring per transfer).
 #
 # vep-timeout: 400
 
@@ -18,7 +20,7 @@ HOST_MAC=52:54:00:12:34:58
 HOST_IP=10.9.2.1
 EP_IP=10.9.2.2
 
-rig_load_epc host_cpu=0 dma_chans=2 || exit 1
+rig_load_epc host_cpu=0 dma_chans=3 || exit 1
 tap_check "load pci-epf-virtio" rig_insmod pci-epf-virtio
 tap_check "load pci-epf-vnet" rig_insmod pci-epf-vnet
 tap_check "host and endpoint on their own CPUs" term_sides
@@ -28,10 +30,16 @@ fn=$EPCFS/functions/pci_epf_vnet/net0
 tap_check "create the function" mkdir "$fn"
 ep_if=$(ifname_of "$(cat "$fn/vnet/ifindex")")
 tap_check "dma_threshold takes 256" sh -c "echo 256 >$fn/vnet/dma_threshold"
+if echo 2 >"$fn/vnet/dma_rings" 2>/dev/null; then
+	tap_fail "dma_rings refuses 2" "it took it"
+else
+	tap_ok "dma_rings refuses 2"
+fi
+tap_check "dma_rings takes 1" sh -c "echo 1 >$fn/vnet/dma_rings"
 rig_need "net0 on controller 0 (MAC $HOST_MAC), link up" \
 	vnet_fn net0 0 "$HOST_MAC" 1500
-tap_check "the function holds a DMA channel each way" \
-	test "$(rig_dma_held pci-epc-loop.0)" -eq 2
+tap_check "the function holds a DMA channel each way, and one for rings" \
+	test "$(rig_dma_held pci-epc-loop.0)" -eq 3
 bdf=$(host_bdf 0)
 rig_need "host virtio_net binds the device" host_wait_bound "$bdf" 30
 term_sides
@@ -64,6 +72,16 @@ tap_diag "ring CPU reads per chain: $(awk '$1 == "queue" {
 	printf "queue %s %.1f (and %.1f polls that found nothing); ", $2,
 		$24 ? $4 / $24 : 0, $24 ? $28 / $24 : 0 }' \
 	/sys/kernel/debug/pci_epf_virtio/*/cost)"
+# Ring state by DMA: at most 2 CPU reads of ring state per chain (the
+# avail index and flags, once per poll that found chains)
+for q in 1 0; do
+	r=$(rig_cost $q ring_rd)
+	c=$(rig_cost $q chains)
+	tap_check "queue $q read its ring by DMA ($(rig_cost $q ring_dma) transfers)" \
+		test "$(rig_cost $q ring_dma)" -gt 0
+	tap_check "queue $q: at most 2 ring CPU reads per chain ($r for $c chains)" \
+		test "${c:-0}" -gt 0 -a "${r:-0}" -le "$((2 * ${c:-0}))"
+done
 
 # --- copies in flight ----------------------------------------------------------
 # The poll thread leaves each DMA copy in flight and takes the next chain;
@@ -118,7 +136,7 @@ DMA_FAIL=/sys/module/pci_epc_emul/parameters/dma_fail
 # dma_failed: the endpoint stopped the device over the failed copy
 dma_failed() {
 	rig_dmesg_since vnet-dma-fail >/tmp/dma-fail.log
-	grep -Eq 'Queue [01]: a DMA transfer failed: resetting the device|DMA transfer of [0-9]+ bytes (to|from) host address .* failed \(err=-5\): resetting the device' \
+	grep -Eq 'Queue [01]: a DMA transfer failed: resetting the device|DMA transfer of [0-9]+ bytes (to|from) host address .* failed \(err=-5\): resetting the device|Queue [01]: DMA read of the ring at .* failed \(err=-5\): resetting the device' \
 		/tmp/dma-fail.log &&
 		grep -q 'Device stopped: it needs a reset from the host' \
 			/tmp/dma-fail.log
@@ -130,7 +148,7 @@ tap_check "a failed DMA copy stops the device, which asks for a reset" \
 	rig_wait 20 dma_failed
 flows_stop
 tap_check "the fault knob is spent" test "$(cat $DMA_FAIL)" = 0
-tap_diag "$(grep -Eo 'Queue [01]: a DMA transfer failed|DMA transfer of [0-9]+ bytes (to|from)' /tmp/dma-fail.log | head -n 1)"
+tap_diag "$(grep -Eo 'Queue [01]: a DMA transfer failed|DMA transfer of [0-9]+ bytes (to|from)|Queue [01]: DMA read of the ring' /tmp/dma-fail.log | head -n 1)"
 tap_diag "chains dropped at that reset with copies in flight: $(rig_cost 1 dropped) on queue 1, $(rig_cost 0 dropped) on queue 0"
 echo "$bdf" >"$VIRTIO_PCI/unbind"
 echo "$bdf" >"$VIRTIO_PCI/bind"

@@ -778,6 +778,7 @@ static struct configfs_attribute *epf_vcon_attrs[] = {
 	&epf_virtio_cfs_attr_features,
 	&epf_virtio_cfs_attr_poll_cpu,
 	&epf_virtio_cfs_attr_dma_threshold,
+	&epf_virtio_cfs_attr_dma_rings,
 	&epf_vcon_attr_tty,
 	&epf_vcon_attr_console,
 	NULL,

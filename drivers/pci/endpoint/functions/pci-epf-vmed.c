@@ -1567,6 +1567,7 @@ static struct configfs_attribute *epf_vmed_attrs[] = {
 	&epf_virtio_cfs_attr_features,
 	&epf_virtio_cfs_attr_poll_cpu,
 	&epf_virtio_cfs_attr_dma_threshold,
+	&epf_virtio_cfs_attr_dma_rings,
 	&epf_vmed_attr_irq_cpu,
 	&epf_vmed_attr_local,
 	&epf_vmed_attr_mac,

@@ -112,7 +112,6 @@
  * @tx_queue: frames from the stack waiting for host receive buffers
  * @rx_queue: host frames waiting for NAPI
  * @rx_full: the poll thread stopped taking host frames for @rx_queue
- * @rx_queued: frames went to @rx_queue since NAPI was last scheduled
  * @host_csum: the host takes frames with partial checksums
  * @le: byte order of the host's virtio fields
  * @hdr_len: size of the virtio header before each frame
@@ -135,6 +134,8 @@
  * @tx_nbufs: chains in @tx_bufs
  * @tx_cur: chain of @tx_bufs being written
  * @tx_room: room in @tx_bufs
+ * @rx_queued: frames went to @rx_queue since NAPI was last scheduled
+ * @in_process: in the process callback (NAPI is scheduled at its end)
  *
  * The fields from @le on belong to the poll thread (process, activate and
  * reset callbacks).
@@ -157,7 +158,6 @@ struct epf_vnet {
 	struct sk_buff_head rx_queue;
 	bool rx_full;
 	bool host_csum;
-	bool rx_queued;
 
 	bool le;
 	unsigned int hdr_len;
@@ -180,20 +180,33 @@ struct epf_vnet {
 	unsigned int tx_nbufs;
 	unsigned int tx_cur;
 	size_t tx_room;
+	bool rx_queued;
+	bool in_process;
 };
 
 /* ------------------------------------------------------------------------
  * Data paths (poll thread)
  */
 
-/* Drop the host frame being read; its chain is given back empty */
+/* A dropped host frame's chain went back: its copies ended */
+static void epf_vnet_rx_dropped(struct epf_virtio *evd, void *ctx, int err)
+{
+	dev_kfree_skb_any(ctx);
+}
+
+/*
+ * Drop the host frame being read; its chain is given back empty, and its
+ * buffer freed once no copy is in flight into it
+ */
 static void epf_vnet_rx_drop(struct epf_vnet *vnet,
 			     struct epf_virtio_queue *vq)
 {
-	dev_kfree_skb_any(vnet->rx_skb);
+	struct sk_buff *skb = vnet->rx_skb;
+
 	vnet->rx_skb = NULL;
 	vnet->rx_busy = false;
-	epf_virtio_complete(vq, &vnet->rx_buf, 0);
+	epf_virtio_complete_async(vq, &vnet->rx_buf, 0, epf_vnet_rx_dropped,
+				  skb);
 }
 
 /* A host frame is in: check its header and queue it for NAPI */
@@ -244,8 +257,17 @@ static void epf_vnet_rx_done(struct epf_virtio *evd, void *ctx, int err)
 		return;
 	}
 
-	if (epf_vnet_rx_frame(vnet, skb))
+	if (!epf_vnet_rx_frame(vnet, skb))
+		return;
+
+	/* Within process, once for all; else now */
+	if (vnet->in_process) {
 		vnet->rx_queued = true;
+	} else {
+		local_bh_disable();
+		napi_schedule(&vnet->napi);
+		local_bh_enable();
+	}
 }
 
 /* Host transmitq to the endpoint's stack */
@@ -379,16 +401,16 @@ static int epf_vnet_tx_complete(struct epf_vnet *vnet,
 	unsigned int i;
 	int ret = 0;
 
+	/* Each one, even after an error: it drops those with copies */
 	for (i = 0; i < vnet->tx_nbufs; i++) {
 		bool last = i + 1 == vnet->tx_nbufs;
+		int err;
 
+		err = epf_virtio_complete_async(vq, &vnet->tx_bufs[i],
+						vnet->tx_len[i],
+						last ? done : NULL, skb);
 		if (!ret)
-			ret = epf_virtio_complete_async(vq, &vnet->tx_bufs[i],
-							vnet->tx_len[i],
-							last ? done : NULL,
-							skb);
-		else if (last && done)
-			done(vnet->evd, skb, ret);
+			ret = err;
 		vnet->tx_len[i] = 0;
 	}
 	if (!vnet->tx_nbufs && done)
@@ -433,7 +455,7 @@ static bool epf_vnet_tx_next(struct epf_vnet *vnet)
 		 */
 		if (skb_is_nonlinear(skb) &&
 		    (!epf_virtio_dma_wants(vnet->evd, skb->len) ||
-		     skb_linearize(skb))) {
+		     skb_shared(skb) || skb_linearize(skb))) {
 			skb_copy_bits(skb, 0, vnet->tx_bounce, skb->len);
 			vnet->tx_data = vnet->tx_bounce;
 		} else {
@@ -584,8 +606,10 @@ static bool epf_vnet_process(struct epf_virtio *evd)
 	struct epf_vnet *vnet = epf_virtio_priv(evd);
 	bool progress;
 
+	vnet->in_process = true;
 	progress = epf_vnet_host_to_ep(vnet);
 	progress |= epf_vnet_ep_to_host(vnet);
+	vnet->in_process = false;
 
 	/* Frames whose chains went back, here or at the last retire */
 	if (vnet->rx_queued) {
@@ -908,6 +932,7 @@ static struct configfs_attribute *epf_vnet_attrs[] = {
 	&epf_virtio_cfs_attr_features,
 	&epf_virtio_cfs_attr_poll_cpu,
 	&epf_virtio_cfs_attr_dma_threshold,
+	&epf_virtio_cfs_attr_dma_rings,
 	&epf_vnet_attr_ifindex,
 	NULL,
 };

@@ -32,6 +32,7 @@ void epf_virtio_cfs_init(struct epf_virtio_cfs *cfs, struct pci_epf *epf,
 	cfs->params.queue_size = EPF_VIRTIO_QUEUE_SIZE_DEFAULT;
 	cfs->params.poll_cpu = -1;
 	cfs->params.dma_threshold = 0;
+	cfs->params.dma_rings = 0;
 	cfs->bound = false;
 	epf_virtio_cfs_set_features(cfs, features);
 }
@@ -277,6 +278,28 @@ static ssize_t epf_virtio_cfs_dma_threshold_store(struct config_item *item,
 					U32_MAX, page, len);
 }
 
+static ssize_t epf_virtio_cfs_dma_rings_show(struct config_item *item,
+					     char *page)
+{
+	struct epf_virtio_cfs *cfs = epf_virtio_cfs_from_item(item);
+	ssize_t ret;
+
+	mutex_lock(&cfs->lock);
+	ret = sysfs_emit(page, "%u\n", cfs->params.dma_rings);
+	mutex_unlock(&cfs->lock);
+
+	return ret;
+}
+
+static ssize_t epf_virtio_cfs_dma_rings_store(struct config_item *item,
+					      const char *page, size_t len)
+{
+	struct epf_virtio_cfs *cfs = epf_virtio_cfs_from_item(item);
+
+	return epf_virtio_cfs_store_u32(cfs, &cfs->params.dma_rings, 1, page,
+					len);
+}
+
 /* Listed by every device driver's group */
 struct configfs_attribute epf_virtio_cfs_attr_queue_size = {
 	.ca_name	= "queue_size",
@@ -313,3 +336,12 @@ struct configfs_attribute epf_virtio_cfs_attr_dma_threshold = {
 	.store		= epf_virtio_cfs_dma_threshold_store,
 };
 EXPORT_SYMBOL_GPL(epf_virtio_cfs_attr_dma_threshold);
+
+struct configfs_attribute epf_virtio_cfs_attr_dma_rings = {
+	.ca_name	= "dma_rings",
+	.ca_owner	= THIS_MODULE,
+	.ca_mode	= 0644,
+	.show		= epf_virtio_cfs_dma_rings_show,
+	.store		= epf_virtio_cfs_dma_rings_store,
+};
+EXPORT_SYMBOL_GPL(epf_virtio_cfs_attr_dma_rings);

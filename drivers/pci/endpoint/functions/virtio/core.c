@@ -44,12 +44,13 @@ static int epf_virtio_cost_show(struct seq_file *m, void *unused)
 		/* A racy read: the poll thread counts on meanwhile */
 		const struct epf_virtio_cost c = data_race(evd->vqs[i].cost);
 
-		seq_printf(m, "queue %u ring_rd %llu ring_rd_bytes %llu ring_wr %llu ring_wr_bytes %llu data_rd %llu data_rd_bytes %llu data_wr %llu data_wr_bytes %llu dma %llu dma_bytes %llu chains %llu irqs %llu idle_rd %llu dma_async %llu held %llu flight_max %llu dropped %llu\n",
+		seq_printf(m, "queue %u ring_rd %llu ring_rd_bytes %llu ring_wr %llu ring_wr_bytes %llu data_rd %llu data_rd_bytes %llu data_wr %llu data_wr_bytes %llu dma %llu dma_bytes %llu chains %llu irqs %llu idle_rd %llu dma_async %llu held %llu flight_max %llu dropped %llu ring_dma %llu ring_dma_bytes %llu\n",
 			   i, c.ring_rd, c.ring_rd_bytes, c.ring_wr,
 			   c.ring_wr_bytes, c.data_rd, c.data_rd_bytes,
 			   c.data_wr, c.data_wr_bytes, c.dma, c.dma_bytes,
 			   c.chains, c.irqs, c.idle_rd, c.dma_async, c.held,
-			   c.flight_max, c.dropped);
+			   c.flight_max, c.dropped, c.ring_dma,
+			   c.ring_dma_bytes);
 	}
 
 	return 0;
@@ -252,6 +253,8 @@ static void epf_virtio_free_queues(struct epf_virtio *evd)
 		kvfree(evd->vqs[i].shadow);
 		bitmap_free(evd->vqs[i].pending);
 		kvfree(evd->vqs[i].flights);
+		kvfree(evd->vqs[i].fl_free);
+		kvfree(evd->vqs[i].fl_order);
 	}
 	kfree(evd->vqs);
 	evd->vqs = NULL;
@@ -277,12 +280,20 @@ static int epf_virtio_alloc_queues(struct epf_virtio *evd)
 		vq->pending = bitmap_zalloc(evd->queue_size, GFP_KERNEL);
 		vq->flights = kvcalloc(evd->queue_size, sizeof(*vq->flights),
 				       GFP_KERNEL);
-		if (!vq->shadow || !vq->pending || !vq->flights) {
+		vq->fl_free = kvcalloc(evd->queue_size, sizeof(u16),
+				       GFP_KERNEL);
+		vq->fl_order = kvcalloc(evd->queue_size, sizeof(u16),
+					GFP_KERNEL);
+		if (!vq->shadow || !vq->pending || !vq->flights ||
+		    !vq->fl_free || !vq->fl_order) {
 			epf_virtio_free_queues(evd);
 			return -ENOMEM;
 		}
-		for (j = 0; j < evd->queue_size; j++)
+		for (j = 0; j < evd->queue_size; j++) {
 			vq->flights[j].vq = vq;
+			vq->fl_free[j] = j;
+		}
+		vq->fl_nfree = evd->queue_size;
 	}
 
 	return 0;
@@ -386,6 +397,7 @@ int epf_virtio_bind(struct epf_virtio *evd,
 			    EPF_VIRTIO_FEATURES_OK;
 	evd->xfer = &epf_virtio_mmio_ops;
 	evd->dma_threshold = params->dma_threshold;
+	evd->dma_rings = params->dma_rings;
 	if (evd->dma_threshold) {
 		if (epf_virtio_dma_get(evd))
 			evd->xfer = &epf_virtio_dma_ops;

@@ -145,10 +145,11 @@ static void epf_virtio_mirror_avail_flags(struct epf_virtio_queue *vq)
 }
 
 /*
- * Copy the chain starting at @head from the host descriptor table into the
- * shadow, checking every descriptor on the way.
+ * Copy the chain starting at @head from the host descriptor table (or its
+ * copy at @staged) into the shadow, checking every descriptor on the way.
  */
-static int epf_virtio_mirror_chain(struct epf_virtio_queue *vq, u16 head)
+static int epf_virtio_mirror_chain(struct epf_virtio_queue *vq, u16 head,
+				   const struct epf_virtio_le_desc *staged)
 {
 	struct device *dev = epf_virtio_to_dev(vq->evd);
 	unsigned int num = vq->sring.num;
@@ -170,7 +171,10 @@ static int epf_virtio_mirror_chain(struct epf_virtio_queue *vq, u16 head)
 		u16 flags, next;
 		u32 len;
 
-		epf_virtio_ring_rd_desc(vq, &hd, d);
+		if (staged)
+			hd = staged[i];
+		else
+			epf_virtio_ring_rd_desc(vq, &hd, d);
 		addr = le64_to_cpu(hd.addr);
 		len = le32_to_cpu(hd.len);
 		flags = le16_to_cpu(hd.flags);
@@ -264,6 +268,29 @@ static void epf_virtio_endian_hint(struct epf_virtio_queue *vq, u16 host_idx)
 }
 
 /*
+ * With @ahead new chains to mirror, read the host's descriptor table and
+ * avail ring in one DMA transfer if that is cheaper than by CPU.  Returns
+ * the copy, NULL to read by CPU, or an error pointer if the transfer failed.
+ */
+static void *epf_virtio_ring_stage(struct epf_virtio_queue *vq, u16 ahead)
+{
+	unsigned int num = vq->sring.num;
+	int ret;
+
+	if (!vq->evd->ring_stage ||
+	    ahead < max(EPF_VIRTIO_RING_DMA_MIN, num / EPF_VIRTIO_RING_DMA_PER))
+		return NULL;
+
+	ret = epf_virtio_dma_read_ring(vq, num * sizeof(struct vring_desc) +
+				       offsetof(struct vring_avail, ring) +
+				       num * sizeof(__virtio16));
+	if (ret == -EAGAIN)
+		return NULL;
+
+	return ret ? ERR_PTR(ret) : vq->evd->ring_stage;
+}
+
+/*
  * Mirror what the host made available since the last call into the shadow.
  * Returns 1 if there was something new, 0 if not, or a negative error code
  * if the host broke the ring.
@@ -272,7 +299,9 @@ int epf_virtio_mirror_avail(struct epf_virtio_queue *vq)
 {
 	struct vringh *vrh = &vq->vrh;
 	unsigned int num = vq->sring.num;
+	const __le16 *s_ring = NULL;
 	u16 host_idx, ahead;
+	void *stage;
 	int ret;
 
 	/* A read that finds nothing new is the cost of polling, kept apart */
@@ -302,14 +331,24 @@ int epf_virtio_mirror_avail(struct epf_virtio_queue *vq)
 	/* Read the entries only after the index that exposed them */
 	rmb();
 
+	stage = epf_virtio_ring_stage(vq, host_idx - vq->avail_idx);
+	if (IS_ERR(stage))
+		return PTR_ERR(stage);
+	if (stage)
+		s_ring = stage + num * sizeof(struct vring_desc) +
+			 offsetof(struct vring_avail, ring);
+
 	while (vq->avail_idx != host_idx) {
 		unsigned int slot = vq->avail_idx & (num - 1);
 		u16 head;
 
-		head = epf_virtio_ring_rd16(vq, vq->h_avail +
-					    offsetof(struct vring_avail, ring) +
-					    slot * sizeof(__virtio16));
-		ret = epf_virtio_mirror_chain(vq, head);
+		if (stage)
+			head = le16_to_cpu(s_ring[slot]);
+		else
+			head = epf_virtio_ring_rd16(vq, vq->h_avail +
+						    offsetof(struct vring_avail, ring) +
+						    slot * sizeof(__virtio16));
+		ret = epf_virtio_mirror_chain(vq, head, stage);
 		if (ret) {
 			epf_virtio_endian_hint(vq, host_idx);
 			return ret;
@@ -393,6 +432,32 @@ struct epf_virtio_queue *epf_virtio_get_queue(struct epf_virtio *evd,
 }
 EXPORT_SYMBOL_GPL(epf_virtio_get_queue);
 
+static void epf_virtio_flight_free(struct epf_virtio_queue *vq,
+				   struct epf_virtio_flight *fl)
+{
+	fl->in_use = false;
+	fl->buf = NULL;
+	vq->fl_free[vq->fl_nfree++] = fl - vq->flights;
+}
+
+/*
+ * @fl's chain is completed (or dropped): behind the chains completed before
+ * it, it goes once its copies ended.  The order ring cannot overflow: it
+ * holds entries in use, of which there are queue size at most.
+ */
+static void epf_virtio_flight_order(struct epf_virtio_queue *vq,
+				    struct epf_virtio_flight *fl,
+				    epf_virtio_done_t done, void *ctx)
+{
+	fl->done = done;
+	fl->ctx = ctx;
+	fl->completed = true;
+	fl->since = jiffies;
+	fl->buf = NULL;
+	vq->fl_order[vq->fl_tail++ & (vq->evd->queue_size - 1)] =
+		fl - vq->flights;
+}
+
 /**
  * epf_virtio_buf_init() - prepare a buffer chain holder
  * @buf: the holder; it must not move in memory afterwards
@@ -416,11 +481,11 @@ EXPORT_SYMBOL_GPL(epf_virtio_buf_init);
  */
 void epf_virtio_buf_release(struct epf_virtio_buf *buf)
 {
-	/* Its transfers in flight end before the next chain's entry goes */
+	/* Its copies in flight end before its entry is freed */
 	if (buf->flight && buf->flight->buf == buf) {
 		buf->flight->dropped = true;
-		buf->flight->completed = true;
-		buf->flight->buf = NULL;
+		epf_virtio_flight_order(buf->flight->vq, buf->flight, NULL,
+					NULL);
 	}
 	vringh_kiov_cleanup(&buf->riov);
 	vringh_kiov_cleanup(&buf->wiov);
@@ -470,23 +535,26 @@ int epf_virtio_getdesc(struct epf_virtio_queue *vq, struct epf_virtio_buf *buf)
 EXPORT_SYMBOL_GPL(epf_virtio_getdesc);
 
 /**
- * epf_virtio_flight_new() - a new entry among a queue's chains in flight
+ * epf_virtio_flight_new() - an entry for a chain with copies in flight
  * @vq: the queue
  * @buf: the chain's holder
  *
- * Return: the entry, or NULL if the queue has as many as it has slots.
+ * Return: the entry, or NULL if all of the queue's are in use.
  */
 struct epf_virtio_flight *epf_virtio_flight_new(struct epf_virtio_queue *vq,
 						struct epf_virtio_buf *buf)
 {
+	unsigned int size = vq->evd->queue_size;
 	struct epf_virtio_flight *fl;
 
-	if (vq->fl_tail - vq->fl_head >= vq->evd->queue_size)
+	if (!vq->fl_nfree)
 		return NULL;
 
-	fl = &vq->flights[vq->fl_tail++ & (vq->evd->queue_size - 1)];
+	fl = &vq->flights[vq->fl_free[--vq->fl_nfree]];
 	vq->cost.flight_max = max_t(u64, vq->cost.flight_max,
-				    vq->fl_tail - vq->fl_head);
+				    size - vq->fl_nfree);
+	fl->buf = buf;
+	fl->in_use = true;
 	atomic_set(&fl->copies, 0);
 	fl->err = 0;
 	fl->completed = false;
@@ -494,7 +562,6 @@ struct epf_virtio_flight *epf_virtio_flight_new(struct epf_virtio_queue *vq,
 	fl->done = NULL;
 	fl->ctx = NULL;
 	fl->nmaps = 0;
-	fl->buf = buf;
 
 	return fl;
 }
@@ -503,14 +570,15 @@ struct epf_virtio_flight *epf_virtio_flight_new(struct epf_virtio_queue *vq,
 static bool epf_virtio_retire_queue(struct epf_virtio_queue *vq)
 {
 	struct epf_virtio *evd = vq->evd;
-	bool published = false, progress = false;
+	unsigned int size = evd->queue_size;
 	struct epf_virtio_flight *fl;
+	epf_virtio_done_t done;
+	bool progress = false;
+	void *ctx;
 	int err;
 
 	while (vq->fl_head != vq->fl_tail && !evd->want_reset) {
-		fl = &vq->flights[vq->fl_head & (evd->queue_size - 1)];
-		if (!fl->completed)
-			break;
+		fl = &vq->flights[vq->fl_order[vq->fl_head & (size - 1)]];
 		/* The transfers' error and data before the entry */
 		if (atomic_read_acquire(&fl->copies)) {
 			if (time_after(jiffies, fl->since +
@@ -527,7 +595,6 @@ static bool epf_virtio_retire_queue(struct epf_virtio_queue *vq)
 		epf_virtio_flight_unmap(evd, fl);
 		vq->fl_head++;
 		progress = true;
-		fl->buf = NULL;
 
 		err = READ_ONCE(fl->err);
 		if (err) {
@@ -536,21 +603,23 @@ static bool epf_virtio_retire_queue(struct epf_virtio_queue *vq)
 					    "Queue %u: a DMA transfer failed: resetting the device\n",
 					    vq->index);
 			evd->want_reset = true;
-		} else if (!fl->dropped) {
+		} else if (fl->dropped) {
+			err = -ECANCELED;
+		} else {
 			err = vringh_complete_kern(&vq->vrh, fl->head, fl->len);
 			if (!err) {
+				epf_virtio_publish_used(vq);
+				vq->completed = true;
 				vq->cost.chains++;
 				vq->cost.held++;
-				published = true;
 			}
 		}
-		if (fl->done)
-			fl->done(evd, fl->ctx, err);
-	}
 
-	if (published) {
-		epf_virtio_publish_used(vq);
-		vq->completed = true;
+		done = fl->done;
+		ctx = fl->ctx;
+		epf_virtio_flight_free(vq, fl);
+		if (done)
+			done(evd, ctx, err);
 	}
 
 	return progress;
@@ -561,8 +630,8 @@ static bool epf_virtio_retire_queue(struct epf_virtio_queue *vq)
  * @evd: the device, active
  *
  * In each queue, the chains completed so far go back in the order they
- * were taken a transfer or completed, each once its copies all ended.  A
- * failed or overdue copy sets want_reset instead.
+ * were completed, each once its copies, and those of the chains before
+ * it, all ended.  A failed or overdue copy sets want_reset instead.
  *
  * Context: the poll thread.
  * Return: true if any chain went back.
@@ -588,13 +657,15 @@ bool epf_virtio_retire(struct epf_virtio *evd)
  *
  * Ends the transfers first: none of them reaches host memory once this
  * returns.  The chains are not given back (the host reset the device, or
- * will have to); their done callbacks run with -ECANCELED.
+ * will have to).  The done callbacks of those completed run with
+ * -ECANCELED; the others the device driver forgets in its reset callback.
  *
  * Context: process context (sleeps), before the device driver's reset.
  */
 void epf_virtio_flights_drop(struct epf_virtio *evd)
 {
-	unsigned int i;
+	unsigned int size = evd->queue_size;
+	unsigned int i, j;
 
 	epf_virtio_dma_stop(evd);
 
@@ -604,16 +675,28 @@ void epf_virtio_flights_drop(struct epf_virtio *evd)
 		while (vq->fl_head != vq->fl_tail) {
 			struct epf_virtio_flight *fl;
 
-			fl = &vq->flights[vq->fl_head++ &
-					  (evd->queue_size - 1)];
+			fl = &vq->flights[vq->fl_order[vq->fl_head++ &
+						       (size - 1)]];
 			epf_virtio_flight_unmap(evd, fl);
-			fl->buf = NULL;
-			vq->cost.dropped++;
-			if (fl->completed && fl->done)
+			if (!fl->dropped)
+				vq->cost.dropped++;
+			if (fl->done)
 				fl->done(evd, fl->ctx, -ECANCELED);
+			epf_virtio_flight_free(vq, fl);
 		}
 		vq->fl_head = 0;
 		vq->fl_tail = 0;
+
+		/* Chains the device driver still holds */
+		for (j = 0; j < size; j++) {
+			struct epf_virtio_flight *fl = &vq->flights[j];
+
+			if (!fl->in_use)
+				continue;
+			epf_virtio_flight_unmap(evd, fl);
+			vq->cost.dropped++;
+			epf_virtio_flight_free(vq, fl);
+		}
 	}
 }
 
@@ -629,10 +712,11 @@ void epf_virtio_flights_drop(struct epf_virtio *evd)
  * and epf_virtio_push_async() left in flight for it have ended, and after
  * those of the chains completed before it on the queue: the host sees them
  * in the order they were completed.  @done is called exactly once, maybe
- * before this returns.
+ * before this returns, and never before the chain's copies ended.
  *
  * Context: the device driver's process callback.
- * Return: 0 or a negative error code (@done was called with it).
+ * Return: 0 or a negative error code (the chain is dropped: @done gets an
+ * error code too).
  */
 int epf_virtio_complete_async(struct epf_virtio_queue *vq,
 			      struct epf_virtio_buf *buf, u32 len,
@@ -644,7 +728,7 @@ int epf_virtio_complete_async(struct epf_virtio_queue *vq,
 
 	if (!vq->live) {
 		ret = -ENODEV;
-		goto out_done;
+		goto err;
 	}
 
 	/* Behind chains still in flight, to keep the order */
@@ -656,17 +740,14 @@ int epf_virtio_complete_async(struct epf_virtio_queue *vq,
 					    vq->index);
 			evd->want_reset = true;
 			ret = -EPROTO;
-			goto out_done;
+			goto err;
 		}
 	}
 
 	if (fl) {
 		fl->head = buf->head;
 		fl->len = len;
-		fl->done = done;
-		fl->ctx = ctx;
-		fl->completed = true;
-		fl->buf = NULL;
+		epf_virtio_flight_order(vq, fl, done, ctx);
 		buf->flight = NULL;
 		buf->vq = NULL;
 		epf_virtio_retire_queue(vq);
@@ -675,16 +756,25 @@ int epf_virtio_complete_async(struct epf_virtio_queue *vq,
 
 	ret = vringh_complete_kern(&vq->vrh, buf->head, len);
 	if (ret)
-		goto out_done;
+		goto err;
 	buf->vq = NULL;
 
 	epf_virtio_publish_used(vq);
 	vq->completed = true;
 	vq->cost.chains++;
-
-out_done:
 	if (done)
+		done(evd, ctx, 0);
+	return 0;
+
+err:
+	if (fl) {
+		/* @done once its copies ended, whatever happens next */
+		fl->dropped = true;
+		epf_virtio_flight_order(vq, fl, done, ctx);
+		buf->flight = NULL;
+	} else if (done) {
 		done(evd, ctx, ret);
+	}
 	return ret;
 }
 EXPORT_SYMBOL_GPL(epf_virtio_complete_async);

@@ -229,14 +229,58 @@ static struct dma_chan *epf_virtio_dma_chan(struct epf_virtio *evd, u32 dir)
 	return dma_request_channel(mask, epf_virtio_dma_filter, &f);
 }
 
+/*
+ * A third channel from the host, for ring state, if the controller has one
+ * free, and where it copies to; without it rings are read by the CPU.  Not
+ * taken unless asked for (dma_rings): other functions on the controller
+ * may need the channel for their data.
+ */
+static void epf_virtio_dma_ring_get(struct epf_virtio *evd)
+{
+	size_t size = evd->queue_size * sizeof(struct vring_desc) +
+		      offsetof(struct vring_avail, ring) +
+		      evd->queue_size * sizeof(__virtio16);
+
+	evd->dma_ring = epf_virtio_dma_chan(evd, BIT(DMA_DEV_TO_MEM));
+	if (!evd->dma_ring) {
+		dev_info(&evd->epf->dev, "No third DMA channel free: rings read by CPU\n");
+		return;
+	}
+
+	evd->ring_stage = dma_alloc_coherent(dmaengine_get_dma_device(evd->dma_ring),
+					     size, &evd->ring_stage_dma,
+					     GFP_KERNEL);
+	if (!evd->ring_stage) {
+		dma_release_channel(evd->dma_ring);
+		evd->dma_ring = NULL;
+		return;
+	}
+	evd->ring_stage_size = size;
+}
+
+static void epf_virtio_dma_ring_put(struct epf_virtio *evd)
+{
+	if (!evd->dma_ring)
+		return;
+
+	dma_free_coherent(dmaengine_get_dma_device(evd->dma_ring),
+			  evd->ring_stage_size, evd->ring_stage,
+			  evd->ring_stage_dma);
+	dma_release_channel(evd->dma_ring);
+	evd->dma_ring = NULL;
+	evd->ring_stage = NULL;
+}
+
 /**
  * epf_virtio_dma_get() - take the controller's DMA channels
- * @evd: the device, bound
+ * @evd: the device, bound (its queue size set)
  *
- * One channel from the host and one to it, as eDMA users take them.
+ * One channel from the host and one to it, as eDMA users take them, and
+ * with dma_rings a third one from the host for ring state if there is one
+ * free.
  *
  * Context: process context, from bind.
- * Return: true if both were found (else neither is held).
+ * Return: true if the first two were found (else none is held).
  */
 bool epf_virtio_dma_get(struct epf_virtio *evd)
 {
@@ -252,6 +296,8 @@ bool epf_virtio_dma_get(struct epf_virtio *evd)
 	}
 
 	init_completion(&evd->dma_done);
+	if (evd->dma_rings)
+		epf_virtio_dma_ring_get(evd);
 	return true;
 }
 
@@ -263,6 +309,7 @@ bool epf_virtio_dma_get(struct epf_virtio *evd)
  */
 void epf_virtio_dma_put(struct epf_virtio *evd)
 {
+	epf_virtio_dma_ring_put(evd);
 	if (evd->dma_tx)
 		dma_release_channel(evd->dma_tx);
 	if (evd->dma_rx)
@@ -392,13 +439,15 @@ static void epf_virtio_dma_landed(void *arg,
 /*
  * Start a DMA transfer of @len bytes between @data and host address
  * @pci_addr for the chain in @buf, and leave it in flight: the chain's
- * used entry waits for it.  Returns 0 once it is submitted, or -EAGAIN if
- * it cannot go that way (MMIO, short, a buffer outside the linear map, no
- * room or descriptor for it): the caller then moves the bytes itself.
+ * used entry waits for it.  Short ones too if @any_len.  Returns 0 once it
+ * is submitted, or -EAGAIN if it cannot go that way (MMIO, short, a buffer
+ * outside the linear map, no room or descriptor for it): the caller then
+ * moves the bytes itself.
  */
 static int epf_virtio_dma_submit(struct epf_virtio *evd,
 				 struct epf_virtio_buf *buf, u64 pci_addr,
-				 void *data, size_t len, bool to_host)
+				 void *data, size_t len, bool to_host,
+				 bool any_len)
 {
 	enum dma_transfer_direction dir = to_host ? DMA_MEM_TO_DEV :
 						    DMA_DEV_TO_MEM;
@@ -414,7 +463,8 @@ static int epf_virtio_dma_submit(struct epf_virtio *evd,
 	struct device *dma_dev;
 	dma_addr_t addr;
 
-	if (evd->xfer != &epf_virtio_dma_ops || len < evd->dma_threshold ||
+	if (evd->xfer != &epf_virtio_dma_ops ||
+	    (len < evd->dma_threshold && !any_len) ||
 	    len > U32_MAX || !virt_addr_valid(data) ||
 	    !virt_addr_valid(data + len - 1))
 		return -EAGAIN;
@@ -451,8 +501,6 @@ static int epf_virtio_dma_submit(struct epf_virtio *evd,
 	m->addr = addr;
 	m->len = len;
 	m->to_host = to_host;
-	if (!fl->nmaps)
-		fl->since = jiffies;
 
 	atomic_inc(&fl->copies);
 	if (dma_submit_error(dmaengine_submit(desc))) {
@@ -504,10 +552,51 @@ void epf_virtio_flight_unmap(struct epf_virtio *evd,
  */
 void epf_virtio_dma_stop(struct epf_virtio *evd)
 {
+	if (evd->dma_ring)
+		dmaengine_terminate_sync(evd->dma_ring);
 	if (evd->dma_rx)
 		dmaengine_terminate_sync(evd->dma_rx);
 	if (evd->dma_tx)
 		dmaengine_terminate_sync(evd->dma_tx);
+}
+
+/**
+ * epf_virtio_dma_read_ring() - read the start of a host ring by DMA
+ * @vq: the queue, live
+ * @len: bytes from the ring's start (its descriptor table first), at most
+ *	epf_virtio::ring_stage_size
+ *
+ * Into epf_virtio::ring_stage, waited for.
+ *
+ * Context: the poll thread.
+ * Return: 0, -EAGAIN if the channel could not take it (the caller reads
+ * by CPU), or another negative error code if it failed (the device must
+ * stop: the channel was terminated).
+ */
+int epf_virtio_dma_read_ring(struct epf_virtio_queue *vq, size_t len)
+{
+	struct epf_virtio *evd = vq->evd;
+	u64 pci_addr = (u64)vq->pfn << VIRTIO_PCI_QUEUE_ADDR_SHIFT;
+	int ret;
+
+	if (!evd->dma_ring || len > evd->ring_stage_size)
+		return -EAGAIN;
+
+	ret = epf_virtio_dma_run(evd, evd->dma_ring, pci_addr,
+				 evd->ring_stage_dma, len, false);
+	if (ret == -EAGAIN)
+		return ret;
+	if (ret) {
+		dev_err_ratelimited(epf_virtio_to_dev(evd),
+				    "Queue %u: DMA read of the ring at %#llx failed (err=%d): resetting the device\n",
+				    vq->index, pci_addr, ret);
+		evd->want_reset = true;
+		return ret;
+	}
+
+	vq->cost.ring_dma++;
+	vq->cost.ring_dma_bytes += len;
+	return 0;
 }
 
 const struct epf_virtio_xfer_ops epf_virtio_dma_ops = {
@@ -548,6 +637,32 @@ static int epf_virtio_xfer(struct epf_virtio *evd, u64 pci_addr, void *buf,
 	return ret;
 }
 
+/*
+ * A chain's copies from the host into endpoint memory are in flight, and
+ * the CPU is about to write next to them: on an endpoint whose caches are
+ * not coherent with its DMA, a cache line shared with a copy would undo
+ * the copy's bytes when the copy is unmapped.  Wait for the copies.
+ */
+static int epf_virtio_flight_wait(struct epf_virtio *evd,
+				  struct epf_virtio_flight *fl)
+{
+	unsigned long until = jiffies +
+			      msecs_to_jiffies(EPF_VIRTIO_DMA_TIMEOUT_MS);
+
+	while (atomic_read_acquire(&fl->copies)) {
+		if (time_after(jiffies, until)) {
+			dev_err_ratelimited(epf_virtio_to_dev(evd),
+					    "DMA transfers not done in %u ms: resetting the device\n",
+					    EPF_VIRTIO_DMA_TIMEOUT_MS);
+			evd->want_reset = true;
+			return -ETIMEDOUT;
+		}
+		usleep_range(10, 50);
+	}
+
+	return 0;
+}
+
 static ssize_t epf_virtio_copy(struct epf_virtio *evd,
 			       struct epf_virtio_buf *buf, void *data,
 			       size_t len, bool to_host, bool async)
@@ -573,11 +688,24 @@ static ssize_t epf_virtio_copy(struct epf_virtio *evd,
 			continue;
 		}
 
+		/*
+		 * Into endpoint memory, once one copy of the chain went by
+		 * DMA the rest go that way too, whatever their length, or
+		 * wait for it (epf_virtio_flight_wait())
+		 */
 		ret = -EAGAIN;
 		if (async)
 			ret = epf_virtio_dma_submit(evd, buf,
 						    (u64)(uintptr_t)seg->iov_base,
-						    data, part, to_host);
+						    data, part, to_host,
+						    !to_host && buf->flight &&
+						    buf->flight->nmaps);
+		if (ret && !to_host && buf->flight && buf->flight->nmaps) {
+			ret = epf_virtio_flight_wait(evd, buf->flight);
+			if (ret)
+				return done ? done : ret;
+			ret = -EAGAIN;
+		}
 		if (!ret) {
 			buf->vq->cost.dma++;
 			buf->vq->cost.dma_async++;
