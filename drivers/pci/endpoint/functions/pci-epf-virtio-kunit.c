@@ -163,12 +163,43 @@ static void epf_virtio_kunit_same_byte_device_first(struct kunit *test)
 	KUNIT_EXPECT_MEMEQ(test, c.bar, c.cfg, EPF_VIRTIO_KUNIT_SIZE);
 }
 
+/*
+ * A queue's MSI-X vector went unseen: Linux's two schemes give it whatever
+ * QUEUE_VECTOR held before (@pre) or holds now; another scheme keeps @pre
+ */
+static void epf_virtio_kunit_vector_own(struct kunit *test)
+{
+	/* Queue 0 of three, each its own: 1, then the next's 2 seen */
+	KUNIT_EXPECT_EQ(test, epf_virtio_guess_vector(0, 2, 0x1200), 1);
+	/* Queue 0's own write seen late */
+	KUNIT_EXPECT_EQ(test, epf_virtio_guess_vector(0, 1, 0x1200), 1);
+	/* Queue 2: its own 3, or the next's 4; before it, queue 1's 2 */
+	KUNIT_EXPECT_EQ(test, epf_virtio_guess_vector(2, 3, 2), 3);
+	KUNIT_EXPECT_EQ(test, epf_virtio_guess_vector(2, 4, 2), 3);
+}
+
+static void epf_virtio_kunit_vector_shared(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, epf_virtio_guess_vector(0, 1, 0xffff), 1);
+	KUNIT_EXPECT_EQ(test, epf_virtio_guess_vector(3, 1, 1), 1);
+}
+
+static void epf_virtio_kunit_vector_other(struct kunit *test)
+{
+	/* Not Linux's scheme: what was there before */
+	KUNIT_EXPECT_EQ(test, epf_virtio_guess_vector(1, 7, 5), 5);
+	KUNIT_EXPECT_EQ(test, epf_virtio_guess_vector(0, 0xffff, 0), 0);
+}
+
 static struct kunit_case epf_virtio_kunit_cases[] = {
 	KUNIT_CASE(epf_virtio_kunit_power_on_writes_all),
 	KUNIT_CASE(epf_virtio_kunit_host_writes_around_device),
 	KUNIT_CASE(epf_virtio_kunit_device_write_keeps_host),
 	KUNIT_CASE(epf_virtio_kunit_same_byte_host_first),
 	KUNIT_CASE(epf_virtio_kunit_same_byte_device_first),
+	KUNIT_CASE(epf_virtio_kunit_vector_own),
+	KUNIT_CASE(epf_virtio_kunit_vector_shared),
+	KUNIT_CASE(epf_virtio_kunit_vector_other),
 	{}
 };
 

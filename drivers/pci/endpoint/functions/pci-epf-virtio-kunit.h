@@ -14,6 +14,7 @@ void epf_virtio_cfg_put_device(u8 *bar_cfg, const u8 *cfg, u8 *cfg_bar,
 bool epf_virtio_cfg_take_host(const u8 *bar_cfg, u8 *cfg, u8 *cfg_bar,
 			      unsigned int size, unsigned int *first,
 			      unsigned int *last);
+u16 epf_virtio_guess_vector(u16 q, u16 vec, u16 pre);
 #endif
 
 #endif /* PCI_EPF_VIRTIO_KUNIT_H */

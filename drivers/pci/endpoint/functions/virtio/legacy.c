@@ -558,6 +558,34 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 	}
 }
 
+/**
+ * epf_virtio_guess_vector() - the MSI-X vector of a queue whose write went
+ *	unseen
+ * @q: the queue
+ * @vec: what QUEUE_VECTOR holds now, with the next queue's address already
+ *	given: @q's vector, or already the next queue's
+ * @pre: what QUEUE_VECTOR held when @q's address was taken: the vector of
+ *	the queue before, or whatever was there (device configuration bytes,
+ *	after an MSI-X layout change)
+ *
+ * Linux's virtio_pci, the legacy host driver this is used with, gives
+ * queue q vector q + 1 when each queue has a vector of its own (vector 0
+ * is the configuration's), and vector 1 to every queue when they share one.
+ * Either way @vec tells @q's: 1 is 1, q + 1 is @q's own, q + 2 the next
+ * queue's.  Anything else is another host driver's scheme: @pre, as before.
+ *
+ * Return: the vector to use for @q.
+ */
+VISIBLE_IF_KUNIT u16 epf_virtio_guess_vector(u16 q, u16 vec, u16 pre)
+{
+	if (vec == 1)
+		return 1;
+	if (vec == q + 1 || vec == q + 2)
+		return q + 1;
+	return pre;
+}
+EXPORT_SYMBOL_IF_KUNIT(epf_virtio_guess_vector);
+
 /*
  * Wait for queue @q's MSI-X vector (see epf_virtio_queue_pfn()), @vec what
  * QUEUE_VECTOR read when its QUEUE_PFN was taken.  Not on the CPU at normal
@@ -601,12 +629,14 @@ static void epf_virtio_await_vector(struct epf_virtio *evd, u16 q, u16 vec)
 			 * the value already there.  A changed one may be this
 			 * queue's or already the next one's.
 			 */
+			vq->vector = pre;
 			if (vec != pre) {
-				dev_warn_ratelimited(dev, "Queue %u's MSI-X vector went unseen; reload the host driver if its interrupts go astray\n",
-						     q);
+				vq->vector = epf_virtio_guess_vector(q, vec,
+								     pre);
+				dev_warn_ratelimited(dev, "Queue %u's MSI-X vector went unseen: %u taken, as Linux's virtio_pci gives it (QUEUE_VECTOR read %u, then %u); reload the host driver if its interrupts go astray\n",
+						     q, vq->vector, pre, vec);
 				epf_virtio_gap_print(evd);
 			}
-			vq->vector = pre;
 			return;
 		}
 		if (vec != pre ||

@@ -693,6 +693,9 @@ void epf_virtio_flights_drop(struct epf_virtio *evd)
 
 			if (!fl->in_use)
 				continue;
+			/* No holder keeps a pointer to a freed entry */
+			if (fl->buf)
+				fl->buf->flight = NULL;
 			epf_virtio_flight_unmap(evd, fl);
 			vq->cost.dropped++;
 			epf_virtio_flight_free(vq, fl);
