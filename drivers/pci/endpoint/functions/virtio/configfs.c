@@ -256,17 +256,25 @@ static ssize_t epf_virtio_cfs_poll_cpu_store(struct config_item *item,
 	return epf_virtio_cfs_store_cpu(cfs, &cfs->params.poll_cpu, page, len);
 }
 
+/* Show the u32 tunable @field, read under @cfs->lock */
+static ssize_t epf_virtio_cfs_show_u32(struct epf_virtio_cfs *cfs,
+				       const u32 *field, char *page)
+{
+	ssize_t ret;
+
+	mutex_lock(&cfs->lock);
+	ret = sysfs_emit(page, "%u\n", *field);
+	mutex_unlock(&cfs->lock);
+
+	return ret;
+}
+
 static ssize_t epf_virtio_cfs_dma_threshold_show(struct config_item *item,
 						 char *page)
 {
 	struct epf_virtio_cfs *cfs = epf_virtio_cfs_from_item(item);
-	ssize_t ret;
 
-	mutex_lock(&cfs->lock);
-	ret = sysfs_emit(page, "%u\n", cfs->params.dma_threshold);
-	mutex_unlock(&cfs->lock);
-
-	return ret;
+	return epf_virtio_cfs_show_u32(cfs, &cfs->params.dma_threshold, page);
 }
 
 static ssize_t epf_virtio_cfs_dma_threshold_store(struct config_item *item,
@@ -282,13 +290,8 @@ static ssize_t epf_virtio_cfs_dma_rings_show(struct config_item *item,
 					     char *page)
 {
 	struct epf_virtio_cfs *cfs = epf_virtio_cfs_from_item(item);
-	ssize_t ret;
 
-	mutex_lock(&cfs->lock);
-	ret = sysfs_emit(page, "%u\n", cfs->params.dma_rings);
-	mutex_unlock(&cfs->lock);
-
-	return ret;
+	return epf_virtio_cfs_show_u32(cfs, &cfs->params.dma_rings, page);
 }
 
 static ssize_t epf_virtio_cfs_dma_rings_store(struct config_item *item,

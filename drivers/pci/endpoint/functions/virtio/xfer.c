@@ -464,7 +464,7 @@ static int epf_virtio_dma_submit(struct epf_virtio *evd,
 	dma_addr_t addr;
 
 	if (evd->xfer != &epf_virtio_dma_ops ||
-	    (len < evd->dma_threshold && !any_len) ||
+	    (!any_len && !epf_virtio_dma_wants(evd, len)) ||
 	    len > U32_MAX || !virt_addr_valid(data) ||
 	    !virt_addr_valid(data + len - 1))
 		return -EAGAIN;
