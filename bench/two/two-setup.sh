@@ -79,8 +79,10 @@ reloads() {
 	for ((i = 0; i < RELOADS; i++)); do
 		on_host "echo $TWO_BDF >$VIRTIO_PCI/unbind
 			echo $TWO_BDF >$VIRTIO_PCI/bind" >/dev/null
-		two_host_bound virtio_console 10 >/dev/null ||
+		two_host_bound virtio_console 10 >/dev/null || {
 			failed=$((failed + 1))
+			two_stall_report
+		}
 	done
 	unseen=$(($(ep_count 'vector went unseen') - unseen))
 	# shellcheck disable=SC2016 # for the guest's shell
@@ -94,9 +96,13 @@ turn() {
 
 	unseen=$(ep_count 'vector went unseen')
 	ep_restart -w 300 >/dev/null || { echo "BENCH-FAIL setup boot $rep"; return; }
+	two_stall_watch
 	set_nice "$nice"
 	ep_link
-	two_host_bound virtio_console 30 >/dev/null || failed=1
+	two_host_bound virtio_console 30 >/dev/null || {
+		failed=1
+		two_stall_report
+	}
 	unseen=$(($(ep_count 'vector went unseen') - unseen))
 	echo "BENCH-SETUP $nice boot $rep 1 $failed $unseen"
 	reloads "$nice" idle "$rep"

@@ -41,7 +41,7 @@ TWO_BDF=10000:00:00.0
 TWO_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vep-two.XXXXXX")
 RIG2_DIR=$TWO_TMP/rig
 RIG2_LOGDIR=${TWO_LOGDIR:-}
-trap 'rig2_stop; rm -rf "$TWO_TMP"' EXIT
+trap '[ -z "${TWO_STALL_PID:-}" ] || kill "$TWO_STALL_PID" 2>/dev/null; rig2_stop; rm -rf "$TWO_TMP"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -57,6 +57,7 @@ two_check() {
 		return 0
 	fi
 	tap_fail "$name" "$(head -c 2000 "$TWO_TMP/check.out")"
+	two_stall_report
 	return 1
 }
 
@@ -84,6 +85,44 @@ two_start() {
 	two_check "host and endpoint VMs on host CPUs of their own" \
 		two_placement
 	tap_diag "host: $(on_host 'echo $(uname -r) $(uname -m)'), endpoint: $(on_ep 'echo $(uname -r) $(uname -m)')"
+	two_stall_watch
+}
+
+# The endpoint's poll vCPU, watched from the host machine while the group
+# runs (tests/tools/vep-stallwatch): after a failure or a set-up lapse,
+# "#" lines say where that thread was in its longest spells off its host
+# CPU of the last 120 s, so that a lapse the endpoint logs can be told
+# apart: the host CPU taken by others or by a hypervisor (waited, steal),
+# the vCPU halted or blocked in QEMU (neither), or no spell at all (the
+# guest itself held the poll thread up).
+TWO_STALLWATCH=${TWO_SERVER%/*}/vep-stallwatch
+TWO_STALL_PID=
+
+# two_stall_watch: start the watcher on the endpoint's QEMU
+two_stall_watch() {
+	local pid
+	[ -z "$TWO_STALL_PID" ] || kill "$TWO_STALL_PID" 2>/dev/null
+	TWO_STALL_PID=
+	[ -x "$TWO_STALLWATCH" ] || return 0
+	pid=$(cat "$RIG2_DIR/ep.pid" 2>/dev/null) || return 0
+	"$TWO_STALLWATCH" "$pid" "CPU $TWO_POLL_CPU/TCG" \
+		"$TWO_TMP/stalls" 2>/dev/null &
+	TWO_STALL_PID=$!
+}
+
+# two_stall_report: the watcher's longest spells, as "#" lines
+two_stall_report() {
+	local i
+	[ -n "$TWO_STALL_PID" ] && kill -0 "$TWO_STALL_PID" 2>/dev/null ||
+		return 0
+	rm -f "$TWO_TMP/stalls"
+	kill -USR1 "$TWO_STALL_PID"
+	for ((i = 0; i < 20; i++)); do
+		[ -s "$TWO_TMP/stalls" ] && break
+		sleep 0.05
+	done
+	tap_diag "endpoint poll vCPU's longest spells off its host CPU (began MS ago, lasted MS; its ms run and waiting to run; host CPUs' steal; others' run):"
+	head -n 5 "$TWO_TMP/stalls" 2>/dev/null | sed 's/^/#   /'
 }
 
 # two_placement: no host CPU runs threads of both machines: every thread of
@@ -344,6 +383,8 @@ two_ktrouble_case() {
 		head -n 10 <<<"$t" | sed 's/^/# /'
 		two_ktrouble_context "$t"
 	fi
-	[ $((unseen + missed + off + failed)) -eq 0 ] ||
+	[ $((unseen + missed + off + failed)) -eq 0 ] || {
 		tap_diag "endpoint set-up lapses in its console: $((unseen + missed + off)) ($unseen vector(s) unseen, $missed missed poll(s), $off off its CPU); host drivers that failed the device: $failed"
+		two_stall_report
+	}
 }
