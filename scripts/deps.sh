@@ -27,7 +27,7 @@ pkgs=(
 	gcc-12
 	# the rig: QEMU and what goes into the initramfs
 	qemu-system-x86 busybox-static util-linux bsdutils login libpam-modules
-	libpam-runtime iperf3 iproute2
+	libpam-runtime iperf3 iproute2 ethtool
 	# the arm64 endpoint kernel (scripts/kernel.sh --arch arm64) and its VM
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm
 	# host-side tools used by the scripts and tests (gpg signs the

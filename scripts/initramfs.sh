@@ -218,6 +218,7 @@ if [ "$arch" = x86_64 ]; then
 	add_bin /usr/bin/head
 	add_bin /usr/bin/sha256sum
 	add_bin /usr/bin/iperf3
+	add_bin /sbin/ethtool
 	add_bin /sbin/ip
 
 	# PAM: login authenticates with pam_unix against /etc/shadow; every

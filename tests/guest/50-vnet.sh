@@ -72,7 +72,9 @@ tap_check "endpoint interface has the MTU from configfs" \
 vdev=$(basename /sys/bus/pci/devices/"$bdf"/virtio*)
 feats=$(cat /sys/bus/virtio/devices/"$vdev"/features)
 tap_diag "host features: $feats"
-for f in "0 CSUM" "1 GUEST_CSUM" "3 MTU" "5 MAC" "15 MRG_RXBUF" "16 STATUS"; do
+for f in "0 CSUM" "1 GUEST_CSUM" "3 MTU" "5 MAC" "7 GUEST_TSO4" "8 GUEST_TSO6" \
+	 "9 GUEST_ECN" "11 HOST_TSO4" "12 HOST_TSO6" "13 HOST_ECN" "15 MRG_RXBUF" \
+	 "16 STATUS"; do
 	tap_check "host accepted ${f#* }" has_bit "$feats" "${f% *}"
 done
 tap_check "the host uses MSI-X" test "$(host_irq_kind "$bdf")" = MSI-X
@@ -102,6 +104,71 @@ tap_check "ping 8000 bytes endpoint -> host" \
 # --- bulk, checked ------------------------------------------------------------
 xfer_tcp "TCP 64 MiB host -> endpoint, checked" 67108864 in_host in_ep "$EP_IP"
 xfer_tcp "TCP 64 MiB endpoint -> host, checked" 67108864 in_ep in_host "$HOST_IP"
+tap_diag "endpoint /proc/net/dev: $(in_ep grep "$ep_if:" /proc/net/dev | tr -s ' ')"
+
+# --- segmentation offloads -----------------------------------------------------
+#
+# Both sides offer TCP segmentation offload while the other takes it; each
+# combination that ethtool sets carries checked data both ways, with frames
+# beyond the MTU exactly when segmentation is left to the other side.
+seg_set() {
+	in_host ethtool -K "$host_if" $1 >/dev/null 2>&1 &&
+	in_ep ethtool -K "$ep_if" $1 >/dev/null 2>&1
+}
+seg_case() {
+	xfer_seg "TCP 64 MiB host -> endpoint, checked ($1)" 67108864 \
+		in_host in_ep "$EP_IP" in_ep "$ep_if" 9000 "$2"
+	xfer_seg "TCP 64 MiB endpoint -> host, checked ($1)" 67108864 \
+		in_ep in_host "$HOST_IP" in_host "$host_if" 9000 "$2"
+}
+tap_check "endpoint interface offers TSO (ethtool -k)" sh -c \
+	"nsenter -t $VNET_EP_NS -n ethtool -k $ep_if |
+	 grep -qx 'tcp-segmentation-offload: on'"
+seg_case "TSO on both sides" yes
+tap_check "ethtool -K tso off on both sides" seg_set "tso off"
+seg_case "TSO off" no
+tap_check "ethtool -K tso on, tx off on both sides" seg_set "tso on tx off"
+seg_case "checksum offload off" no
+tap_check "ethtool -K tx on on both sides" seg_set "tx on"
+tap_check "endpoint interface offers TSO again" sh -c \
+	"nsenter -t $VNET_EP_NS -n ethtool -k $ep_if |
+	 grep -qx 'tcp-segmentation-offload: on'"
+
+# Both ways at once while both sides turn TSO off and on
+seg_out=$(mktemp -d /tmp/seg.XXXXXX)
+in_host /tests/bin/vep-tcp -l 5003 -n 134217728 -t 280 >"$seg_out/h" 2>&1 &
+seg_hrx=$!
+in_ep /tests/bin/vep-tcp -l 5004 -n 134217728 -t 280 >"$seg_out/e" 2>&1 &
+seg_erx=$!
+rig_wait 10 grep -q listening "$seg_out/h"
+rig_wait 10 grep -q listening "$seg_out/e"
+in_ep /tests/bin/vep-tcp -c "$HOST_IP" 5003 -n 134217728 -t 280 \
+	>"$seg_out/et" 2>&1 &
+seg_etx=$!
+in_host /tests/bin/vep-tcp -c "$EP_IP" 5004 -n 134217728 -t 280 \
+	>"$seg_out/ht" 2>&1 &
+seg_htx=$!
+seg_fail=0
+for i in 1 2 3 4 5 6; do
+	sleep 0.3
+	seg_set "tso off" || seg_fail=1
+	sleep 0.3
+	seg_set "tso on" || seg_fail=1
+done
+tap_check "ethtool -K tso off and on, 6 times, during traffic" \
+	test "$seg_fail" -eq 0
+wait "$seg_etx" "$seg_htx" "$seg_hrx" "$seg_erx"
+for d in "endpoint -> host:et:h" "host -> endpoint:ht:e"; do
+	s=$(grep bytes "$seg_out/$(echo "$d" | cut -d: -f2)")
+	r=$(grep bytes "$seg_out/$(echo "$d" | cut -d: -f3)")
+	if [ -n "$s" ] && [ "${s#*sum }" = "${r#*sum }" ]; then
+		tap_ok "TCP 128 MiB ${d%%:*}, checked, TSO toggled ($r)"
+	else
+		tap_fail "TCP 128 MiB ${d%%:*}, checked, TSO toggled" \
+			"sender: $s; receiver: $r"
+	fi
+done
+rm -rf "$seg_out"
 tap_diag "endpoint /proc/net/dev: $(in_ep grep "$ep_if:" /proc/net/dev | tr -s ' ')"
 
 # --- MTU changes -----------------------------------------------------------------

@@ -61,11 +61,15 @@ tap_check "unbind the stock host driver" sh -c "echo $bdf > $VIRTIO_PCI/unbind"
 stats=/sys/class/net/$ep_if/statistics
 
 # --- bad frames ---------------------------------------------------------------
-for a in net-gso net-csum net-big; do
+for a in net-gso net-csum net-big net-tso-size net-tso-nocsum net-tso-csum \
+	 net-tso-hdrlen net-tso-v6; do
 	e0=$(cat "$stats/rx_errors")
 	p0=$(cat "$stats/rx_packets")
+	# CSUM, and HOST_TSO4 for the segmentation attacks
+	f=1
+	case $a in net-tso-*) f=0x801 ;; esac
 	if ! insmod /lib/modules/vep/vep-hostile.ko dev="$bdf" attack="$a" \
-		features=1; then
+		features=$f; then
 		tap_fail "$a: host test driver loads"
 		continue
 	fi

@@ -52,6 +52,13 @@
  *   net-gso     a header with a segmentation type no virtio-net defines
  *   net-csum    a partial checksum that starts beyond the frame
  *   net-big     a frame far larger than an MTU of 1500
+ * and, with VIRTIO_NET_F_HOST_TSO4 negotiated (features=0x801), a TCP/IPv4
+ * segmentation header, sound but for one field:
+ *   net-tso-size    a segment size of 0
+ *   net-tso-nocsum  no partial checksum (the spec requires one with GSO)
+ *   net-tso-csum    a checksum that starts beyond the frame
+ *   net-tso-hdrlen  a header length beyond the frame
+ *   net-tso-v6      the TCP/IPv6 type, which was not negotiated
  *
  * Set-up attack: the driver reads the device configuration (at offset 20,
  * MSI-X off), enables MSI-X, writes its vectors over offsets 20-23 and
@@ -410,6 +417,28 @@ static bool vep_hostile_bad_frame(struct vep_hostile *h)
 		hdr->csum_offset = (__force __virtio16)cpu_to_le16(6);
 	} else if (!strcmp(attack, "net-big")) {
 		len = VEP_HOSTILE_BIG;
+	} else if (!strncmp(attack, "net-tso-", 8)) {
+		/* Ethernet, 20 bytes of IPv4, then TCP */
+		u16 size = 1000, start = 34, hlen = 54;
+
+		hdr->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		hdr->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+		if (!strcmp(attack, "net-tso-size"))
+			size = 0;
+		else if (!strcmp(attack, "net-tso-nocsum"))
+			hdr->flags = 0;
+		else if (!strcmp(attack, "net-tso-csum"))
+			start = 2000;
+		else if (!strcmp(attack, "net-tso-hdrlen"))
+			hlen = 4000;
+		else if (!strcmp(attack, "net-tso-v6"))
+			hdr->gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+		else
+			return false;
+		hdr->gso_size = (__force __virtio16)cpu_to_le16(size);
+		hdr->hdr_len = (__force __virtio16)cpu_to_le16(hlen);
+		hdr->csum_start = (__force __virtio16)cpu_to_le16(start);
+		hdr->csum_offset = (__force __virtio16)cpu_to_le16(16);
 	} else {
 		return false;
 	}

@@ -133,6 +133,36 @@ ep_stat() {
 			  for (i = 1; i <= n; i++) if (k[i] == f) print $(i + 1) }'
 }
 
+# if_stat SIDE IFNAME FIELD: a counter of IFNAME in /proc/net/dev, on side
+# SIDE (in_host or in_ep); fields as ep_stat's
+if_stat() {
+	$1 cat /proc/net/dev |
+		awk -v d="$2:" -v f="$3" '
+		$1 == d { n = split("rx_bytes rx_packets rx_errs rx_drop rx_fifo rx_frame rx_compressed rx_multicast tx_bytes tx_packets tx_errs tx_drop", k, " ");
+			  for (i = 1; i <= n; i++) if (k[i] == f) print $(i + 1) }'
+}
+
+# xfer_seg NAME BYTES FROM TO ADDR RXSIDE RXIF MTU BIG: xfer_tcp, then one
+# case on the frames the receiving interface took meanwhile: BIG "yes",
+# larger on average than a frame of MTU can be (segmentation offload in
+# use); "no", no larger (none)
+xfer_seg() {
+	xs_b0=$(if_stat "$6" "$7" rx_bytes)
+	xs_p0=$(if_stat "$6" "$7" rx_packets)
+	xfer_tcp "$1" "$2" "$3" "$4" "$5"
+	xs_b=$(($(if_stat "$6" "$7" rx_bytes) - xs_b0))
+	xs_p=$(($(if_stat "$6" "$7" rx_packets) - xs_p0))
+	xs_avg=$((xs_b / (xs_p ? xs_p : 1)))
+	xs_max=$(($8 + 18))
+	if [ "$9" = yes ]; then
+		tap_check "$1: segmentation offload used ($xs_p frames, $xs_avg bytes each on average)" \
+			test "$xs_avg" -gt "$xs_max"
+	else
+		tap_check "$1: no segmentation offload ($xs_p frames, $xs_avg bytes each on average)" \
+			test "$xs_avg" -le "$xs_max"
+	fi
+}
+
 # xfer_tcp NAME BYTES FROM TO ADDR: a checked TCP transfer of BYTES from
 # side FROM to side TO (in_host or in_ep), the receiver at ADDR; one case
 xfer_tcp() {

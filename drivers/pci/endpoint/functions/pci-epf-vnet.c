@@ -31,7 +31,14 @@
  *  - Checksum offload follows the features the host accepted: the host's
  *    partial checksums are passed up as such (VIRTIO_NET_F_CSUM), and the
  *    endpoint interface offers checksum offload only while the host takes
- *    partial checksums (VIRTIO_NET_F_GUEST_CSUM).  No segmentation offload.
+ *    partial checksums (VIRTIO_NET_F_GUEST_CSUM).
+ *  - TCP segmentation offload both ways, as the host accepted it: host
+ *    frames of up to 64 KiB with a GSO header (VIRTIO_NET_F_HOST_TSO4/6,
+ *    HOST_ECN, with CSUM) become GSO skbs on the endpoint, their headers
+ *    checked by the stack as any untrusted GSO packet's; the endpoint
+ *    interface offers TSO while the host takes such frames
+ *    (VIRTIO_NET_F_GUEST_TSO4/6, GUEST_ECN, with GUEST_CSUM), and a GSO skb
+ *    built before the host stopped taking its kind is segmented here.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -54,6 +61,7 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 #include <linux/workqueue.h>
+#include <net/gso.h>
 
 /* MTU: default and limits of the configfs attribute */
 #define EPF_VNET_MTU			ETH_DATA_LEN
@@ -70,6 +78,12 @@
 					 BIT(VIRTIO_NET_F_MAC) |	\
 					 BIT(VIRTIO_NET_F_MRG_RXBUF) |	\
 					 BIT(VIRTIO_NET_F_STATUS) |	\
+					 BIT(VIRTIO_NET_F_HOST_TSO4) |	\
+					 BIT(VIRTIO_NET_F_HOST_TSO6) |	\
+					 BIT(VIRTIO_NET_F_HOST_ECN) |	\
+					 BIT(VIRTIO_NET_F_GUEST_TSO4) |	\
+					 BIT(VIRTIO_NET_F_GUEST_TSO6) |	\
+					 BIT(VIRTIO_NET_F_GUEST_ECN) |	\
 					 BIT(VIRTIO_F_ANY_LAYOUT))
 
 /* Device configuration: up to the MTU, which is all we offer */
@@ -91,8 +105,21 @@
  */
 #define EPF_VNET_TX_BUFS		64
 
-/* Offloads of the endpoint interface that need VIRTIO_NET_F_GUEST_CSUM */
-#define EPF_VNET_CSUM_FEATURES		(NETIF_F_HW_CSUM | NETIF_F_SG)
+/* Offloads of the endpoint interface that the host must take */
+#define EPF_VNET_OFFLOADS		(NETIF_F_HW_CSUM | NETIF_F_SG |	\
+					 NETIF_F_TSO | NETIF_F_TSO6 |	\
+					 NETIF_F_TSO_ECN)
+
+/* Largest frame with a segmentation offload, either way */
+#define EPF_VNET_GSO_MAX		GSO_LEGACY_MAX_SIZE
+
+/*
+ * Host frames up to this size go into one linear skb; larger ones (GSO
+ * frames) get a linear part of EPF_VNET_RX_HEAD bytes after the virtio
+ * header, for the protocol headers, and the rest in pages
+ */
+#define EPF_VNET_RX_LINEAR		(16 * 1024)
+#define EPF_VNET_RX_HEAD		256
 
 /* Virtqueues, named from the host's side */
 #define EPF_VNET_Q_RX			0
@@ -112,12 +139,15 @@
  * @tx_queue: frames from the stack waiting for host receive buffers
  * @rx_queue: host frames waiting for NAPI
  * @rx_full: the poll thread stopped taking host frames for @rx_queue
- * @host_csum: the host takes frames with partial checksums
+ * @host_offloads: offloads of %EPF_VNET_OFFLOADS whose frames the host
+ *	takes
  * @le: byte order of the host's virtio fields
  * @hdr_len: size of the virtio header before each frame
  * @mrg: mergeable receive buffers negotiated
  * @csum_in: the host may send partial checksums
  * @csum_out: the host takes partial checksums
+ * @gso_in: VIRTIO_NET_HDR_GSO_* types the host may send, as bits
+ * @ecn_in: the host may send TCP segments with ECN for segmentation
  * @rx_max: largest host frame accepted, header included
  * @rx_buf: host transmit chain being read
  * @rx_busy: @rx_buf holds a chain
@@ -157,13 +187,15 @@ struct epf_vnet {
 	/* Its own lock: the poll thread vs NAPI and open/stop */
 	struct sk_buff_head rx_queue;
 	bool rx_full;
-	bool host_csum;
+	netdev_features_t host_offloads;
 
 	bool le;
 	unsigned int hdr_len;
 	bool mrg;
 	bool csum_in;
 	bool csum_out;
+	unsigned int gso_in;
+	bool ecn_in;
 	unsigned int rx_max;
 	struct epf_virtio_buf rx_buf;
 	bool rx_busy;
@@ -209,6 +241,33 @@ static void epf_vnet_rx_drop(struct epf_vnet *vnet,
 				  skb);
 }
 
+/*
+ * Whether a host frame's virtio header asks only for what the host
+ * accepted: a partial checksum with VIRTIO_NET_F_CSUM, a negotiated GSO
+ * type with a partial checksum (the spec's rule for drivers), a GSO size
+ * and a header length within the frame (a hint, but one no sound driver
+ * gets wrong), and a frame beyond the MTU only with GSO
+ */
+static bool epf_vnet_rx_hdr_ok(struct epf_vnet *vnet,
+			       const struct virtio_net_hdr *hdr,
+			       unsigned int len)
+{
+	u8 gso = hdr->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+
+	if ((hdr->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !vnet->csum_in)
+		return false;
+	if (gso == VIRTIO_NET_HDR_GSO_NONE)
+		return !(hdr->gso_type & VIRTIO_NET_HDR_GSO_ECN) &&
+		       len <= EPF_VNET_FRAME(vnet->mtu);
+
+	return gso < BITS_PER_TYPE(vnet->gso_in) &&
+	       (vnet->gso_in & BIT(gso)) &&
+	       (!(hdr->gso_type & VIRTIO_NET_HDR_GSO_ECN) || vnet->ecn_in) &&
+	       (hdr->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+	       __virtio16_to_cpu(vnet->le, hdr->gso_size) &&
+	       __virtio16_to_cpu(vnet->le, hdr->hdr_len) <= len;
+}
+
 /* A host frame is in: check its header and queue it for NAPI */
 static bool epf_vnet_rx_frame(struct epf_vnet *vnet, struct sk_buff *skb)
 {
@@ -223,9 +282,8 @@ static bool epf_vnet_rx_frame(struct epf_vnet *vnet, struct sk_buff *skb)
 		goto drop;
 	}
 
-	/* Only what the host accepted; no segmentation offload at all */
-	if (hdr.hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
-	    (!vnet->csum_in && (hdr.hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) ||
+	/* The rest (offsets, sizes) the helper and the stack check */
+	if (!epf_vnet_rx_hdr_ok(vnet, &hdr.hdr, skb->len) ||
 	    virtio_net_hdr_to_skb(skb, &hdr.hdr, vnet->le)) {
 		net_dbg_ratelimited("%s: bad header from the host (flags %#x, gso %#x)\n",
 				    ndev->name, hdr.hdr.flags,
@@ -270,17 +328,81 @@ static void epf_vnet_rx_done(struct epf_virtio *evd, void *ctx, int err)
 	}
 }
 
+/*
+ * A buffer for a host frame of @len bytes, header included, all of it
+ * filled in: linear up to EPF_VNET_RX_LINEAR, else EPF_VNET_RX_HEAD bytes
+ * of frame in the linear part and the rest in pages
+ */
+static struct sk_buff *epf_vnet_rx_alloc(struct epf_vnet *vnet,
+					 unsigned int len)
+{
+	unsigned int head = len <= EPF_VNET_RX_LINEAR ? len :
+			    vnet->hdr_len + EPF_VNET_RX_HEAD;
+	struct sk_buff *skb;
+	unsigned int i;
+
+	if (DIV_ROUND_UP(len - head, PAGE_SIZE) > MAX_SKB_FRAGS)
+		return NULL;
+
+	/* Keep the IP header aligned once the header is off */
+	skb = netdev_alloc_skb(vnet->ndev, head + NET_IP_ALIGN + 3);
+	if (!skb)
+		return NULL;
+	skb_reserve(skb, NET_IP_ALIGN + (-vnet->hdr_len & 3));
+	skb_put(skb, head);
+
+	for (i = 0, len -= head; len; i++) {
+		unsigned int n = min_t(unsigned int, len, PAGE_SIZE);
+		struct page *page = dev_alloc_page();
+
+		if (!page) {
+			kfree_skb(skb);
+			return NULL;
+		}
+		skb_add_rx_frag(skb, i, page, 0, n, PAGE_SIZE);
+		len -= n;
+	}
+
+	return skb;
+}
+
+/* Where byte @off of @skb goes, and how many bytes from there are its */
+static u8 *epf_vnet_rx_dest(struct sk_buff *skb, unsigned int off,
+			    unsigned int *room)
+{
+	unsigned int i;
+
+	if (off < skb_headlen(skb)) {
+		*room = skb_headlen(skb) - off;
+		return skb->data + off;
+	}
+	off -= skb_headlen(skb);
+	for (i = 0; i < skb_shinfo(skb)->nr_frags; i++) {
+		skb_frag_t *frag = &skb_shinfo(skb)->frags[i];
+
+		if (off < skb_frag_size(frag)) {
+			*room = skb_frag_size(frag) - off;
+			return skb_frag_address(frag) + off;
+		}
+		off -= skb_frag_size(frag);
+	}
+
+	*room = 0;
+	return NULL;
+}
+
 /* Host transmitq to the endpoint's stack */
 static bool epf_vnet_host_to_ep(struct epf_vnet *vnet)
 {
 	struct epf_virtio_queue *vq = epf_virtio_get_queue(vnet->evd,
 							   EPF_VNET_Q_TX);
 	struct net_device *ndev = vnet->ndev;
-	unsigned int frames = 0;
+	unsigned int frames = 0, room;
 	bool progress = false;
 	struct sk_buff *skb;
 	size_t len;
 	ssize_t got;
+	u8 *dest;
 	int ret;
 
 	while (frames < EPF_VNET_RX_BATCH) {
@@ -310,24 +432,21 @@ static bool epf_vnet_host_to_ep(struct epf_vnet *vnet)
 				continue;
 			}
 
-			/* Keep the IP header aligned once the header is off */
-			skb = netdev_alloc_skb(ndev, len + NET_IP_ALIGN + 3);
+			skb = epf_vnet_rx_alloc(vnet, len);
 			if (!skb) {
 				DEV_STATS_INC(ndev, rx_dropped);
 				epf_vnet_rx_drop(vnet, vq);
 				continue;
 			}
-			skb_reserve(skb, NET_IP_ALIGN + (-vnet->hdr_len & 3));
-			skb_put(skb, len);
 			vnet->rx_skb = skb;
 		}
 
 		skb = vnet->rx_skb;
 		if (vnet->rx_done < skb->len) {
-			/* The frame reaches NAPI once its copy ended */
+			/* The frame reaches NAPI once its copies ended */
+			dest = epf_vnet_rx_dest(skb, vnet->rx_done, &room);
 			got = epf_virtio_pull_async(vnet->evd, &vnet->rx_buf,
-						    skb->data + vnet->rx_done,
-						    skb->len - vnet->rx_done);
+						    dest, room);
 			if (got < 0)
 				break;	/* Host memory out of reach: later */
 			if (!got) {
@@ -422,6 +541,62 @@ static int epf_vnet_tx_complete(struct epf_vnet *vnet,
 	return ret;
 }
 
+/* The host's features for what the endpoint sends: NETIF_F_* */
+static netdev_features_t epf_vnet_host_takes(struct epf_virtio *evd)
+{
+	netdev_features_t f = 0;
+
+	if (!epf_virtio_has_feature(evd, VIRTIO_NET_F_GUEST_CSUM))
+		return 0;
+	f |= NETIF_F_HW_CSUM | NETIF_F_SG;
+	if (epf_virtio_has_feature(evd, VIRTIO_NET_F_GUEST_TSO4))
+		f |= NETIF_F_TSO;
+	if (epf_virtio_has_feature(evd, VIRTIO_NET_F_GUEST_TSO6))
+		f |= NETIF_F_TSO6;
+	if ((f & (NETIF_F_TSO | NETIF_F_TSO6)) &&
+	    epf_virtio_has_feature(evd, VIRTIO_NET_F_GUEST_ECN))
+		f |= NETIF_F_TSO_ECN;
+
+	return f;
+}
+
+/*
+ * A GSO skb whose kind the host does not take (any more): segment it, and
+ * queue the segments in its place.  False if it has to be dropped.
+ */
+static bool epf_vnet_tx_segment(struct epf_vnet *vnet, struct sk_buff *skb)
+{
+	netdev_features_t f = vnet->csum_out ? NETIF_F_HW_CSUM | NETIF_F_SG : 0;
+	struct sk_buff *segs, *seg, *next;
+	struct sk_buff_head list;
+	unsigned long flags;
+
+	segs = skb_gso_segment(skb, f);
+	if (IS_ERR_OR_NULL(segs))
+		return false;
+
+	__skb_queue_head_init(&list);
+	skb_list_walk_safe(segs, seg, next) {
+		skb_mark_not_on_list(seg);
+		__skb_queue_tail(&list, seg);
+	}
+	spin_lock_irqsave(&vnet->tx_queue.lock, flags);
+	skb_queue_splice(&list, &vnet->tx_queue);
+	spin_unlock_irqrestore(&vnet->tx_queue.lock, flags);
+	consume_skb(skb);
+
+	return true;
+}
+
+/* Whether the host takes @skb's segmentation offload */
+static bool epf_vnet_tx_gso_ok(struct epf_vnet *vnet, struct sk_buff *skb)
+{
+	netdev_features_t host = vnet->csum_out ?
+				 epf_vnet_host_takes(vnet->evd) : 0;
+
+	return skb_gso_ok(skb, host);
+}
+
 /* Take the next frame from the stack and get its header ready */
 static bool epf_vnet_tx_next(struct epf_vnet *vnet)
 {
@@ -430,7 +605,17 @@ static bool epf_vnet_tx_next(struct epf_vnet *vnet)
 	while ((skb = skb_dequeue(&vnet->tx_queue))) {
 		vnet->tx_skb = skb;
 
-		if (skb->len > EPF_VNET_FRAME(vnet->mtu)) {
+		if (skb_is_gso(skb) && !epf_vnet_tx_gso_ok(vnet, skb)) {
+			vnet->tx_skb = NULL;
+			if (!epf_vnet_tx_segment(vnet, skb)) {
+				vnet->tx_skb = skb;
+				epf_vnet_tx_drop(vnet, true);
+			}
+			continue;
+		}
+
+		if (skb->len > (skb_is_gso(skb) ? EPF_VNET_GSO_MAX :
+				EPF_VNET_FRAME(vnet->mtu))) {
 			epf_vnet_tx_drop(vnet, false);
 			continue;
 		}
@@ -633,14 +818,25 @@ static int epf_vnet_activate(struct epf_virtio *evd)
 				    sizeof(struct virtio_net_hdr);
 	vnet->csum_in = epf_virtio_has_feature(evd, VIRTIO_NET_F_CSUM);
 	vnet->csum_out = epf_virtio_has_feature(evd, VIRTIO_NET_F_GUEST_CSUM);
-	vnet->rx_max = vnet->hdr_len + EPF_VNET_FRAME(vnet->mtu);
+	vnet->gso_in = 0;
+	if (vnet->csum_in &&
+	    epf_virtio_has_feature(evd, VIRTIO_NET_F_HOST_TSO4))
+		vnet->gso_in |= BIT(VIRTIO_NET_HDR_GSO_TCPV4);
+	if (vnet->csum_in &&
+	    epf_virtio_has_feature(evd, VIRTIO_NET_F_HOST_TSO6))
+		vnet->gso_in |= BIT(VIRTIO_NET_HDR_GSO_TCPV6);
+	vnet->ecn_in = vnet->gso_in &&
+		       epf_virtio_has_feature(evd, VIRTIO_NET_F_HOST_ECN);
+	vnet->rx_max = vnet->hdr_len +
+		       max_t(unsigned int, EPF_VNET_FRAME(vnet->mtu),
+			     vnet->gso_in ? EPF_VNET_GSO_MAX : 0);
 	vnet->rx_busy = false;
 	vnet->tx_nbufs = 0;
 	vnet->tx_cur = 0;
 	vnet->tx_room = 0;
 	memset(vnet->tx_len, 0, sizeof(vnet->tx_len));
 
-	WRITE_ONCE(vnet->host_csum, vnet->csum_out);
+	WRITE_ONCE(vnet->host_offloads, epf_vnet_host_takes(evd));
 	schedule_work(&vnet->features_work);
 
 	netif_carrier_on(vnet->ndev);
@@ -690,7 +886,7 @@ static void epf_vnet_reset(struct epf_virtio *evd)
 	netif_wake_queue(ndev);
 	local_bh_enable();
 
-	WRITE_ONCE(vnet->host_csum, false);
+	WRITE_ONCE(vnet->host_offloads, 0);
 	schedule_work(&vnet->features_work);
 
 	netdev_dbg(ndev, "host driver gone, %u frames dropped\n", dropped);
@@ -822,8 +1018,7 @@ static netdev_features_t epf_vnet_fix_features(struct net_device *ndev,
 {
 	struct epf_vnet *vnet = netdev_priv(ndev);
 
-	if (!READ_ONCE(vnet->host_csum))
-		features &= ~EPF_VNET_CSUM_FEATURES;
+	features &= ~(EPF_VNET_OFFLOADS & ~READ_ONCE(vnet->host_offloads));
 
 	return features;
 }
@@ -1051,8 +1246,9 @@ static int epf_vnet_probe(struct pci_epf *epf,
 	ndev->netdev_ops = &epf_vnet_netdev_ops;
 	ndev->min_mtu = ETH_MIN_MTU;
 	ndev->max_mtu = vnet->mtu;
-	ndev->hw_features = EPF_VNET_CSUM_FEATURES;
-	ndev->features = EPF_VNET_CSUM_FEATURES;
+	ndev->hw_features = EPF_VNET_OFFLOADS;
+	ndev->features = EPF_VNET_OFFLOADS;
+	netif_set_tso_max_size(ndev, EPF_VNET_GSO_MAX);
 	eth_hw_addr_random(ndev);
 	netif_napi_add(ndev, &vnet->napi, epf_vnet_napi_poll);
 	netif_carrier_off(ndev);
