@@ -115,12 +115,37 @@ seg_set() {
 	in_host ethtool -K "$host_if" $1 >/dev/null 2>&1 &&
 	in_ep ethtool -K "$ep_if" $1 >/dev/null 2>&1
 }
+# ep_ethstat NAME: counter NAME of ethtool -S on the endpoint interface
+ep_ethstat() {
+	in_ep ethtool -S "$ep_if" | awk -v n="$1:" '$1 == n { print $2 }'
+}
+# seg_count NAME BIG: ethtool -S counter NAME grew in the last transfer
+# exactly when BIG is "yes" (its value before in $seg_before)
+seg_count() {
+	sc_now=$(ep_ethstat "$1")
+	if [ "$2" = yes ]; then
+		tap_check "ethtool -S: $1 grew ($seg_before -> $sc_now)" \
+			test "${sc_now:-0}" -gt "${seg_before:-0}"
+	else
+		tap_check "ethtool -S: $1 unchanged ($seg_before -> $sc_now)" \
+			test "${sc_now:--1}" -eq "${seg_before:-0}"
+	fi
+}
 seg_case() {
+	seg_before=$(ep_ethstat rx0_gso_packets)
 	xfer_seg "TCP 64 MiB host -> endpoint, checked ($1)" 67108864 \
 		in_host in_ep "$EP_IP" in_ep "$ep_if" 9000 "$2"
+	seg_count rx0_gso_packets "$2"
+	seg_before=$(ep_ethstat tx0_gso_packets)
 	xfer_seg "TCP 64 MiB endpoint -> host, checked ($1)" 67108864 \
 		in_ep in_host "$HOST_IP" in_host "$host_if" 9000 "$2"
+	seg_count tx0_gso_packets "$2"
 }
+tap_check "ethtool -i: driver pci_epf_vnet" sh -c \
+	"nsenter -t $VNET_EP_NS -n ethtool -i $ep_if | grep -qx 'driver: pci_epf_vnet'"
+tap_check "ethtool -s speed 10000 duplex full, then reported" sh -c \
+	"nsenter -t $VNET_EP_NS -n ethtool -s $ep_if speed 10000 duplex full &&
+	 nsenter -t $VNET_EP_NS -n ethtool $ep_if | grep -q 'Speed: 10000Mb/s'"
 tap_check "endpoint interface offers TSO (ethtool -k)" sh -c \
 	"nsenter -t $VNET_EP_NS -n ethtool -k $ep_if |
 	 grep -qx 'tcp-segmentation-offload: on'"
@@ -169,7 +194,7 @@ for d in "endpoint -> host:et:h" "host -> endpoint:ht:e"; do
 	fi
 done
 rm -rf "$seg_out"
-tap_diag "endpoint /proc/net/dev: $(in_ep grep "$ep_if:" /proc/net/dev | tr -s ' ')"
+tap_diag "endpoint ethtool -S: $(in_ep ethtool -S "$ep_if" | tr -s ' \n' ' ')"
 
 # --- MTU changes -----------------------------------------------------------------
 if in_ep ip link set "$ep_if" mtu 9001 2>/dev/null; then

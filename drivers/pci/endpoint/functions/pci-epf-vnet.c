@@ -45,6 +45,7 @@
 
 #include <linux/cpumask.h>
 #include <linux/etherdevice.h>
+#include <linux/ethtool.h>
 #include <linux/hex.h>
 #include <linux/if_vlan.h>
 #include <linux/module.h>
@@ -126,6 +127,35 @@
 #define EPF_VNET_Q_TX			1
 #define EPF_VNET_NR_QUEUES		2
 
+/* Counters beyond the interface's statistics, for ethtool -S */
+enum epf_vnet_stat {
+	EPF_VNET_RX_GSO,	/* host frames with segmentation offload */
+	EPF_VNET_RX_BACKLOG_FULL, /* times host frames waited for NAPI */
+	EPF_VNET_TX_GSO,	/* frames to the host with segmentation offload */
+	EPF_VNET_TX_SEGMENTED,	/* GSO skbs segmented here for the host */
+	EPF_VNET_TX_NO_BUFS,	/* times a frame waited for host buffers */
+	EPF_VNET_TX_STOPS,	/* times the stack was held back */
+	EPF_VNET_NR_STATS,
+};
+
+static const char epf_vnet_stat_names[EPF_VNET_NR_STATS][ETH_GSTRING_LEN] = {
+	[EPF_VNET_RX_GSO] = "rx0_gso_packets",
+	[EPF_VNET_RX_BACKLOG_FULL] = "rx0_backlog_full",
+	[EPF_VNET_TX_GSO] = "tx0_gso_packets",
+	[EPF_VNET_TX_SEGMENTED] = "tx0_segmented",
+	[EPF_VNET_TX_NO_BUFS] = "tx0_no_host_buffers",
+	[EPF_VNET_TX_STOPS] = "tx0_queue_stops",
+};
+
+/* The interface's own statistics, as ethtool -S shows them too */
+#define EPF_VNET_NETDEV_STATS	10
+
+static const char epf_vnet_netdev_stat_names[EPF_VNET_NETDEV_STATS][ETH_GSTRING_LEN] = {
+	"rx0_packets", "rx0_bytes", "rx0_errors", "rx0_length_errors",
+	"rx0_header_errors", "rx0_dropped",
+	"tx0_packets", "tx0_bytes", "tx0_errors", "tx0_dropped",
+};
+
 /**
  * struct epf_vnet - one network function instance
  * @epf: the endpoint function
@@ -166,6 +196,9 @@
  * @tx_room: room in @tx_bufs
  * @rx_queued: frames went to @rx_queue since NAPI was last scheduled
  * @in_process: in the process callback (NAPI is scheduled at its end)
+ * @stats: counters for ethtool -S, by enum epf_vnet_stat
+ * @speed: link speed ethtool reports (SPEED_UNKNOWN until one is set)
+ * @duplex: duplex ethtool reports
  *
  * The fields from @le on belong to the poll thread (process, activate and
  * reset callbacks).
@@ -214,7 +247,17 @@ struct epf_vnet {
 	size_t tx_room;
 	bool rx_queued;
 	bool in_process;
+
+	atomic64_t stats[EPF_VNET_NR_STATS];
+	/* Under the RTNL lock, as ethtool's callbacks are */
+	u32 speed;
+	u8 duplex;
 };
+
+static void epf_vnet_count(struct epf_vnet *vnet, enum epf_vnet_stat stat)
+{
+	atomic64_inc(&vnet->stats[stat]);
+}
 
 /* ------------------------------------------------------------------------
  * Data paths (poll thread)
@@ -293,6 +336,8 @@ static bool epf_vnet_rx_frame(struct epf_vnet *vnet, struct sk_buff *skb)
 		goto drop;
 	}
 
+	if (skb_is_gso(skb))
+		epf_vnet_count(vnet, EPF_VNET_RX_GSO);
 	skb->protocol = eth_type_trans(skb, ndev);
 	skb_queue_tail(&vnet->rx_queue, skb);
 
@@ -410,6 +455,9 @@ static bool epf_vnet_host_to_ep(struct epf_vnet *vnet)
 			if (skb_queue_len(&vnet->rx_queue) >=
 			    EPF_VNET_RX_BACKLOG) {
 				/* NAPI wakes us when it has caught up */
+				if (!READ_ONCE(vnet->rx_full))
+					epf_vnet_count(vnet,
+						       EPF_VNET_RX_BACKLOG_FULL);
 				WRITE_ONCE(vnet->rx_full, true);
 				break;
 			}
@@ -497,6 +545,8 @@ static void epf_vnet_tx_sent(struct epf_virtio *evd, void *ctx, int err)
 
 	DEV_STATS_INC(vnet->ndev, tx_packets);
 	DEV_STATS_ADD(vnet->ndev, tx_bytes, skb->len);
+	if (skb_is_gso(skb))
+		epf_vnet_count(vnet, EPF_VNET_TX_GSO);
 	dev_consume_skb_any(skb);
 }
 
@@ -584,6 +634,7 @@ static bool epf_vnet_tx_segment(struct epf_vnet *vnet, struct sk_buff *skb)
 	skb_queue_splice(&list, &vnet->tx_queue);
 	spin_unlock_irqrestore(&vnet->tx_queue.lock, flags);
 	consume_skb(skb);
+	epf_vnet_count(vnet, EPF_VNET_TX_SEGMENTED);
 
 	return true;
 }
@@ -743,8 +794,11 @@ static bool epf_vnet_ep_to_host(struct epf_vnet *vnet)
 		if (!vnet->tx_skb && !epf_vnet_tx_next(vnet))
 			break;
 
-		if (!epf_vnet_tx_take_bufs(vnet, vq))
-			break;		/* The host posted none */
+		if (!epf_vnet_tx_take_bufs(vnet, vq)) {
+			/* The host posted none */
+			epf_vnet_count(vnet, EPF_VNET_TX_NO_BUFS);
+			break;
+		}
 		if (!vnet->tx_skb) {
 			progress = true;	/* Dropped */
 			continue;
@@ -1004,8 +1058,10 @@ static netdev_tx_t epf_vnet_start_xmit(struct sk_buff *skb,
 	}
 
 	skb_queue_tail(&vnet->tx_queue, skb);
-	if (skb_queue_len(&vnet->tx_queue) >= EPF_VNET_TX_BACKLOG)
+	if (skb_queue_len(&vnet->tx_queue) >= EPF_VNET_TX_BACKLOG) {
 		netif_stop_queue(ndev);
+		epf_vnet_count(vnet, EPF_VNET_TX_STOPS);
+	}
 
 	/* The poll thread also restarts the queue if it drained meanwhile */
 	epf_virtio_wake(vnet->evd);
@@ -1022,6 +1078,91 @@ static netdev_features_t epf_vnet_fix_features(struct net_device *ndev,
 
 	return features;
 }
+
+static void epf_vnet_get_drvinfo(struct net_device *ndev,
+				 struct ethtool_drvinfo *info)
+{
+	struct epf_vnet *vnet = netdev_priv(ndev);
+
+	strscpy(info->driver, KBUILD_MODNAME, sizeof(info->driver));
+	strscpy(info->bus_info, dev_name(&vnet->epf->dev),
+		sizeof(info->bus_info));
+}
+
+static int epf_vnet_get_sset_count(struct net_device *ndev, int sset)
+{
+	if (sset != ETH_SS_STATS)
+		return -EOPNOTSUPP;
+
+	return EPF_VNET_NETDEV_STATS + EPF_VNET_NR_STATS;
+}
+
+static void epf_vnet_get_strings(struct net_device *ndev, u32 sset, u8 *data)
+{
+	unsigned int i;
+
+	if (sset != ETH_SS_STATS)
+		return;
+
+	for (i = 0; i < EPF_VNET_NETDEV_STATS; i++)
+		ethtool_puts(&data, epf_vnet_netdev_stat_names[i]);
+	for (i = 0; i < EPF_VNET_NR_STATS; i++)
+		ethtool_puts(&data, epf_vnet_stat_names[i]);
+}
+
+static void epf_vnet_get_ethtool_stats(struct net_device *ndev,
+				       struct ethtool_stats *stats, u64 *data)
+{
+	struct epf_vnet *vnet = netdev_priv(ndev);
+	struct rtnl_link_stats64 st;
+	unsigned int i;
+
+	dev_get_stats(ndev, &st);
+	*data++ = st.rx_packets;
+	*data++ = st.rx_bytes;
+	*data++ = st.rx_errors;
+	*data++ = st.rx_length_errors;
+	*data++ = st.rx_frame_errors;
+	*data++ = st.rx_dropped;
+	*data++ = st.tx_packets;
+	*data++ = st.tx_bytes;
+	*data++ = st.tx_errors;
+	*data++ = st.tx_dropped;
+	for (i = 0; i < EPF_VNET_NR_STATS; i++)
+		*data++ = atomic64_read(&vnet->stats[i]);
+}
+
+static int epf_vnet_get_link_ksettings(struct net_device *ndev,
+				       struct ethtool_link_ksettings *cmd)
+{
+	struct epf_vnet *vnet = netdev_priv(ndev);
+
+	cmd->base.speed = vnet->speed;
+	cmd->base.duplex = vnet->duplex;
+	cmd->base.port = PORT_OTHER;
+
+	return 0;
+}
+
+/* A speed to report, for tools that want one: the link has none of its own */
+static int epf_vnet_set_link_ksettings(struct net_device *ndev,
+				       const struct ethtool_link_ksettings *cmd)
+{
+	struct epf_vnet *vnet = netdev_priv(ndev);
+
+	return ethtool_virtdev_set_link_ksettings(ndev, cmd, &vnet->speed,
+						  &vnet->duplex);
+}
+
+static const struct ethtool_ops epf_vnet_ethtool_ops = {
+	.get_drvinfo = epf_vnet_get_drvinfo,
+	.get_link = ethtool_op_get_link,
+	.get_sset_count = epf_vnet_get_sset_count,
+	.get_strings = epf_vnet_get_strings,
+	.get_ethtool_stats = epf_vnet_get_ethtool_stats,
+	.get_link_ksettings = epf_vnet_get_link_ksettings,
+	.set_link_ksettings = epf_vnet_set_link_ksettings,
+};
 
 static const struct net_device_ops epf_vnet_netdev_ops = {
 	.ndo_open = epf_vnet_open,
@@ -1244,6 +1385,9 @@ static int epf_vnet_probe(struct pci_epf *epf,
 	mutex_unlock(&vnet->cfs.lock);
 
 	ndev->netdev_ops = &epf_vnet_netdev_ops;
+	ndev->ethtool_ops = &epf_vnet_ethtool_ops;
+	vnet->speed = SPEED_UNKNOWN;
+	vnet->duplex = DUPLEX_UNKNOWN;
 	ndev->min_mtu = ETH_MIN_MTU;
 	ndev->max_mtu = vnet->mtu;
 	ndev->hw_features = EPF_VNET_OFFLOADS;
