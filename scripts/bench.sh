@@ -309,7 +309,7 @@ net_rows() {
 	awk -v rd_ns="$board_read_ns" -v wr_ns="$board_write_ns" \
 	    -v dma_mbps="$board_dma_mbps" -v dma_us="$board_dma_us" \
 	    -v cpu_x="$board_cpu_x" '
-	BEGIN { nc = split("ringrd datard wr dma bpp est", cm, " ") }
+	BEGIN { nc = split("ringrd datard wr dma bpp irq kick est", cm, " ") }
 	$1 == "BENCH-PLACEMENT" { sub(/^BENCH-PLACEMENT /, "P "); print }
 	$1 == "BENCH-FAIL" {
 		print "F", $2, $3, $4
@@ -331,6 +331,11 @@ net_rows() {
 		print "V", $2, $3 "_wr", $4, sprintf("%.2f", $7 / n)
 		print "V", $2, $3 "_dma", $4, sprintf("%.2f", $8 / n)
 		print "V", $2, $3 "_bpp", $4, sprintf("%.0f", $11 / n)
+		mib = $11 / 1048576
+		print "V", $2, $3 "_irq", $4, \
+			(mib > 0 ? sprintf("%.1f", $13 / mib) : "n/a:no-bytes")
+		print "V", $2, $3 "_kick", $4, \
+			(mib > 0 ? sprintf("%.1f", $14 / mib) : "n/a:no-bytes")
 		us = $12 / n / cpu_x + ($5 + $6) / n * rd_ns / 1000 + \
 		     $7 / n * wr_ns / 1000 + $8 / n * dma_us + $9 / n / dma_mbps
 		print "V", $2, $3 "_est", $4, \
@@ -359,6 +364,8 @@ for d in "h2e host->endpoint" "e2h endpoint->host"; do
 	net_cost_metrics+="|tcp_${d%% *}_wr=TCP CPU writes/packet, ${d#* }"
 	net_cost_metrics+="|tcp_${d%% *}_dma=TCP DMA transfers/packet, ${d#* }"
 	net_cost_metrics+="|tcp_${d%% *}_bpp=TCP bytes/packet, ${d#* }"
+	net_cost_metrics+="|tcp_${d%% *}_irq=TCP host interrupts/MiB, ${d#* }"
+	net_cost_metrics+="|tcp_${d%% *}_kick=TCP host notifies seen/MiB, ${d#* }"
 	net_cost_metrics+="|tcp_${d%% *}_est=TCP board estimate Mbit/s, ${d#* }"
 done
 
@@ -391,18 +398,18 @@ console_suite() {
 # net_suite: iperf3, ping and link cost, dedicated (MMIO) vs dedicated on
 # DMA vs mediated vs veth
 net_suite() {
-	# Boot and set-up, then per repetition 3 function set-ups and
-	# teardowns (60 s each at most) and 4 paths x (4 iperf3 runs of SECS
+	# Boot and set-up, then per repetition 5 function set-ups and
+	# teardowns (60 s each at most) and 6 paths x (4 iperf3 runs of SECS
 	# s, with margin, and a ping round)
-	local limit=$((180 + reps * (3 * 60 + 4 * (4 * (secs + 20) + 10))))
+	local limit=$((180 + reps * (5 * 60 + 6 * (4 * (secs + 20) + 10))))
 
 	echo "bench.sh: net benchmark, $reps x $secs s, kernel $kver" >&2
 	run_suite net /bench/net.sh "$limit" \
 		"vep.bench_secs=$secs vep.bench_reps=$reps"
 
 	tr -d '\r' <"$out/net.log" | net_rows |
-		table "$out/net.csv" "dedicated dma mediated veth" \
-		"ded/dma ded/med ded/veth" \
+		table "$out/net.csv" "tso noidx dedicated dma mediated veth" \
+		"tso/noidx tso/ded tso/dma tso/med tso/veth" \
 		"tcp_h2e=TCP host->endpoint Mbit/s|tcp_e2h=TCP endpoint->host Mbit/s|udp_h2e=UDP host->endpoint Mbit/s|udp_e2h=UDP endpoint->host Mbit/s|udp_h2e_loss=UDP host->endpoint loss %|udp_e2h_loss=UDP endpoint->host loss %|ping_us=ping round trip, us$net_cost_metrics"
 	echo "bench.sh: board model of the estimates: $board_model" >&2
 	echo "bench.sh: table written to $out/net.csv" >&2

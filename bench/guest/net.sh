@@ -2,15 +2,19 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Network benchmark, run in the rig by scripts/bench.sh: the dedicated
-# function (pci-epf-vnet: the host's virtio_net interface and epvnet0),
-# moving its packets by MMIO ("dedicated") and by the controller's DMA
+# function (pci-epf-vnet: the host's virtio_net interface and epvnet0)
+# with the features it offers by default ("tso": TCP segmentation offload
+# both ways, mergeable receive buffers, event indices), the same without
+# event indices ("noidx": VIRTIO_RING_F_EVENT_IDX left out), and with the
+# mediated function's
+# features, moving its packets by MMIO ("dedicated") and by the controller's DMA
 # channels ("dma": dma_threshold 256, copies left in flight, and ring
 # state read in bulk on a third channel, dma_rings 1), the
 # mediated one (pci-epf-vmed device "net": a local virtio_net on the
 # endpoint) and a veth pair, in one boot.  Each link joins a host network
 # namespace and an endpoint one.  For each: iperf3 TCP and UDP both ways
 # and a ping round trip.  The paths take turns in every repetition
-# (dedicated, dma, mediated, veth; dedicated, dma, ...), and each
+# (tso, noidx, dedicated, dma, mediated, veth; tso, noidx, ...), and each
 # function is bound for its own turn only: set up, measured, unlinked and
 # removed again, so that every measurement runs with exactly one function
 # linked (the veth pair with none).  Prints one line per measurement and
@@ -19,7 +23,7 @@
 #
 #   BENCH-PLACEMENT TEXT...
 #   BENCH PATH METRIC REP VALUE
-#   BENCH-COST PATH METRIC REP RING_RD DATA_RD WR DMA DMA_BYTES CHAINS BYTES EP_CPU_US
+#   BENCH-COST PATH METRIC REP RING_RD DATA_RD WR DMA DMA_BYTES CHAINS BYTES EP_CPU_US IRQS KICKS
 #   BENCH-FAIL PATH METRIC REP
 #
 # METRIC: tcp_h2e, tcp_e2h (Mbit/s received), udp_h2e, udp_e2h (Mbit/s
@@ -30,8 +34,9 @@
 # debugfs "cost", all queues summed, from just before the run to just
 # after it; see bench/README, "A cost model for real hardware"): CPU reads
 # of the host's rings and of packet data, CPU writes, DMA transfers and
-# bytes, chains, the bytes moved (by CPU or DMA), and the poll thread's
-# CPU time in us.  The veth pair has none: "n/a:no-endpoint".
+# bytes, chains, the bytes moved (by CPU or DMA), the poll thread's CPU
+# time in us, the interrupts raised for the host and the polls that found
+# a host notify (QUEUE_NOTIFY written).  The veth pair has none: "n/a:no-endpoint".
 #
 # Placement, the same for every path (CPU 0 the host's, CPU 1 the
 # endpoint's): the host namespace's tasks (iperf3 client, ping) on CPU 0,
@@ -40,9 +45,11 @@
 # host_cpu=0), the mediated function's local interrupts (irq_cpu 0) and
 # unbound kernel work on CPU 0.
 #
-# Both virtio links run at MTU 1500 with the same features (checksum
-# offload, no mergeable buffers, no segmentation offload: what the
-# mediator supports), so the two designs are compared on equal terms.
+# Both virtio links run at MTU 1500.  "dedicated", "dma" and "mediated"
+# have the same features (checksum offload, no mergeable buffers, no
+# segmentation offload: what the mediator supports), so the two designs
+# are compared on equal terms; "tso" is the dedicated function as it
+# ships.
 
 . /tests/lib/tap.sh
 . /tests/lib/rig.sh
@@ -95,7 +102,8 @@ cost_sum() {
 		print v["ring_rd"] + 0, v["data_rd"] + 0,
 		      v["ring_wr"] + v["data_wr"], v["dma"] + v["ring_dma"],
 		      v["dma_bytes"] + v["ring_dma_bytes"], v["chains"] + 0,
-		      v["data_rd_bytes"] + v["data_wr_bytes"] + v["dma_bytes"], t
+		      v["data_rd_bytes"] + v["data_wr_bytes"] + v["dma_bytes"], t,
+		      v["irqs"] + 0, v["kicks"] + 0
 	}' "$1"
 }
 
@@ -134,8 +142,9 @@ iperf() {
 			    -v r="$rep" '{
 				printf "BENCH-COST %s %s %s", p, n, r
 				for (i = 1; i <= 7; i++)
-					printf " %.0f", $(i + 8) - $i
-				printf " %.0f\n", ($16 - $8) * 10000
+					printf " %.0f", $(i + 10) - $i
+				printf " %.0f", ($18 - $8) * 10000
+				printf " %.0f %.0f\n", $19 - $9, $20 - $10
 			}'
 		else
 			echo "# ERROR: $ip_path $ip_name run $rep: no cost figures (pci_epf_virtio's debugfs cost or the poll thread not found)"
@@ -201,6 +210,19 @@ link_up() {
 		echo "# $1 run $rep: the link did not come up"
 		return 1
 	}
+}
+
+# tso_up [BITS]: the dedicated function with its default features (but
+# those in mask BITS), on controller 0, both interfaces up
+tso_up() {
+	f=$EPCFS/functions/pci_epf_vnet/net0
+	mkdir "$f" &&
+		echo $(($(cat "$f/vnet/features") & ~${1:-0})) >"$f/vnet/features" &&
+		vnet_fn net0 0 "$HOST_MAC" 1500 &&
+		bdf=$(host_bdf 0) && host_wait_bound "$bdf" 30 &&
+		rig_wait 10 host_has_if "$bdf" &&
+		link_up tso "$(host_ifname "$bdf")" \
+			"$(ifname_of "$(cat "$f/vnet/ifindex")")"
 }
 
 # ded_up: the dedicated function on controller 0, both interfaces up
@@ -294,6 +316,8 @@ run_path() {
 	fi
 	term_sides
 	case $1 in
+	tso) rp_up=tso_up rp_down=ded_down ;;
+	noidx) rp_up="tso_up $((1 << 29))" rp_down=ded_down ;;
 	dedicated) rp_up=ded_up rp_down=ded_down ;;
 	dma) rp_up=dma_up rp_down=ded_down ;;
 	mediated) rp_up=med_up rp_down=med_down ;;
@@ -320,7 +344,7 @@ term_sides
 
 rep=1
 while [ $rep -le "$REPS" ]; do
-	for path in dedicated dma mediated veth; do
+	for path in tso noidx dedicated dma mediated veth; do
 		run_path $path
 	done
 	rep=$((rep + 1))

@@ -74,7 +74,7 @@ feats=$(cat /sys/bus/virtio/devices/"$vdev"/features)
 tap_diag "host features: $feats"
 for f in "0 CSUM" "1 GUEST_CSUM" "3 MTU" "5 MAC" "7 GUEST_TSO4" "8 GUEST_TSO6" \
 	 "9 GUEST_ECN" "11 HOST_TSO4" "12 HOST_TSO6" "13 HOST_ECN" "15 MRG_RXBUF" \
-	 "16 STATUS"; do
+	 "16 STATUS" "29 RING_EVENT_IDX"; do
 	tap_check "host accepted ${f#* }" has_bit "$feats" "${f% *}"
 done
 tap_check "the host uses MSI-X" test "$(host_irq_kind "$bdf")" = MSI-X

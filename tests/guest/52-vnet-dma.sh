@@ -39,7 +39,7 @@ else
 fi
 tap_check "dma_rings takes 1" sh -c "echo 1 >$fn/vnet/dma_rings"
 # The default features but TSO (bits 7-9, 11-13)
-NO_TSO=0x0801802b
+NO_TSO=0x2801802b
 tap_check "features take $NO_TSO (no TSO)" sh -c "echo $NO_TSO >$fn/vnet/features"
 rig_need "net0 on controller 0 (MAC $HOST_MAC), link up" \
 	vnet_fn net0 0 "$HOST_MAC" 1500
@@ -179,7 +179,7 @@ ep_ethstat() {
 }
 tap_check "stop the link, unlink, all features (TSO too), link up" sh -c "
 	echo 0 > $epc/start && rm $epc/net0 &&
-	echo 0x0801bbab > $fn/vnet/features &&
+	echo 0x2801bbab > $fn/vnet/features &&
 	ln -s $fn $epc/ && echo 1 > $epc/start"
 host_again "TSO offered"
 g_rx=$(ep_ethstat rx0_gso_packets)

@@ -61,7 +61,8 @@
 #define EPF_VCON_MAX_PORTS		16
 
 /* Device features this driver implements (and offers by default) */
-#define EPF_VCON_FEATURES		BIT(VIRTIO_CONSOLE_F_SIZE)
+#define EPF_VCON_FEATURES		(BIT(VIRTIO_CONSOLE_F_SIZE) |	\
+					 BIT(VIRTIO_RING_F_EVENT_IDX))
 
 /* Transmit buffer between the tty and the host's receive buffers */
 #define EPF_VCON_OUT_SIZE		SZ_16K

@@ -85,6 +85,7 @@
 					 BIT(VIRTIO_NET_F_GUEST_TSO4) |	\
 					 BIT(VIRTIO_NET_F_GUEST_TSO6) |	\
 					 BIT(VIRTIO_NET_F_GUEST_ECN) |	\
+					 BIT(VIRTIO_RING_F_EVENT_IDX) | \
 					 BIT(VIRTIO_F_ANY_LAYOUT))
 
 /* Device configuration: up to the MTU, which is all we offer */

@@ -44,13 +44,13 @@ static int epf_virtio_cost_show(struct seq_file *m, void *unused)
 		/* A racy read: the poll thread counts on meanwhile */
 		const struct epf_virtio_cost c = data_race(evd->vqs[i].cost);
 
-		seq_printf(m, "queue %u ring_rd %llu ring_rd_bytes %llu ring_wr %llu ring_wr_bytes %llu data_rd %llu data_rd_bytes %llu data_wr %llu data_wr_bytes %llu dma %llu dma_bytes %llu chains %llu irqs %llu idle_rd %llu dma_async %llu held %llu flight_max %llu dropped %llu ring_dma %llu ring_dma_bytes %llu\n",
+		seq_printf(m, "queue %u ring_rd %llu ring_rd_bytes %llu ring_wr %llu ring_wr_bytes %llu data_rd %llu data_rd_bytes %llu data_wr %llu data_wr_bytes %llu dma %llu dma_bytes %llu chains %llu irqs %llu idle_rd %llu dma_async %llu held %llu flight_max %llu dropped %llu ring_dma %llu ring_dma_bytes %llu kicks %llu\n",
 			   i, c.ring_rd, c.ring_rd_bytes, c.ring_wr,
 			   c.ring_wr_bytes, c.data_rd, c.data_rd_bytes,
 			   c.data_wr, c.data_wr_bytes, c.dma, c.dma_bytes,
 			   c.chains, c.irqs, c.idle_rd, c.dma_async, c.held,
 			   c.flight_max, c.dropped, c.ring_dma,
-			   c.ring_dma_bytes);
+			   c.ring_dma_bytes, c.kicks);
 	}
 
 	return 0;

@@ -211,7 +211,8 @@ struct epf_virtio_poller {
 /**
  * struct epf_virtio_cost - what one queue cost the link, by kind
  * @ring_rd: CPU reads of the host's ring (avail index and entries,
- *	descriptors, avail flags): each a non-posted round trip across the link
+ *	descriptors, avail flags or used_event): each a non-posted round
+ *	trip across the link
  * @ring_rd_bytes: bytes they read
  * @idle_rd: reads of the host's avail index that found nothing new (2
  *	bytes each): what polling costs, apart from @ring_rd
@@ -234,6 +235,10 @@ struct epf_virtio_poller {
  * @chains: buffer chains completed
  * @irqs: interrupts raised for the queue (an MSI or MSI-X message is one
  *	more posted write)
+ * @kicks: polls that found the host had written the queue's index to
+ *	QUEUE_NOTIFY since the last (each a posted write of the host's; with
+ *	VIRTIO_RING_F_EVENT_IDX the host seldom writes, as the function
+ *	leaves avail_event alone and polls anyway)
  *
  * Accesses are counted as an arm64 CPU makes them: one per readw(),
  * readl(), writew() or writel(), and for memcpy_fromio() or memcpy_toio()
@@ -263,6 +268,7 @@ struct epf_virtio_cost {
 	u64 ring_dma_bytes;
 	u64 chains;
 	u64 irqs;
+	u64 kicks;
 };
 
 /*

@@ -787,11 +787,16 @@ static bool epf_virtio_poll_regs(struct epf_virtio *evd, ktime_t now)
 		evd->sel_seen = sel;
 	}
 
-	/* A kick: every queue is scanned on every poll anyway */
-	if (epf_virtio_rd16(evd, VIRTIO_PCI_QUEUE_NOTIFY) !=
-	    EPF_VIRTIO_NOTIFY_IDLE) {
+	/*
+	 * A kick: every queue is scanned on every poll anyway.  Counted for
+	 * the queue it names (the last one, if several came between polls).
+	 */
+	sel = epf_virtio_rd16(evd, VIRTIO_PCI_QUEUE_NOTIFY);
+	if (sel != EPF_VIRTIO_NOTIFY_IDLE) {
 		epf_virtio_wr16(evd, VIRTIO_PCI_QUEUE_NOTIFY,
 				EPF_VIRTIO_NOTIFY_IDLE);
+		if (sel < evd->info->nvqs)
+			evd->vqs[sel].cost.kicks++;
 		activity = true;
 	}
 

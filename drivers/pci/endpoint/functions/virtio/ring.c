@@ -135,13 +135,29 @@ static void epf_virtio_ring_wr32(struct epf_virtio_queue *vq, u32 v,
 	writel(v, p);
 }
 
-/* Mirror the host's avail flags, which vringh reads to decide on interrupts */
+/*
+ * Mirror what vringh reads to decide on interrupts: with event indices
+ * (VIRTIO_RING_F_EVENT_IDX) the host's used_event, the used index it wants
+ * an interrupt after, else its avail flags (VRING_AVAIL_F_NO_INTERRUPT)
+ */
 static void epf_virtio_mirror_avail_flags(struct epf_virtio_queue *vq)
 {
-	u16 flags = epf_virtio_ring_rd16(vq, vq->h_avail +
-					 offsetof(struct vring_avail, flags));
+	struct vringh *vrh = &vq->vrh;
+	unsigned int num = vq->sring.num;
+	u16 v;
 
-	WRITE_ONCE(vq->sring.avail->flags, cpu_to_vringh16(&vq->vrh, flags));
+	if (vrh->event_indices) {
+		v = epf_virtio_ring_rd16(vq, vq->h_avail +
+					 offsetof(struct vring_avail, ring) +
+					 num * sizeof(__virtio16));
+		WRITE_ONCE(vring_used_event(&vq->sring),
+			   cpu_to_vringh16(vrh, v));
+		return;
+	}
+
+	v = epf_virtio_ring_rd16(vq, vq->h_avail +
+				 offsetof(struct vring_avail, flags));
+	WRITE_ONCE(vq->sring.avail->flags, cpu_to_vringh16(vrh, v));
 }
 
 /*
