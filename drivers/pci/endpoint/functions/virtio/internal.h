@@ -122,11 +122,12 @@
 
 /*
  * Transport feature bits the core implements: every device-specific bit,
- * and ANY_LAYOUT (a promise of the device driver).  Indirect descriptors,
- * event indexes and NOTIFY_ON_EMPTY are not implemented, so not offered.
+ * ANY_LAYOUT (a promise of the device driver) and event indices.  Indirect
+ * descriptors and NOTIFY_ON_EMPTY are not implemented, so not offered.
  */
 #define EPF_VIRTIO_FEATURES_OK		(GENMASK(VIRTIO_F_NOTIFY_ON_EMPTY - 1, 0) | \
-					 BIT(VIRTIO_F_ANY_LAYOUT))
+					 BIT(VIRTIO_F_ANY_LAYOUT) |	\
+					 BIT(VIRTIO_RING_F_EVENT_IDX))
 
 /* Transitional virtio-pci device IDs (virtio 1.x, 4.1.2.1) */
 #define EPF_VIRTIO_PCI_ID_FIRST		0x1000
