@@ -72,9 +72,13 @@ two_need "unbind the host's virtio_pci" on_host \
 	"echo $TWO_BDF >/sys/bus/pci/drivers/virtio-pci/unbind"
 
 # --- bad frames -------------------------------------------------------------
-for a in net-gso net-csum net-big; do
+for a in net-gso net-csum net-big net-tso-size net-tso-nocsum net-tso-csum \
+	 net-tso-hdrlen net-tso-v6; do
 	e0=$(ep_stat rx_errors) p0=$(ep_stat rx_packets)
-	if ! two_host_hostile "attack=$a features=1" >"$TWO_TMP/load.out" 2>&1; then
+	# CSUM, and HOST_TSO4 for the segmentation attacks
+	f=1
+	case $a in net-tso-*) f=0x801 ;; esac
+	if ! two_host_hostile "attack=$a features=$f" >"$TWO_TMP/load.out" 2>&1; then
 		tap_fail "$a: host test driver loads" "$(cat "$TWO_TMP/load.out")"
 		continue
 	fi
