@@ -1064,8 +1064,13 @@ static netdev_tx_t epf_vnet_start_xmit(struct sk_buff *skb,
 		epf_vnet_count(vnet, EPF_VNET_TX_STOPS);
 	}
 
-	/* The poll thread also restarts the queue if it drained meanwhile */
-	epf_virtio_wake(vnet->evd);
+	/*
+	 * One wake-up for a batch: the stack says when more frames follow at
+	 * once.  The poll thread also restarts the queue if it drained
+	 * meanwhile.
+	 */
+	if (!netdev_xmit_more() || netif_queue_stopped(ndev))
+		epf_virtio_wake(vnet->evd);
 
 	return NETDEV_TX_OK;
 }
