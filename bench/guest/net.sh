@@ -27,7 +27,8 @@
 #   BENCH-FAIL PATH METRIC REP
 #
 # METRIC: tcp_h2e, tcp_e2h (Mbit/s received), udp_h2e, udp_e2h (Mbit/s
-# received, sent as fast as iperf3 can), udp_h2e_loss, udp_e2h_loss
+# received, sent as fast as iperf3 can), udp150_h2e, udp150_e2h (sent at
+# 150 Mbit/s), udp_h2e_loss, udp_e2h_loss, udp150_h2e_loss, udp150_e2h_loss
 # (percent of datagrams lost), ping_us (average round trip).
 #
 # BENCH-COST: what a function's iperf3 run cost the link (pci_epf_virtio's
@@ -83,6 +84,14 @@ iperf_loss() {
 		gsub(/[,]/, ""); printf "%.2f", $2; exit }' "$1"
 }
 
+# udp_snmp SIDE: "RCVBUF SNDBUF" of SIDE's namespace (in_host or in_ep):
+# UDP datagrams dropped for a full socket receive buffer, and sends that
+# found the send buffer or the device queue full
+udp_snmp() {
+	$1 cat /proc/net/snmp | awk '$1 == "Udp:" && $2 ~ /^[0-9]/ {
+		print $6, $7; exit }'
+}
+
 # cost_sum: what the one linked function cost the link so far, its queues
 # summed, and its poll thread's CPU time: "RING_RD DATA_RD WR DMA
 # DMA_BYTES CHAINS BYTES TICKS"; fails if there is not exactly one such
@@ -118,6 +127,10 @@ iperf() {
 	ip_rate=
 	ip_c0=
 	[ "$ip_path" != veth ] && ip_c0=$(cost_sum)
+	ip_u0=
+	case $ip_name in
+	udp*) ip_u0="$(udp_snmp in_host) $(udp_snmp in_ep)" ;;
+	esac
 	if in_host iperf3 -c "$EP_IP" -t "$SECS" -J "$@" >"$ip_json" 2>&1; then
 		ip_rate=$(iperf_rate "$ip_json")
 		[ -n "$ip_rate" ] ||
@@ -128,7 +141,7 @@ iperf() {
 	if [ -z "$ip_rate" ]; then
 		echo "BENCH-FAIL $ip_path $ip_name $rep"
 		case $ip_name in
-		udp_*) echo "BENCH-FAIL $ip_path ${ip_name}_loss $rep" ;;
+		udp*) echo "BENCH-FAIL $ip_path ${ip_name}_loss $rep" ;;
 		esac
 		return 1
 	fi
@@ -152,7 +165,14 @@ iperf() {
 		fi
 	fi
 	case $ip_name in
-	udp_*)
+	udp*)
+		# Where datagrams went: full socket buffers on either side
+		echo "$ip_u0 $(udp_snmp in_host) $(udp_snmp in_ep)" |
+			awk -v p="$ip_path" -v n="$ip_name" -v r="$rep" '
+			NF != 8 { print "# " p " " n " run " r ": no UDP counters"; next }
+			{
+			printf "# %s %s run %s: receive buffer drops host %d endpoint %d, send buffer or queue full host %d endpoint %d\n",
+			    p, n, r, $5 - $1, $7 - $3, $6 - $2, $8 - $4 }'
 		ip_loss=$(iperf_loss "$ip_json")
 		if [ -n "$ip_loss" ]; then
 			echo "BENCH $ip_path ${ip_name}_loss $rep $ip_loss"
@@ -164,7 +184,7 @@ iperf() {
 	esac
 }
 
-METRICS="tcp_h2e tcp_e2h udp_h2e udp_e2h udp_h2e_loss udp_e2h_loss ping_us"
+METRICS="tcp_h2e tcp_e2h udp_h2e udp_e2h udp_h2e_loss udp_e2h_loss udp150_h2e udp150_e2h udp150_h2e_loss udp150_e2h_loss ping_us"
 
 # fail_all PATH WHY: every measurement of PATH in this repetition failed
 fail_all() {
@@ -189,6 +209,9 @@ measure() {
 	iperf "$1" tcp_e2h -R
 	iperf "$1" udp_h2e -u -b 0 -l 1400
 	iperf "$1" udp_e2h -u -b 0 -l 1400 -R
+	# The same offered rate for every path, below what each carries
+	iperf "$1" udp150_h2e -u -b 150M -l 1400
+	iperf "$1" udp150_e2h -u -b 150M -l 1400 -R
 	m_rtt=$(in_host ping -c 20 -i 0.05 -W 2 "$EP_IP" |
 		sed -n 's|.* = [0-9.]*/\([0-9.]*\)/.*|\1|p')
 	if [ -n "$m_rtt" ]; then

@@ -62,7 +62,7 @@ stats=/sys/class/net/$ep_if/statistics
 
 # --- bad frames ---------------------------------------------------------------
 for a in net-gso net-csum net-big net-tso-size net-tso-nocsum net-tso-csum \
-	 net-tso-hdrlen net-tso-v6; do
+	 net-tso-hdrlen net-tso-v6 net-tso-mss; do
 	e0=$(cat "$stats/rx_errors")
 	p0=$(cat "$stats/rx_packets")
 	# CSUM, and HOST_TSO4 for the segmentation attacks

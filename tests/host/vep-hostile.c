@@ -59,6 +59,8 @@
  *   net-tso-csum    a checksum that starts beyond the frame
  *   net-tso-hdrlen  a header length beyond the frame
  *   net-tso-v6      the TCP/IPv6 type, which was not negotiated
+ *   net-tso-mss     a frame far larger than an MTU of 1500 whose segment
+ *                   size is larger still: no GSO packet comes of it
  *
  * Set-up attack: the driver reads the device configuration (at offset 20,
  * MSI-X off), enables MSI-X, writes its vectors over offsets 20-23 and
@@ -423,18 +425,22 @@ static bool vep_hostile_bad_frame(struct vep_hostile *h)
 
 		hdr->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 		hdr->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
-		if (!strcmp(attack, "net-tso-size"))
+		if (!strcmp(attack, "net-tso-size")) {
 			size = 0;
-		else if (!strcmp(attack, "net-tso-nocsum"))
+		} else if (!strcmp(attack, "net-tso-nocsum")) {
 			hdr->flags = 0;
-		else if (!strcmp(attack, "net-tso-csum"))
+		} else if (!strcmp(attack, "net-tso-csum")) {
 			start = 2000;
-		else if (!strcmp(attack, "net-tso-hdrlen"))
+		} else if (!strcmp(attack, "net-tso-hdrlen")) {
 			hlen = 4000;
-		else if (!strcmp(attack, "net-tso-v6"))
+		} else if (!strcmp(attack, "net-tso-v6")) {
 			hdr->gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
-		else
+		} else if (!strcmp(attack, "net-tso-mss")) {
+			size = 4000;
+			len = VEP_HOSTILE_BIG;
+		} else {
 			return false;
+		}
 		hdr->gso_size = (__force __virtio16)cpu_to_le16(size);
 		hdr->hdr_len = (__force __virtio16)cpu_to_le16(hlen);
 		hdr->csum_start = (__force __virtio16)cpu_to_le16(start);

@@ -18,8 +18,9 @@
  * halted by its guest or blocked inside QEMU; a guest that was spinning
  * then (a poll thread in a set-up) says the second.  A thread that ran
  * throughout has no spell: whatever the guest saw then happened inside it.
- * SIGTERM ends it.  Meant for the test harness, beside the rig; about a
- * hundredth of a millisecond of CPU per sample.
+ * Once the thread is gone (its QEMU ended), sampling stops and the dump
+ * covers what came before.  SIGTERM ends it.  Meant for the test harness,
+ * beside the rig; about a hundredth of a millisecond of CPU per sample.
  */
 
 #define _GNU_SOURCE
@@ -141,18 +142,22 @@ static void vep_sw_read_steal(unsigned long long *steal)
 	fclose(f);
 }
 
-static void vep_sw_sample(int pid, long long t)
+/* Returns -1 once thread @who is gone (its QEMU ended): no sample then */
+static int vep_sw_sample(int pid, int who, long long t)
 {
 	struct vep_sw_sample *s = &vep_sw_ring[vep_sw_head % VEP_SW_SAMPLES];
 	unsigned long long steal[VEP_SW_CPUS] = { 0 };
 	long us_per_tick = 1000000L / sysconf(_SC_CLK_TCK);
+	unsigned long long run, wait;
 	int i;
+
+	if (vep_sw_schedstat(pid, vep_sw_th[who].tid, &run, &wait))
+		return -1;
 
 	memset(s, 0, sizeof(*s));
 	s->t = t;
 	for (i = 0; i < vep_sw_nth; i++) {
 		struct vep_sw_thread *th = &vep_sw_th[i];
-		unsigned long long run, wait;
 
 		if (vep_sw_schedstat(pid, th->tid, &run, &wait))
 			continue;
@@ -167,6 +172,7 @@ static void vep_sw_sample(int pid, long long t)
 		vep_sw_steal[i] = steal[i];
 	}
 	vep_sw_head++;
+	return 0;
 }
 
 struct vep_sw_spell {
@@ -262,7 +268,7 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = vep_sw_on_signal };
 	struct timespec next;
-	int pid, who = -1, i;
+	int pid, who = -1, gone = 0, i;
 
 	if (argc != 4) {
 		fprintf(stderr, "usage: vep-stallwatch PID THREAD OUTFILE\n");
@@ -281,7 +287,7 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	vep_sw_sample(pid, vep_sw_now());
+	vep_sw_sample(pid, who, vep_sw_now());
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!vep_sw_stop) {
 		next.tv_nsec += VEP_SW_TICK_NS;
@@ -290,7 +296,9 @@ int main(int argc, char **argv)
 			next.tv_sec++;
 		}
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
-		vep_sw_sample(pid, vep_sw_now());
+		/* Once the VM is gone, what was seen stays to be written */
+		if (!gone && vep_sw_sample(pid, who, vep_sw_now()))
+			gone = 1;
 		if (vep_sw_dump) {
 			vep_sw_dump = 0;
 			vep_sw_write(argv[3], who);

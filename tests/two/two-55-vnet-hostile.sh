@@ -73,7 +73,7 @@ two_need "unbind the host's virtio_pci" on_host \
 
 # --- bad frames -------------------------------------------------------------
 for a in net-gso net-csum net-big net-tso-size net-tso-nocsum net-tso-csum \
-	 net-tso-hdrlen net-tso-v6; do
+	 net-tso-hdrlen net-tso-v6 net-tso-mss; do
 	e0=$(ep_stat rx_errors) p0=$(ep_stat rx_packets)
 	# CSUM, and HOST_TSO4 for the segmentation attacks
 	f=1

@@ -116,11 +116,13 @@
 #define EPF_VNET_GSO_MAX		GSO_LEGACY_MAX_SIZE
 
 /*
- * Host frames up to this size go into one linear skb; larger ones (GSO
- * frames) get a linear part of EPF_VNET_RX_HEAD bytes after the virtio
- * header, for the protocol headers, and the rest in pages
+ * Host frames up to this size (a frame of the default MTU, header
+ * included) go into one linear skb, a page fragment; larger ones (jumbo
+ * and GSO frames) get a linear part of EPF_VNET_RX_HEAD bytes after the
+ * virtio header, for the protocol headers, and the rest in pages: the
+ * poll thread's atomic allocations stay within a page
  */
-#define EPF_VNET_RX_LINEAR		(16 * 1024)
+#define EPF_VNET_RX_LINEAR		2048
 #define EPF_VNET_RX_HEAD		256
 
 /* Virtqueues, named from the host's side */
@@ -134,7 +136,7 @@ enum epf_vnet_stat {
 	EPF_VNET_RX_BACKLOG_FULL, /* times host frames waited for NAPI */
 	EPF_VNET_TX_GSO,	/* frames to the host with segmentation offload */
 	EPF_VNET_TX_SEGMENTED,	/* GSO skbs segmented here for the host */
-	EPF_VNET_TX_NO_BUFS,	/* times a frame waited for host buffers */
+	EPF_VNET_TX_NO_BUFS,	/* passes that left a frame for want of host buffers */
 	EPF_VNET_TX_STOPS,	/* times the stack was held back */
 	EPF_VNET_NR_STATS,
 };
@@ -326,9 +328,14 @@ static bool epf_vnet_rx_frame(struct epf_vnet *vnet, struct sk_buff *skb)
 		goto drop;
 	}
 
-	/* The rest (offsets, sizes) the helper and the stack check */
+	/*
+	 * The rest (offsets, sizes) the helper and the stack check.  A GSO
+	 * header whose segment size is no smaller than the payload makes no
+	 * GSO packet: then the frame must fit the MTU like any other.
+	 */
 	if (!epf_vnet_rx_hdr_ok(vnet, &hdr.hdr, skb->len) ||
-	    virtio_net_hdr_to_skb(skb, &hdr.hdr, vnet->le)) {
+	    virtio_net_hdr_to_skb(skb, &hdr.hdr, vnet->le) ||
+	    (!skb_is_gso(skb) && skb->len > EPF_VNET_FRAME(vnet->mtu))) {
 		net_dbg_ratelimited("%s: bad header from the host (flags %#x, gso %#x)\n",
 				    ndev->name, hdr.hdr.flags,
 				    hdr.hdr.gso_type);
@@ -1372,6 +1379,8 @@ static int epf_vnet_probe(struct pci_epf *epf,
 
 	vnet->tx_bufs = kcalloc(EPF_VNET_TX_BUFS, sizeof(*vnet->tx_bufs),
 				GFP_KERNEL);
+	/* A GSO skb goes out through the bounce buffer if need be */
+	BUILD_BUG_ON(EPF_VNET_GSO_MAX > EPF_VNET_FRAME_MAX);
 	vnet->tx_bounce = kvmalloc(EPF_VNET_FRAME_MAX, GFP_KERNEL);
 	if (!vnet->tx_bufs || !vnet->tx_bounce) {
 		ret = -ENOMEM;
@@ -1398,6 +1407,7 @@ static int epf_vnet_probe(struct pci_epf *epf,
 	ndev->max_mtu = vnet->mtu;
 	ndev->hw_features = EPF_VNET_OFFLOADS;
 	ndev->features = EPF_VNET_OFFLOADS;
+	ndev->vlan_features = EPF_VNET_OFFLOADS;
 	netif_set_tso_max_size(ndev, EPF_VNET_GSO_MAX);
 	eth_hw_addr_random(ndev);
 	netif_napi_add(ndev, &vnet->napi, epf_vnet_napi_poll);

@@ -317,7 +317,8 @@ struct epf_virtio_flight_map {
  * @ctx: for @done
  * @since: jiffies when the chain was completed
  * @nmaps: entries of @maps in use
- * @maps: the transfers' buffer mappings, undone when the chain retires
+ * @maps: the transfers' buffer mappings, undone when the chain retires, or
+ *	earlier once all its transfers landed and it has more to make
  * Entries of epf_virtio_queue::flights: taken at a chain's first transfer
  * left in flight, or when a chain is completed behind such chains; put in
  * the queue's order when completed, in which order used entries go out.
@@ -360,6 +361,8 @@ struct epf_virtio_flight {
  * @avail_idx: host avail index mirrored into the shadow so far
  * @used_idx: used index published to the host so far
  * @completed: used entries were published since the last notify check
+ * @irq_owed: the host wants an interrupt for the queue that has not gone
+ *	out yet (raising it failed)
  * @flights: entries for chains with DMA transfers in flight, or completed
  *	behind such chains (queue size of them)
  * @fl_free: indexes of the entries of @flights not in use, a stack
@@ -390,6 +393,7 @@ struct epf_virtio_queue {
 	u16 avail_idx;
 	u16 used_idx;
 	bool completed;
+	bool irq_owed;
 	struct epf_virtio_flight *flights;
 	u16 *fl_free;
 	unsigned int fl_nfree;

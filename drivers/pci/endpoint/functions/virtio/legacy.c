@@ -737,7 +737,7 @@ static bool epf_virtio_poll_regs(struct epf_virtio *evd, ktime_t now)
 	bool activity = false;
 	unsigned long flags;
 	u8 status;
-	u16 sel, vec;
+	u16 sel, vec, kick;
 	u32 pfn;
 
 	status = epf_virtio_rd8(evd, VIRTIO_PCI_STATUS);
@@ -791,12 +791,12 @@ static bool epf_virtio_poll_regs(struct epf_virtio *evd, ktime_t now)
 	 * A kick: every queue is scanned on every poll anyway.  Counted for
 	 * the queue it names (the last one, if several came between polls).
 	 */
-	sel = epf_virtio_rd16(evd, VIRTIO_PCI_QUEUE_NOTIFY);
-	if (sel != EPF_VIRTIO_NOTIFY_IDLE) {
+	kick = epf_virtio_rd16(evd, VIRTIO_PCI_QUEUE_NOTIFY);
+	if (kick != EPF_VIRTIO_NOTIFY_IDLE) {
 		epf_virtio_wr16(evd, VIRTIO_PCI_QUEUE_NOTIFY,
 				EPF_VIRTIO_NOTIFY_IDLE);
-		if (sel < evd->info->nvqs)
-			evd->vqs[sel].cost.kicks++;
+		if (kick < evd->info->nvqs)
+			evd->vqs[kick].cost.kicks++;
 		activity = true;
 	}
 

@@ -78,6 +78,7 @@ int epf_virtio_map_queue(struct epf_virtio_queue *vq)
 	vq->avail_idx = 0;
 	vq->used_idx = 0;
 	vq->completed = false;
+	vq->irq_owed = false;
 	vq->live = true;
 
 	return 0;
@@ -417,17 +418,37 @@ void epf_virtio_notify_queues(struct epf_virtio *evd)
 		struct epf_virtio_queue *vq = &evd->vqs[i];
 		int ret;
 
-		if (!vq->live || !vq->completed)
+		if (!vq->live || (!vq->completed && !vq->irq_owed))
 			continue;
-		vq->completed = false;
 
-		/* Used index out before reading the host's wishes */
-		mb();
-		epf_virtio_mirror_avail_flags(vq);
-		ret = vringh_need_notify_kern(&vq->vrh);
-		if (ret > 0 &&
-		    epf_virtio_raise(evd, vq->vector, EPF_VIRTIO_ISR_QUEUE))
+		if (vq->completed) {
+			vq->completed = false;
+			/* Used index out before reading the host's wishes */
+			mb();
+			epf_virtio_mirror_avail_flags(vq);
+			ret = vringh_need_notify_kern(&vq->vrh);
+			if (ret > 0)
+				vq->irq_owed = true;
+		}
+
+		if (!vq->irq_owed)
+			continue;
+		if (epf_virtio_raise(evd, vq->vector, EPF_VIRTIO_ISR_QUEUE)) {
+			vq->irq_owed = false;
 			vq->cost.irqs++;
+		} else if (!vq->vrh.event_indices ||
+			   (evd->irq_type == PCI_IRQ_MSIX &&
+			    (vq->vector == VIRTIO_MSI_NO_VECTOR ||
+			     vq->vector >= evd->msix_on))) {
+			/*
+			 * Asked for again with the next completion; but with
+			 * event indices vringh has moved on and would not ask
+			 * again: one that failed is owed until it goes (a
+			 * queue the host gave no vector, or one the device
+			 * does not have, gets none)
+			 */
+			vq->irq_owed = false;
+		}
 	}
 }
 

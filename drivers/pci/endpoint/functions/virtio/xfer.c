@@ -704,7 +704,18 @@ static ssize_t epf_virtio_copy(struct epf_virtio *evd,
 			ret = epf_virtio_flight_wait(evd, buf->flight);
 			if (ret)
 				return done ? done : ret;
+			/*
+			 * Every copy of the chain landed: its mappings are
+			 * free for the rest of it (a chain of many segments,
+			 * a GSO frame's, has more than a flight holds)
+			 */
+			epf_virtio_flight_unmap(evd, buf->flight);
 			ret = -EAGAIN;
+			if (async)
+				ret = epf_virtio_dma_submit(evd, buf,
+							    (u64)(uintptr_t)seg->iov_base,
+							    data, part, to_host,
+							    false);
 		}
 		if (!ret) {
 			buf->vq->cost.dma++;
