@@ -115,10 +115,6 @@ seg_set() {
 	in_host ethtool -K "$host_if" $1 >/dev/null 2>&1 &&
 	in_ep ethtool -K "$ep_if" $1 >/dev/null 2>&1
 }
-# ep_ethstat NAME: counter NAME of ethtool -S on the endpoint interface
-ep_ethstat() {
-	in_ep ethtool -S "$ep_if" | awk -v n="$1:" '$1 == n { print $2 }'
-}
 # seg_count NAME BIG: ethtool -S counter NAME grew in the last transfer
 # exactly when BIG is "yes" (its value before in $seg_before)
 seg_count() {

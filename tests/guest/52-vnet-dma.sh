@@ -174,9 +174,6 @@ host_again "host driver bound again"
 # --- segmentation offload, by DMA ---------------------------------------------
 # Host segments of up to 64 KiB land in pages of the endpoint's skbs, and
 # the endpoint's GSO skbs go to the host whole, by DMA both ways
-ep_ethstat() {
-	in_ep ethtool -S "$ep_if" | awk -v n="$1:" '$1 == n { print $2 }'
-}
 tap_check "stop the link, unlink, all features (TSO too), link up" sh -c "
 	echo 0 > $epc/start && rm $epc/net0 &&
 	echo 0x2801bbab > $fn/vnet/features &&

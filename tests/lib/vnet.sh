@@ -127,19 +127,23 @@ if_mtu() {
 
 # ep_stat IFNAME FIELD: a statistics counter of the endpoint interface
 ep_stat() {
-	in_ep cat "/proc/net/dev" |
-		awk -v d="$1:" -v f="$2" '
-		$1 == d { n = split("rx_bytes rx_packets rx_errs rx_drop rx_fifo rx_frame rx_compressed rx_multicast tx_bytes tx_packets tx_errs tx_drop", k, " ");
-			  for (i = 1; i <= n; i++) if (k[i] == f) print $(i + 1) }'
+	if_stat in_ep "$1" "$2"
 }
 
 # if_stat SIDE IFNAME FIELD: a counter of IFNAME in /proc/net/dev, on side
-# SIDE (in_host or in_ep); fields as ep_stat's
+# SIDE (in_host or in_ep): rx_bytes rx_packets rx_errs rx_drop rx_fifo
+# rx_frame rx_compressed rx_multicast tx_bytes tx_packets tx_errs tx_drop
 if_stat() {
 	$1 cat /proc/net/dev |
 		awk -v d="$2:" -v f="$3" '
 		$1 == d { n = split("rx_bytes rx_packets rx_errs rx_drop rx_fifo rx_frame rx_compressed rx_multicast tx_bytes tx_packets tx_errs tx_drop", k, " ");
 			  for (i = 1; i <= n; i++) if (k[i] == f) print $(i + 1) }'
+}
+
+# ep_ethstat NAME: counter NAME of ethtool -S on the endpoint interface
+# ($ep_if)
+ep_ethstat() {
+	in_ep ethtool -S "$ep_if" | awk -v n="$1:" '$1 == n { print $2 }'
 }
 
 # xfer_seg NAME BYTES FROM TO ADDR RXSIDE RXIF MTU BIG: xfer_tcp, then one

@@ -375,7 +375,6 @@ int epf_virtio_mirror_avail(struct epf_virtio_queue *vq)
 		vq->avail_idx++;
 	}
 
-	epf_virtio_mirror_avail_flags(vq);
 	/* Shadow entries before the shadow index, as vringh expects */
 	smp_wmb();
 	WRITE_ONCE(vq->sring.avail->idx, cpu_to_vringh16(vrh, host_idx));
