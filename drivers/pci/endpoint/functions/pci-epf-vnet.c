@@ -647,13 +647,10 @@ static bool epf_vnet_tx_segment(struct epf_vnet *vnet, struct sk_buff *skb)
 	return true;
 }
 
-/* Whether the host takes @skb's segmentation offload */
+/* Whether the host takes @skb's segmentation offload (set at activation) */
 static bool epf_vnet_tx_gso_ok(struct epf_vnet *vnet, struct sk_buff *skb)
 {
-	netdev_features_t host = vnet->csum_out ?
-				 epf_vnet_host_takes(vnet->evd) : 0;
-
-	return skb_gso_ok(skb, host);
+	return skb_gso_ok(skb, READ_ONCE(vnet->host_offloads));
 }
 
 /* Take the next frame from the stack and get its header ready */
