@@ -7,7 +7,8 @@
 # ask for a reset, and serve the next, well-behaved host.  A descriptor
 # switched while the device reads it must be taken whole, one version or
 # the other.  The same driver, behaving, takes MSI then INTx and tells
-# configuration interrupts from queue interrupts.
+# configuration interrupts from queue interrupts.  Last, it resets the
+# device while the function writes, and frees the buffers at once.
 #
 # vep-timeout: 600
 
@@ -131,6 +132,36 @@ for kind in msi intx; do
 	tap_diag "$kind: $(cat $HOSTILE/irqs) interrupt(s), $(cat $HOSTILE/cfg_irqs) configuration, $(cat $HOSTILE/rx_irqs) queue"
 	rmmod vep_hostile
 done
+
+# --- a reset while the device writes, the buffers freed at once -----------
+# As every stock driver resets: status 0, read back, and the rings and
+# buffers freed right after; the device is not waited for.  A writer fills
+# the tty (16 KiB, more than the host's 64 buffers of 64 bytes hold); the
+# host driver resets the device once it gave the first buffer back, and
+# poisons the buffers.  The function must stop writing before its next
+# poll of the registers: after the reset, at most the buffer it was
+# writing changes, not the rest of its pass (about 4 KiB before the fix).
+# This shell and the writer stay off the poll thread's CPU.
+rig_mark reset-write
+taskset 1 sh -c 'exec yes >/dev/hvcEP0' &
+writer=$!
+sleep 1
+if taskset 1 insmod /lib/modules/vep/vep-hostile.ko dev="$bdf" \
+	attack=reset-write; then
+	late=$(cat $HOSTILE/late) back=$(cat $HOSTILE/used)
+	st=$(cat $HOSTILE/status)
+	tap_diag "$(rig_dmesg_since reset-write | grep vep_hostile)"
+	tap_diag "$(cat /sys/kernel/debug/pci_epf_virtio/*/cost 2>&1 | grep fences)"
+	tap_check "reset-write: after the reset, at most the buffer under way written ($late bytes, $back buffer(s) given back)" \
+		test "$late" -le 64 -a "$back" -le 1
+	tap_check "reset-write: the device took a reset, not a protocol error (status $st)" \
+		test "$st" = 0
+	rmmod vep_hostile
+else
+	tap_fail "reset-write: host test driver loads"
+fi
+kill "$writer"
+wait "$writer" 2>/dev/null
 
 tap_check "stop the link" sh -c "echo 0 > $epc/start"
 tap_check "link down complete" rig_link 0 down

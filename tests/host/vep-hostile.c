@@ -70,6 +70,17 @@
  * took (-1: it never did within two seconds).
  *   msix-fail
  *
+ * Reset under writes: a whole ring of small receive buffers on queue 0
+ * (a console's receiveq), which the endpoint test fills from its side.
+ * Once the device gave the first one back, the driver resets the device as
+ * a stock driver does (status 0, read back) and at once takes the buffers
+ * away: it fills them with a poison, as if they were freed and reused.
+ * "late" says how many bytes of them the device wrote after that, "used"
+ * how many chains it gave back after it.  A device that keeps writing for
+ * the rest of its pass writes most of the ring; one that looks at the
+ * status before each write, at most the chain it was writing.
+ *   reset-write
+ *
  * Reset-state check: before any driver enabled MSI-X, every entry of the
  * device's MSI-X table must be masked (PCIe r6.0, 7.7.2.5), or a host that
  * enables MSI-X without masking unused entries (firmware, another OS) has
@@ -123,6 +134,10 @@
 /* ISR bit for used buffers (the configuration bit has a name) */
 #define VEP_HOSTILE_ISR_QUEUE	0x1
 
+/* reset-write: size of each receive buffer, the poison of a freed one */
+#define VEP_HOSTILE_RW_LEN	64
+#define VEP_HOSTILE_POISON	0x5a
+
 /* Queues of the device used here, and size of the buffer behind them */
 #define VEP_HOSTILE_NVQS	2
 #define VEP_HOSTILE_BUF		4096
@@ -162,6 +177,10 @@ MODULE_PARM_DESC(features, "Features to accept (a subset of the device's)");
 static int used = -1;
 module_param(used, int, 0444);
 MODULE_PARM_DESC(used, "Chains of queue 1 given back after a net attack or desc-rewrite");
+
+static int late = -1;
+module_param(late, int, 0444);
+MODULE_PARM_DESC(late, "reset-write: bytes the device wrote after the reset");
 
 static int restored = -1;
 module_param(restored, int, 0444);
@@ -646,6 +665,57 @@ static int vep_hostile_msix_table(struct vep_hostile *h)
 	return 0;
 }
 
+/* reset-write (see the top of this file) */
+static int vep_hostile_reset_write(struct vep_hostile *h)
+{
+	unsigned int n = min_t(unsigned int, h->num,
+			       VEP_HOSTILE_BUF / VEP_HOSTILE_RW_LEN);
+	struct vring *vr = &h->vq[0].vr;
+	const u8 *p = h->buf;
+	unsigned long timeout;
+	unsigned int i;
+	u16 idx;
+
+	memset(h->buf, VEP_HOSTILE_POISON, VEP_HOSTILE_BUF);
+	for (i = 0; i < n; i++) {
+		vep_hostile_desc(h, 0, i, h->buf_dma + i * VEP_HOSTILE_RW_LEN,
+				 VEP_HOSTILE_RW_LEN, VRING_DESC_F_WRITE, 0);
+		vr->avail->ring[i] = (__force __virtio16)cpu_to_le16(i);
+	}
+	/* The entries must be visible before the index that covers them */
+	dma_wmb();
+	vr->avail->idx = (__force __virtio16)cpu_to_le16(n);
+	iowrite16(0, h->regs + VIRTIO_PCI_QUEUE_NOTIFY);
+
+	timeout = jiffies + msecs_to_jiffies(VEP_HOSTILE_FAIL_MS);
+	while (!READ_ONCE(vr->used->idx)) {
+		if (time_after(jiffies, timeout)) {
+			pr_err("reset-write: the device gave no buffer back\n");
+			return -ETIMEDOUT;
+		}
+		cond_resched();
+		cpu_relax();
+	}
+
+	/* As virtio_pci resets: the status write, flushed by a read */
+	iowrite8(0, h->regs + VIRTIO_PCI_STATUS);
+	ioread8(h->regs + VIRTIO_PCI_STATUS);
+	idx = le16_to_cpu((__force __le16)READ_ONCE(vr->used->idx));
+	memset(h->buf, VEP_HOSTILE_POISON, VEP_HOSTILE_BUF);
+
+	msleep(VEP_HOSTILE_MIRROR_MS);
+	late = 0;
+	for (i = 0; i < n * VEP_HOSTILE_RW_LEN; i++)
+		late += p[i] != VEP_HOSTILE_POISON;
+	used = (u16)(le16_to_cpu((__force __le16)READ_ONCE(vr->used->idx)) -
+		     idx);
+	status = ioread8(h->regs + VIRTIO_PCI_STATUS);
+	pr_info("reset-write: %u of %u buffers back before the reset; %d bytes written and %d buffers given back after it\n",
+		idx, n, late, used);
+
+	return 0;
+}
+
 static int vep_hostile_run(struct vep_hostile *h)
 {
 	bool behave = !strcmp(attack, "none");
@@ -722,6 +792,8 @@ static int vep_hostile_run(struct vep_hostile *h)
 
 	if (!strcmp(attack, "desc-rewrite"))
 		return vep_hostile_rewrite(h);
+	if (!strcmp(attack, "reset-write"))
+		return vep_hostile_reset_write(h);
 
 	if (strcmp(attack, "bad-pfn") && !vep_hostile_break_ring(h)) {
 		pr_err("unknown attack \"%s\"\n", attack);

@@ -451,8 +451,9 @@ static ssize_t epf_vmed_copy(struct epf_vmed *vmed, struct epf_virtio_buf *hbuf,
 			n = epf_virtio_pull(vmed->evd, hbuf, p, seg->iov_len);
 		else
 			n = epf_virtio_push(vmed->evd, hbuf, p, seg->iov_len);
+		/* A host that reset the device takes no partial packet */
 		if (n < 0)
-			return done ? done : n;
+			return done && n != -ESHUTDOWN ? done : n;
 		if (!n)
 			break;	/* The host chain is used up */
 
@@ -668,7 +669,7 @@ static int epf_vmed_packet_to_local(struct epf_vmed *vmed,
 	n = epf_vmed_copy(vmed, &src->buf, &dst->wiov, true);
 	if (n == -EFAULT)
 		return n;
-	if (n < 0 && !dhdr)
+	if (n == -ESHUTDOWN || (n < 0 && !dhdr))
 		return -EAGAIN;
 	if (n > 0)
 		dst->written += n;
@@ -699,6 +700,8 @@ static int epf_vmed_packet_to_host(struct epf_vmed *vmed,
 			return n;
 		vmed->type->hdr->convert(vmed, hbuf, lbuf, false);
 		n = epf_virtio_push(vmed->evd, &dst->buf, hbuf, dhdr);
+		if (n == -ESHUTDOWN)
+			return -EAGAIN;
 		if (n != dhdr)
 			return -EIO;
 		dst->written = n;
@@ -707,7 +710,7 @@ static int epf_vmed_packet_to_host(struct epf_vmed *vmed,
 	n = epf_vmed_copy(vmed, &dst->buf, &src->riov, false);
 	if (n == -EFAULT)
 		return n;
-	if (n < 0 && !dhdr)
+	if (n == -ESHUTDOWN || (n < 0 && !dhdr))
 		return -EAGAIN;
 	if (n > 0)
 		dst->written += n;

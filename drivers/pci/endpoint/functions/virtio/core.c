@@ -34,7 +34,10 @@
 
 static struct dentry *epf_virtio_debugfs_root;
 
-/* One line per queue (see struct epf_virtio_cost), names before values */
+/*
+ * One line per queue (see struct epf_virtio_cost), names before values,
+ * then the device's
+ */
 static int epf_virtio_cost_show(struct seq_file *m, void *unused)
 {
 	struct epf_virtio *evd = m->private;
@@ -52,6 +55,8 @@ static int epf_virtio_cost_show(struct seq_file *m, void *unused)
 			   c.flight_max, c.dropped, c.ring_dma,
 			   c.ring_dma_bytes, c.kicks);
 	}
+	/* Host resets that stopped the device's writes (epf_virtio_fence()) */
+	seq_printf(m, "fences %llu\n", data_race(evd->fences));
 
 	return 0;
 }

@@ -465,6 +465,9 @@ struct epf_virtio_gap {
  * @active: DRIVER_OK handled and the device driver activated
  * @broken: the device needs a reset from the host
  * @want_reset: a helper found the host broke the protocol
+ * @fenced: the host reset the device after the last poll of its status;
+ *	nothing goes into host memory until the poll thread took the reset
+ * @fences: how many times @fenced was set
  * @drv_features: features the host driver accepted
  * @irq_type: how to interrupt the host (PCI_IRQ_*)
  * @msix_on: number of MSI-X vectors the host enabled (0: none)
@@ -547,6 +550,8 @@ struct epf_virtio {
 	bool active;
 	bool broken;
 	bool want_reset;
+	bool fenced;
+	u64 fences;
 	u32 drv_features;
 	unsigned int irq_type;
 	int msix_on;
@@ -649,6 +654,7 @@ void epf_virtio_unmap(struct epf_virtio *evd, struct pci_epc_map *map);
 void epf_virtio_flight_unmap(struct epf_virtio *evd,
 			     struct epf_virtio_flight *fl);
 void epf_virtio_dma_stop(struct epf_virtio *evd);
+bool epf_virtio_fence(struct epf_virtio *evd);
 int epf_virtio_dma_read_ring(struct epf_virtio_queue *vq, size_t len);
 
 /* legacy.c */

@@ -228,6 +228,7 @@ void epf_virtio_deactivate(struct epf_virtio *evd)
 	evd->xfer->release(evd);
 
 	evd->want_reset = false;
+	evd->fenced = false;
 	evd->xfer_failing = false;
 	evd->win_wait_since = 0;
 	evd->win_short = false;

@@ -321,6 +321,10 @@ int epf_virtio_mirror_avail(struct epf_virtio_queue *vq)
 	void *stage;
 	int ret;
 
+	/* A ring the host reset the device to free: nothing of it is read */
+	if (epf_virtio_fence(vq->evd))
+		return 0;
+
 	/* A read that finds nothing new is the cost of polling, kept apart */
 	host_idx = readw(vq->h_avail + offsetof(struct vring_avail, idx));
 	if (host_idx == vq->avail_idx) {
@@ -350,7 +354,7 @@ int epf_virtio_mirror_avail(struct epf_virtio_queue *vq)
 
 	stage = epf_virtio_ring_stage(vq, host_idx - vq->avail_idx);
 	if (IS_ERR(stage))
-		return PTR_ERR(stage);
+		return PTR_ERR(stage) == -ESHUTDOWN ? 0 : PTR_ERR(stage);
 	if (stage)
 		s_ring = stage + num * sizeof(struct vring_desc) +
 			 offsetof(struct vring_avail, ring);
@@ -389,6 +393,10 @@ static void epf_virtio_publish_used(struct epf_virtio_queue *vq)
 	struct vring_used *su = vq->sring.used;
 	unsigned int num = vq->sring.num;
 	u16 idx = vringh16_to_cpu(vrh, READ_ONCE(su->idx));
+
+	/* The ring may be freed memory by now */
+	if (epf_virtio_fence(vq->evd))
+		return;
 
 	while (vq->used_idx != idx) {
 		unsigned int slot = vq->used_idx & (num - 1);
@@ -550,7 +558,7 @@ int epf_virtio_getdesc(struct epf_virtio_queue *vq, struct epf_virtio_buf *buf)
 
 	buf->vq = NULL;
 	buf->flight = NULL;
-	if (!vq->live || evd->want_reset)
+	if (!vq->live || evd->want_reset || epf_virtio_fence(evd))
 		return 0;
 
 	ret = vringh_getdesc_kern(&vq->vrh, &buf->riov, &buf->wiov, &buf->head,

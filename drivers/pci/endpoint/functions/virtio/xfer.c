@@ -325,9 +325,10 @@ static void epf_virtio_dma_callback(void *arg)
 
 /*
  * One DMA transfer of @len bytes at @addr (mapped), waited for.  Returns
- * -EAGAIN if it could not be started (nothing moved), another negative
- * error code if it failed or did not end in time (terminated: nothing of
- * it moves any more), or 0.
+ * -EAGAIN if it could not be started (nothing moved), -ESHUTDOWN if the
+ * host reset the device meanwhile, another negative error code if it
+ * failed or did not end in time (in both cases terminated: nothing of it
+ * moves any more), or 0.
  */
 static int epf_virtio_dma_run(struct epf_virtio *evd, struct dma_chan *chan,
 			      u64 pci_addr, dma_addr_t addr, size_t len,
@@ -339,7 +340,7 @@ static int epf_virtio_dma_run(struct epf_virtio *evd, struct dma_chan *chan,
 	struct dma_slave_config cfg = {
 		.direction = dir,
 	};
-	unsigned long left;
+	unsigned long until;
 	dma_cookie_t cookie;
 	int ret = 0;
 
@@ -363,11 +364,21 @@ static int epf_virtio_dma_run(struct epf_virtio *evd, struct dma_chan *chan,
 		return -EAGAIN;
 	dma_async_issue_pending(chan);
 
-	left = wait_for_completion_timeout(&evd->dma_done,
-					   msecs_to_jiffies(EPF_VIRTIO_DMA_TIMEOUT_MS));
-	if (!left)
-		ret = -ETIMEDOUT;
-	else if (dmaengine_tx_status(chan, cookie, NULL) != DMA_COMPLETE)
+	/*
+	 * A tick at a time: if the host resets the device meanwhile, the
+	 * transfer ends before it reaches memory the host freed (the fence
+	 * terminated it)
+	 */
+	until = jiffies + msecs_to_jiffies(EPF_VIRTIO_DMA_TIMEOUT_MS);
+	while (!wait_for_completion_timeout(&evd->dma_done, 1)) {
+		if (epf_virtio_fence(evd))
+			return -ESHUTDOWN;
+		if (time_after(jiffies, until)) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+	}
+	if (!ret && dmaengine_tx_status(chan, cookie, NULL) != DMA_COMPLETE)
 		ret = -EIO;
 
 	/* Nothing more of it may reach host memory after this */
@@ -409,6 +420,9 @@ static int epf_virtio_dma_xfer(struct epf_virtio *evd, u64 pci_addr,
 	if (ret == -EAGAIN)
 		return epf_virtio_mmio_xfer(evd, pci_addr, buf, len, to_host,
 					    cost);
+	/* The host reset the device: the chain goes with the reset */
+	if (ret == -ESHUTDOWN)
+		return ret;
 
 	/* The buffer may be half written: the device stops */
 	dev_err_ratelimited(epf_virtio_to_dev(evd),
@@ -561,6 +575,40 @@ void epf_virtio_dma_stop(struct epf_virtio *evd)
 }
 
 /**
+ * epf_virtio_fence() - whether the host reset the device since its last poll
+ * @evd: the device
+ *
+ * A legacy driver resets the device by writing status 0, reads the status
+ * back only to flush that write, and frees its rings and buffers right
+ * after: it never waits for the device.  The poll thread sees the reset at
+ * its next poll of the registers, which may be a whole pass of copies
+ * away.  Whatever it writes into host memory meanwhile lands in memory the
+ * host may already have given to something else.  So it looks at the
+ * status (endpoint memory, cheap to read) before each write into host
+ * memory: once bits it saw are gone, which happens only in a reset, it
+ * writes nothing more and ends the DMA transfers in flight.  The next poll
+ * then takes the reset.  What is left is the copy under way when the host
+ * wrote the status, as with any device that takes time to see a reset.
+ *
+ * Context: the poll thread (sleeps the first time it finds a reset).
+ * Return: true if the host reset the device: write nothing to it.
+ */
+bool epf_virtio_fence(struct epf_virtio *evd)
+{
+	if (evd->fenced)
+		return true;
+	if (!(evd->status & ~epf_virtio_rd8(evd, VIRTIO_PCI_STATUS)))
+		return false;
+
+	evd->fenced = true;
+	evd->fences++;
+	dev_dbg(epf_virtio_to_dev(evd),
+		"Host reset the device while it was served: writes stop\n");
+	epf_virtio_dma_stop(evd);
+	return true;
+}
+
+/**
  * epf_virtio_dma_read_ring() - read the start of a host ring by DMA
  * @vq: the queue, live
  * @len: bytes from the ring's start (its descriptor table first), at most
@@ -570,8 +618,9 @@ void epf_virtio_dma_stop(struct epf_virtio *evd)
  *
  * Context: the poll thread.
  * Return: 0, -EAGAIN if the channel could not take it (the caller reads
- * by CPU), or another negative error code if it failed (the device must
- * stop: the channel was terminated).
+ * by CPU), -ESHUTDOWN if the host reset the device meanwhile (see
+ * epf_virtio_fence()), or another negative error code if it failed (the
+ * device must stop: the channel was terminated).
  */
 int epf_virtio_dma_read_ring(struct epf_virtio_queue *vq, size_t len)
 {
@@ -584,7 +633,7 @@ int epf_virtio_dma_read_ring(struct epf_virtio_queue *vq, size_t len)
 
 	ret = epf_virtio_dma_run(evd, evd->dma_ring, pci_addr,
 				 evd->ring_stage_dma, len, false);
-	if (ret == -EAGAIN)
+	if (ret == -EAGAIN || ret == -ESHUTDOWN)
 		return ret;
 	if (ret) {
 		dev_err_ratelimited(epf_virtio_to_dev(evd),
@@ -650,6 +699,9 @@ static int epf_virtio_flight_wait(struct epf_virtio *evd,
 			      msecs_to_jiffies(EPF_VIRTIO_DMA_TIMEOUT_MS);
 
 	while (atomic_read_acquire(&fl->copies)) {
+		/* Its copies were ended, and the chain goes with the reset */
+		if (epf_virtio_fence(evd))
+			return -ESHUTDOWN;
 		if (time_after(jiffies, until)) {
 			dev_err_ratelimited(epf_virtio_to_dev(evd),
 					    "DMA transfers not done in %u ms: resetting the device\n",
@@ -680,6 +732,10 @@ static ssize_t epf_virtio_copy(struct epf_virtio *evd,
 	while (len && iov->i < iov->used) {
 		struct kvec *seg = &iov->iov[iov->i];
 		size_t part = min(seg->iov_len, len);
+
+		/* Not into a buffer the host may have freed */
+		if (epf_virtio_fence(evd))
+			return done ? done : -ESHUTDOWN;
 
 		if (!part) {
 			/* Empty descriptor: step over it */
@@ -753,7 +809,8 @@ static ssize_t epf_virtio_copy(struct epf_virtio *evd,
  * Return: number of bytes copied (0 when the readable part is used up), or a
  * negative error code if nothing could be copied (a host buffer that cannot
  * be reached now: try again later; it stays failed for long, the device is
- * reset).
+ * reset).  -ESHUTDOWN: the host reset the device, the chain goes with the
+ * reset (epf_virtio_fence()).
  */
 ssize_t epf_virtio_pull(struct epf_virtio *evd, struct epf_virtio_buf *buf,
 			void *dst, size_t len)
