@@ -451,9 +451,13 @@ static ssize_t epf_vmed_copy(struct epf_vmed *vmed, struct epf_virtio_buf *hbuf,
 			n = epf_virtio_pull(vmed->evd, hbuf, p, seg->iov_len);
 		else
 			n = epf_virtio_push(vmed->evd, hbuf, p, seg->iov_len);
-		/* A host that reset the device takes no partial packet */
+		/*
+		 * A stream keeps what moved; half a packet is no packet,
+		 * and a host that reset the device takes none
+		 */
 		if (n < 0)
-			return done && n != -ESHUTDOWN ? done : n;
+			return done && !(n == -ESHUTDOWN && vmed->type->packet) ?
+			       done : n;
 		if (!n)
 			break;	/* The host chain is used up */
 
@@ -637,8 +641,9 @@ static void epf_vmed_hdr_lens(struct epf_vmed *vmed, size_t *host,
  * One packet from host chain @src into local chain @dst, header converted.
  * Returns 0 when it is all there; -EAGAIN if the host memory is out of
  * reach and nothing was consumed (try again); -EFAULT for a bad local
- * address; another error if the packet is lost (it does not fit, or the
- * host memory went out of reach halfway).
+ * address; another error if the packet is lost (it does not fit, the
+ * host memory went out of reach halfway, or the host reset the device:
+ * -ESHUTDOWN).
  */
 static int epf_vmed_packet_to_local(struct epf_vmed *vmed,
 				    struct epf_vmed_hq *src,
@@ -656,7 +661,7 @@ static int epf_vmed_packet_to_local(struct epf_vmed *vmed,
 	if (dhdr) {
 		n = epf_virtio_pull(vmed->evd, &src->buf, hbuf, shdr);
 		if (n < 0)
-			return -EAGAIN;
+			return n == -ESHUTDOWN ? n : -EAGAIN;
 		if (n != shdr)
 			return -EIO;
 		vmed->type->hdr->convert(vmed, lbuf, hbuf, true);
@@ -667,9 +672,9 @@ static int epf_vmed_packet_to_local(struct epf_vmed *vmed,
 	}
 
 	n = epf_vmed_copy(vmed, &src->buf, &dst->wiov, true);
-	if (n == -EFAULT)
+	if (n == -EFAULT || n == -ESHUTDOWN)
 		return n;
-	if (n == -ESHUTDOWN || (n < 0 && !dhdr))
+	if (n < 0 && !dhdr)
 		return -EAGAIN;
 	if (n > 0)
 		dst->written += n;
@@ -701,16 +706,16 @@ static int epf_vmed_packet_to_host(struct epf_vmed *vmed,
 		vmed->type->hdr->convert(vmed, hbuf, lbuf, false);
 		n = epf_virtio_push(vmed->evd, &dst->buf, hbuf, dhdr);
 		if (n == -ESHUTDOWN)
-			return -EAGAIN;
+			return n;
 		if (n != dhdr)
 			return -EIO;
 		dst->written = n;
 	}
 
 	n = epf_vmed_copy(vmed, &dst->buf, &src->riov, false);
-	if (n == -EFAULT)
+	if (n == -EFAULT || n == -ESHUTDOWN)
 		return n;
-	if (n == -ESHUTDOWN || (n < 0 && !dhdr))
+	if (n < 0 && !dhdr)
 		return -EAGAIN;
 	if (n > 0)
 		dst->written += n;
@@ -718,11 +723,16 @@ static int epf_vmed_packet_to_host(struct epf_vmed *vmed,
 	return vringh_kiov_length(&src->riov) ? -EIO : 0;
 }
 
-/* A packet is lost: count it */
+/*
+ * A packet is lost: count it, and say why unless the host reset the
+ * device under it (-ESHUTDOWN), which loses what was on its way anyway
+ */
 static void epf_vmed_drop(struct epf_vmed *vmed, unsigned int index,
 			  size_t len, int err)
 {
 	atomic_long_inc(&vmed->dropped);
+	if (err == -ESHUTDOWN)
+		return;
 	dev_warn_ratelimited(epf_virtio_dev(vmed->evd),
 			     "Queue %u: packet of %zu bytes dropped (err=%d)\n",
 			     index, len, err);

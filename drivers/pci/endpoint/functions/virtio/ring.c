@@ -421,6 +421,10 @@ void epf_virtio_notify_queues(struct epf_virtio *evd)
 {
 	unsigned int i;
 
+	/* Nothing for a host that reset the device, nor from its rings */
+	if (evd->fenced)
+		return;
+
 	for (i = 0; i < evd->info->nvqs; i++) {
 		struct epf_virtio_queue *vq = &evd->vqs[i];
 		int ret;
@@ -621,7 +625,9 @@ static bool epf_virtio_retire_queue(struct epf_virtio_queue *vq)
 	void *ctx;
 	int err;
 
-	while (vq->fl_head != vq->fl_tail && !evd->want_reset) {
+	/* Not after a reset the host made: those go with the reset */
+	while (vq->fl_head != vq->fl_tail && !evd->want_reset &&
+	       !evd->fenced) {
 		fl = &vq->flights[vq->fl_order[vq->fl_head & (size - 1)]];
 		/* The transfers' error and data before the entry */
 		if (atomic_read_acquire(&fl->copies)) {
@@ -775,6 +781,11 @@ int epf_virtio_complete_async(struct epf_virtio_queue *vq,
 
 	if (!vq->live) {
 		ret = -ENODEV;
+		goto err;
+	}
+	/* The host reset the device: the chain is not given back */
+	if (epf_virtio_fence(evd)) {
+		ret = -ESHUTDOWN;
 		goto err;
 	}
 

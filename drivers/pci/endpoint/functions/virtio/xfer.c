@@ -371,8 +371,11 @@ static int epf_virtio_dma_run(struct epf_virtio *evd, struct dma_chan *chan,
 	 */
 	until = jiffies + msecs_to_jiffies(EPF_VIRTIO_DMA_TIMEOUT_MS);
 	while (!wait_for_completion_timeout(&evd->dma_done, 1)) {
-		if (epf_virtio_fence(evd))
+		if (epf_virtio_fence(evd)) {
+			/* Ended there already; said again for this channel */
+			dmaengine_terminate_sync(chan);
 			return -ESHUTDOWN;
+		}
 		if (time_after(jiffies, until)) {
 			ret = -ETIMEDOUT;
 			break;
@@ -556,7 +559,8 @@ void epf_virtio_flight_unmap(struct epf_virtio *evd,
 
 /**
  * epf_virtio_dma_stop() - end every transfer of the device's channels
- * @evd: the device, no longer polled while this runs
+ * @evd: the device, being reset or fenced (epf_virtio_fence()) by the
+ *	poll thread, or no longer polled
  *
  * What has not started never does, what runs ends, and no callback of
  * them runs any more once this returns: nothing of them reaches host
@@ -665,6 +669,9 @@ static int epf_virtio_xfer(struct epf_virtio *evd, u64 pci_addr, void *buf,
 		evd->xfer_failing = false;
 		return 0;
 	}
+	/* The host reset the device: not a buffer out of reach */
+	if (ret == -ESHUTDOWN)
+		return ret;
 
 	/*
 	 * Out of windows is temporary, an address no window can reach is not,
