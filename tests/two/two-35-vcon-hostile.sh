@@ -6,7 +6,9 @@
 # against Debian's headers) breaks the virtio protocol in one way per case,
 # and the function must log that very error, ask for a reset, and serve the
 # next, well-behaved host.  The same driver, behaving, then takes MSI and
-# INTx and tells configuration interrupts from queue interrupts.
+# INTx and tells configuration interrupts from queue interrupts.  Last, it
+# resets the device while the function writes, and frees the buffers at
+# once: nothing more may be written into them.
 #
 # vep-timeout: 900
 
@@ -152,6 +154,37 @@ for kind in msi intx; do
 	tap_diag "$kind: $(on_host "echo \$(cat $TWO_HOSTILE/irqs) interrupt\(s\), \$(cat $TWO_HOSTILE/cfg_irqs) configuration, \$(cat $TWO_HOSTILE/rx_irqs) queue")"
 	on_host 'rmmod vep_hostile' >/dev/null
 done
+
+# --- a reset while the device writes, the buffers freed at once -----------
+# As on the one-kernel rig (tests/guest/35-vcon-hostile.sh): the host's
+# test driver resets the device once the first of 64 small receive
+# buffers came back, as a stock driver does, and poisons them; the
+# function must stop writing before its next poll of the registers.
+# ep_fences: the function's count of resets that stopped it mid-pass
+ep_fences() {
+	on_ep "mount -t debugfs none /sys/kernel/debug 2>/dev/null
+		awk '\$1 == \"fences\" { print \$2 }' /sys/kernel/debug/pci_epf_virtio/*/cost"
+}
+on_ep "echo vep-mark reset-write >/dev/kmsg"
+f0=$(ep_fences)
+on_ep "(exec yes >/dev/hvcEP0) </dev/null >/dev/null 2>&1 & sleep 1" >/dev/null
+if two_host_hostile attack=reset-write >"$TWO_TMP/load.out" 2>&1; then
+	late=$(on_host "cat $TWO_HOSTILE/late")
+	back=$(on_host "cat $TWO_HOSTILE/used")
+	f1=$(ep_fences)
+	tap_diag "host: $(on_host 'dmesg | grep "vep_hostile: reset-write:" | tail -n 1')"
+	two_check "reset-write: at most the buffer under way written after the reset ($late bytes, $back buffer(s) back)" \
+		test "$late" -le 64 -a "$back" -le 1
+	two_check "reset-write: the function stopped mid-pass ($f0 fences, then $f1)" \
+		test "${f1:-0}" -gt "${f0:-0}"
+	two_check "reset-write: taken as a reset, not as a protocol error" \
+		sh -c "! printf '%s\n' \"\$1\" | grep -E 'Device stopped|failed|unreachable'" \
+		_ "$(ep_log_since reset-write)"
+	on_host 'rmmod vep_hostile' >/dev/null
+else
+	tap_fail "reset-write: host test driver loads" "$(cat "$TWO_TMP/load.out")"
+fi
+on_ep 'killall yes' >/dev/null
 
 on_ep "echo vep-mark link-down >/dev/kmsg"
 two_check "endpoint stops the link" on_ep "echo 0 >$TWO_EPC/start"
