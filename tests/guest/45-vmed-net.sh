@@ -122,9 +122,15 @@ tap_check "host interface has MTU 1500" \
 vdev=$(basename /sys/bus/pci/devices/"$bdf"/virtio*)
 hfeats=$(cat "/sys/bus/virtio/devices/$vdev/features")
 tap_diag "host features: $hfeats"
-for f in "0 CSUM" "1 GUEST_CSUM" "3 MTU" "5 MAC" "16 STATUS"; do
+for f in "0 CSUM" "1 GUEST_CSUM" "3 MTU" "5 MAC" "16 STATUS" "29 EVENT_IDX"; do
 	tap_check "host accepted ${f#* }" has_bit "$hfeats" "${f% *}"
 done
+# Event indices are the host rings' alone: the local rings keep flags
+if has_bit "$lfeats" 29; then
+	tap_fail "no event indices on the local rings"
+else
+	tap_ok "no event indices on the local rings"
+fi
 if has_bit "$hfeats" 15; then
 	tap_fail "no mergeable buffers on the host"
 else

@@ -114,6 +114,13 @@
 /* Transport features offered to the local driver, besides the device's */
 #define EPF_VMED_LOCAL_FEATURES		BIT_ULL(VIRTIO_F_VERSION_1)
 
+/*
+ * Transport features of the host's rings only, which the core implements
+ * there (fewer host interrupts); the local rings keep their flags, a local
+ * kick being a function call
+ */
+#define EPF_VMED_HOST_ONLY		BIT(VIRTIO_RING_F_EVENT_IDX)
+
 /* Largest per-packet header of any device type, on either side */
 #define EPF_VMED_HDR_MAX		16
 
@@ -1089,7 +1096,8 @@ static const struct epf_vmed_type epf_vmed_types[] = {
 			.pci_class = PCI_CLASS_COMMUNICATION_OTHER << 8,
 			.nvqs = 2,
 			.config_size = sizeof(struct virtio_console_config),
-			.features = BIT(VIRTIO_CONSOLE_F_SIZE),
+			.features = BIT(VIRTIO_CONSOLE_F_SIZE) |
+				    EPF_VMED_HOST_ONLY,
 			.ops = &epf_vmed_virtio_ops,
 		},
 		.packet = false,
@@ -1106,7 +1114,8 @@ static const struct epf_vmed_type epf_vmed_types[] = {
 				    BIT(VIRTIO_NET_F_GUEST_CSUM) |
 				    BIT(VIRTIO_NET_F_MTU) |
 				    BIT(VIRTIO_NET_F_MAC) |
-				    BIT(VIRTIO_NET_F_STATUS),
+				    BIT(VIRTIO_NET_F_STATUS) |
+				    EPF_VMED_HOST_ONLY,
 			.ops = &epf_vmed_virtio_ops,
 		},
 		.packet = true,
@@ -1368,7 +1377,7 @@ static int epf_vmed_local_add(struct epf_vmed *vmed)
 		return -ENOMEM;
 
 	local->vmed = vmed;
-	local->offer = vmed->cfs.params.features;
+	local->offer = vmed->cfs.params.features & ~EPF_VMED_HOST_ONLY;
 	local->irq_cpu = vmed->irq_cpu;
 	spin_lock_init(&local->irq_lock);
 	atomic_set(&local->irq_inflight, 0);
