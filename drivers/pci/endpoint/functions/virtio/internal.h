@@ -654,12 +654,12 @@ void epf_virtio_unmap(struct epf_virtio *evd, struct pci_epc_map *map);
 void epf_virtio_flight_unmap(struct epf_virtio *evd,
 			     struct epf_virtio_flight *fl);
 void epf_virtio_dma_stop(struct epf_virtio *evd);
-bool epf_virtio_fence(struct epf_virtio *evd);
 int epf_virtio_dma_read_ring(struct epf_virtio_queue *vq, size_t len);
 
 /* legacy.c */
 bool epf_virtio_raise(struct epf_virtio *evd, u16 vector, u8 isr);
 void epf_virtio_deactivate(struct epf_virtio *evd);
+bool epf_virtio_fence(struct epf_virtio *evd);
 void epf_virtio_arm(struct epf_virtio *evd);
 void epf_virtio_gap_sample(struct epf_virtio_gap *g);
 void epf_virtio_keep_hot(struct epf_virtio *evd, ktime_t now);

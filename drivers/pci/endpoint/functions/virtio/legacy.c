@@ -234,6 +234,40 @@ void epf_virtio_deactivate(struct epf_virtio *evd)
 	evd->win_short = false;
 }
 
+/**
+ * epf_virtio_fence() - whether the host reset the device since its last poll
+ * @evd: the device
+ *
+ * A legacy driver resets the device by writing status 0, reads the status
+ * back only to flush that write, and frees its rings and buffers right
+ * after: it never waits for the device.  The poll thread sees the reset at
+ * its next poll of the registers, which may be a whole pass of copies
+ * away.  Whatever it writes into host memory meanwhile lands in memory the
+ * host may already have given to something else.  So it looks at the
+ * status (endpoint memory, cheap to read) before each write into host
+ * memory: once bits it saw are gone, which happens only in a reset, it
+ * writes nothing more and ends the DMA transfers in flight.  The next poll
+ * then takes the reset.  What is left is the copy under way when the host
+ * wrote the status, as with any device that takes time to see a reset.
+ *
+ * Context: the poll thread (sleeps the first time it finds a reset).
+ * Return: true if the host reset the device: write nothing to it.
+ */
+bool epf_virtio_fence(struct epf_virtio *evd)
+{
+	if (evd->fenced)
+		return true;
+	if (!(evd->status & ~epf_virtio_rd8(evd, VIRTIO_PCI_STATUS)))
+		return false;
+
+	evd->fenced = true;
+	evd->fences++;
+	dev_dbg(epf_virtio_to_dev(evd),
+		"Host reset the device while it was served: writes stop\n");
+	epf_virtio_dma_stop(evd);
+	return true;
+}
+
 /* The host broke the protocol: stop and ask it for a reset */
 static void epf_virtio_fail(struct epf_virtio *evd)
 {
