@@ -8,14 +8,15 @@
 #
 # The image holds busybox-static with all its applet links, overlaid by the
 # real Debian tools where both exist (agetty, login, setsid, script, stty,
-# dd, head, sha256sum, ip) plus iperf3, each with its shared libraries and the
-# dynamic loader; a minimal PAM setup (pam_unix) so that agetty + login
-# authenticate for real; the project modules given with -m (or as plain
-# arguments) in /lib/modules/vep/; extra files from -f SRC:DST (parent
-# directories created, mode kept; a dynamically linked ELF also gets its
-# libraries); extra host binaries from -b (same path in the image unless
-# :DST is given).  The only account is root, password "root" unless
-# VEP_ROOT_PASSWORD says otherwise (stored as a SHA-512 crypt hash).
+# dd, head, sha256sum, ip) plus iperf3, ethtool and socat, each with its
+# shared libraries and the dynamic loader; a minimal PAM setup (pam_unix)
+# so that agetty + login authenticate for real; the project modules given
+# with -m (or as plain arguments) in /lib/modules/vep/; extra files from
+# -f SRC:DST (parent directories created, mode kept; a dynamically linked
+# ELF also gets its libraries); extra host binaries from -b (same path in
+# the image unless :DST is given).  The only account is root, password
+# "root" unless VEP_ROOT_PASSWORD says otherwise (stored as a SHA-512 crypt
+# hash).
 #
 # /init mounts proc, sysfs, devtmpfs, devpts, configfs, debugfs and tmpfs
 # (/tmp, /run), loading first the modules that /etc/modules names if the
@@ -219,6 +220,7 @@ if [ "$arch" = x86_64 ]; then
 	add_bin /usr/bin/sha256sum
 	add_bin /usr/bin/iperf3
 	add_bin /sbin/ethtool
+	add_bin /usr/bin/socat
 	add_bin /sbin/ip
 
 	# PAM: login authenticates with pam_unix against /etc/shadow; every

@@ -3,7 +3,8 @@
 #
 # Build the test tools for the guest, statically: the pci_endpoint kselftest
 # of the kernel tree where it has one (6.14 and later), else
-# tools/pci/pcitest, and the project's own tools in tests/tools/.
+# tools/pci/pcitest, the tree's vsock_test and vsock_perf, and the
+# project's own tools in tests/tools/.
 #
 #   scripts/tools.sh KDIR OUTDIR
 #   scripts/tools.sh --arch arm64 OUTDIR
@@ -59,6 +60,25 @@ else
 	gcc -static -O2 -Wall -isystem "$kdir/usr/include" \
 		-o "$out/pcitest" "$src/tools/pci/pcitest.c"
 	echo "$out/pcitest:/tests/bin/pcitest"
+fi
+
+# The kernel's own vsock tests: vsock_test (its cases) and vsock_perf
+# (its throughput tool), from the same tree
+vs=$src/tools/testing/vsock
+if [ -f "$vs/vsock_test.c" ]; then
+	vs_common=("$vs/timeout.c" "$vs/control.c" "$vs/util.c"
+		   "$vs/msg_zerocopy_common.c")
+	vs_flags=(-static -O2 -Wall -D_GNU_SOURCE -U_FORTIFY_SOURCE
+		  -Wno-pointer-sign -fno-strict-aliasing -I "$vs"
+		  -I "$src/tools/include" -isystem "$kdir/usr/include")
+	[ -x "$out/vsock_test" ] ||
+	gcc "${vs_flags[@]}" -o "$out/vsock_test" "$vs/vsock_test.c" \
+		"$vs/vsock_test_zerocopy.c" "${vs_common[@]}" -lpthread
+	[ -x "$out/vsock_perf" ] ||
+	gcc "${vs_flags[@]}" -o "$out/vsock_perf" "$vs/vsock_perf.c" \
+		"$vs/msg_zerocopy_common.c"
+	echo "$out/vsock_test:/tests/bin/vsock_test"
+	echo "$out/vsock_perf:/tests/bin/vsock_perf"
 fi
 
 own_tools gcc "$out"

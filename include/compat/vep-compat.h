@@ -54,4 +54,43 @@
 #define MODULE_IMPORT_NS(ns)	MODULE_INFO(import_ns, ns)
 #endif
 
+/*
+ * vsock before the network namespace reached the virtio transport: its
+ * packets carry none, and stream_allow() and seqpacket_allow() are not
+ * told the socket.  The vsock function's callbacks are written for the
+ * newer prototypes;
+ * where it defines them, these turn each definition into a declaration,
+ * a wrapper of the older prototype under the callback's name, and the
+ * renamed definition (a parenthesized name is never expanded).
+ */
+#ifdef VEP_COMPAT_VSOCK_NO_NETNS_MODE
+/* Before vsock's per-namespace mode: every socket may reach hosts */
+#define vsock_net_mode_global(vsk)	((void)(vsk), true)
+#endif
+#ifdef VEP_COMPAT_VSOCK_NO_NET
+#define virtio_transport_recv_pkt(t, skb, ...) \
+	(virtio_transport_recv_pkt)(t, skb)
+#define epf_vsock_send_pkt(skb_arg, net_arg) \
+	epf_vsock_send_pkt_net(skb_arg, net_arg); \
+	static int (epf_vsock_send_pkt)(struct sk_buff *skb) \
+	{ \
+		return epf_vsock_send_pkt_net(skb, NULL); \
+	} \
+	static int epf_vsock_send_pkt_net(skb_arg, net_arg)
+#define epf_vsock_stream_allow(vsk_arg, cid_arg, port_arg) \
+	epf_vsock_stream_allow_vsk(vsk_arg, cid_arg, port_arg); \
+	static bool (epf_vsock_stream_allow)(u32 cid, u32 port) \
+	{ \
+		return epf_vsock_stream_allow_vsk(NULL, cid, port); \
+	} \
+	static bool epf_vsock_stream_allow_vsk(vsk_arg, cid_arg, port_arg)
+#define epf_vsock_seqpacket_allow(vsk_arg, cid_arg) \
+	epf_vsock_seqpacket_allow_vsk(vsk_arg, cid_arg); \
+	static bool (epf_vsock_seqpacket_allow)(u32 cid) \
+	{ \
+		return epf_vsock_seqpacket_allow_vsk(NULL, cid); \
+	} \
+	static bool epf_vsock_seqpacket_allow_vsk(vsk_arg, cid_arg)
+#endif
+
 #endif /* _VEP_COMPAT_H */
