@@ -45,13 +45,19 @@ for bad in 0 1 2 4294967295 4294967296 -1 x ""; do
 done
 tap_check "guest CID still 3" grep -qx 3 "$fn/vsock/guest_cid"
 echo $POLL_CPU >"$fn/vsock/poll_cpu"
+# MSI, not MSI-X: virtio_vsock reads its guest CID after it enabled MSI-X
+# and before DRIVER_OK, at offset 24, and the core moves the configuration
+# there only at DRIVER_OK (to be fixed in the core)
+echo 1 >"$fn/msi_interrupts"
+echo 0 >"$fn/msix_interrupts"
 tap_check "bind the function" ln -s "$fn" "$epc/"
 if echo 7 >"$fn/vsock/guest_cid" 2>/dev/null; then
 	tap_fail "guest_cid refused while bound"
 else
 	tap_ok "guest_cid refused while bound"
 fi
-tap_check "link up" sh -c "echo 1 >$epc/start && rig_link 0 up"
+echo 1 >"$epc/start"
+tap_check "link up" rig_link 0 up
 bdf=$(host_bdf 0)
 rig_need "host's vsock driver binds the device" host_wait_bound "$bdf" 30
 
@@ -67,13 +73,20 @@ xfer() {
 	head -c 67108864 /dev/urandom >"$xf_src"
 	xf_want=$(sha256sum <"$xf_src" | cut -d' ' -f1)
 	rm -f /tmp/vsock.got
-	socat -u VSOCK-LISTEN:$PORT,reuseaddr OPEN:/tmp/vsock.got,creat,trunc &
+	timeout 330 socat -u VSOCK-LISTEN:$PORT,reuseaddr \
+		OPEN:/tmp/vsock.got,creat,trunc &
 	xf_l=$!
 	sleep 0.5
 	xf_t0=$(date +%s)
 	timeout 300 socat -u OPEN:"$xf_src" VSOCK-CONNECT:"$2":$PORT
 	xf_rc=$?
+	[ $xf_rc -eq 0 ] || kill "$xf_l" 2>/dev/null
 	wait "$xf_l"
+	[ $xf_rc -eq 0 ] || {
+		sed 's/^/# cost: /' /sys/kernel/debug/pci_epf_virtio/*/cost
+		tr '\n' ' ' <"$fn/vsock/dropped" | sed 's/^/# dropped: /'
+		echo
+	}
 	xf_t=$(($(date +%s) - xf_t0))
 	xf_got=$(sha256sum </tmp/vsock.got | cut -d' ' -f1)
 	tap_diag "$1: 64 MiB in ${xf_t} s"

@@ -219,6 +219,15 @@ static bool epf_vsock_seqpacket_allow(struct vsock_sock *vsk, u32 cid)
 	return allow;
 }
 
+/*
+ * MSG_ZEROCOPY sends: the pages of such a packet are copied into the
+ * host's buffers like any other's, and it completes once sent
+ */
+static bool epf_vsock_msgzerocopy_allow(void)
+{
+	return true;
+}
+
 /* A packet from a socket, for the host at its destination CID */
 static int epf_vsock_send_pkt(struct sk_buff *skb, struct net *net)
 {
@@ -299,6 +308,8 @@ static struct virtio_transport epf_vsock_transport = {
 		.seqpacket_enqueue	= virtio_transport_seqpacket_enqueue,
 		.seqpacket_allow	= epf_vsock_seqpacket_allow,
 		.seqpacket_has_data	= virtio_transport_seqpacket_has_data,
+
+		.msgzerocopy_allow	= epf_vsock_msgzerocopy_allow,
 
 		.notify_poll_in		= virtio_transport_notify_poll_in,
 		.notify_poll_out	= virtio_transport_notify_poll_out,
@@ -435,8 +446,17 @@ static int epf_vsock_in_start(struct epf_vsock *vsock,
 	}
 
 	why = epf_vsock_hdr_check(vsock, &hdr, readable - sizeof(hdr));
-	if (why >= 0)
+	if (why >= 0) {
+		dev_dbg_ratelimited(&vsock->epf->dev,
+				    "Host packet %llu:%u -> %llu:%u, type %u op %u, %u bytes\n",
+				    le64_to_cpu(hdr.src_cid),
+				    le32_to_cpu(hdr.src_port),
+				    le64_to_cpu(hdr.dst_cid),
+				    le32_to_cpu(hdr.dst_port),
+				    le16_to_cpu(hdr.type), le16_to_cpu(hdr.op),
+				    le32_to_cpu(hdr.len));
 		goto drop;
+	}
 
 	vsock->in_len = le32_to_cpu(hdr.len);
 	vsock->in_got = 0;
