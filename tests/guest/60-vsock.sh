@@ -45,11 +45,9 @@ for bad in 0 1 2 4294967295 4294967296 -1 x ""; do
 done
 tap_check "guest CID still 3" grep -qx 3 "$fn/vsock/guest_cid"
 echo $POLL_CPU >"$fn/vsock/poll_cpu"
-# MSI, not MSI-X: virtio_vsock reads its guest CID after it enabled MSI-X
-# and before DRIVER_OK, at offset 24, and the core moves the configuration
-# there only at DRIVER_OK (to be fixed in the core)
-echo 1 >"$fn/msi_interrupts"
-echo 0 >"$fn/msix_interrupts"
+# MSI-X, one vector per queue and one for the configuration: virtio_vsock
+# reads its guest CID with MSI-X on, before DRIVER_OK
+echo 4 >"$fn/msix_interrupts"
 tap_check "bind the function" ln -s "$fn" "$epc/"
 if echo 7 >"$fn/vsock/guest_cid" 2>/dev/null; then
 	tap_fail "guest_cid refused while bound"

@@ -815,6 +815,17 @@ static bool epf_virtio_poll_regs(struct epf_virtio *evd, ktime_t now)
 		epf_virtio_queue_pfn(evd, pfn, sel, vec);
 		evd->spin_until = ktime_add_ms(now, EPF_VIRTIO_SETUP_SPIN_MS);
 		activity = true;
+		/*
+		 * By its first queue the host has turned MSI-X on or not for
+		 * good, and some drivers (virtio_vsock) read the configuration
+		 * before DRIVER_OK: it goes where they read it now.  A move to
+		 * offset 24 leaves the vectors at 20-23 alone.
+		 */
+		if (!sel && epf_virtio_in_setup(evd))
+			epf_virtio_set_layout(evd,
+					      pci_epc_get_msix(evd->epf->epc,
+							       evd->epf->func_no,
+							       evd->epf->vfunc_no) > 0);
 	} else {
 		/* QUEUE_SEL going back: the host starts over */
 		if (sel < evd->sel_seen)
