@@ -5,7 +5,7 @@
 # then print a table of each suite's results with ratios and write it as
 # CSV.
 #
-#   scripts/bench.sh [-k KVER] [-s console|net|two-console|two-net|two|two-setup|all]
+#   scripts/bench.sh [-k KVER] [-s console|net|vsock|two-console|two-net|two|two-setup|all]
 #                    [-n MIB] [-t SECS] [-r REPS] [-a 'ARCH...']
 #                    [-p 'dedicated PATH...']
 #
@@ -83,6 +83,8 @@ iargs=(-o "$tmp/initramfs.cpio.gz" -f "$top/tests/lib:/tests/lib"
 # The functions, and the references the console suite measures them against
 while IFS= read -r m; do iargs+=(-m "$m"); done \
 	< <(find "$top/drivers" "$top/tests/ref" -name '*.ko' | sort)
+# The vsock suite's no-device reference, from the kernel's own build
+iargs+=(-m "$kdir/net/vmw_vsock/vsock_loopback.ko")
 while IFS= read -r e; do iargs+=(-f "$e"); done \
 	< <("$top/scripts/tools.sh" "$kdir" "$top/build/tools-$kver")
 "$top/scripts/initramfs.sh" "${iargs[@]}"
@@ -415,6 +417,25 @@ net_suite() {
 	echo "bench.sh: table written to $out/net.csv" >&2
 }
 
+# vsock_suite: stream throughput, vsock through the function vs TCP over
+# the network function vs vsock's own loopback
+vsock_suite() {
+	# Boot, then per repetition two function set-ups and teardowns (60 s
+	# each at most) and 3 paths x 2 transfers that give up after 300 s
+	local vmib=$((mib * 8)) limit=$((180 + reps * (2 * 60 + 3 * 2 * 310)))
+
+	echo "bench.sh: vsock benchmark, $reps x $vmib MiB, kernel $kver" >&2
+	run_suite vsock /bench/vsock.sh "$limit" \
+		"vep.bench_mib=$vmib vep.bench_reps=$reps"
+	tr -d '\r' <"$out/vsock.log" | awk '
+		$1 == "BENCH-PLACEMENT" { sub(/^BENCH-PLACEMENT /, "P "); print }
+		$1 == "BENCH-FAIL" { print "F", $2, $3, $4 }
+		$1 == "BENCH" { print "V", $2, $3, $4, $5 }' |
+		table "$out/vsock.csv" "vsock tcp loopback" "vsock/tcp vsock/loop" \
+		"h2e_mibps=host->endpoint MiB/s|e2h_mibps=endpoint->host MiB/s"
+	echo "bench.sh: table written to $out/vsock.csv" >&2
+}
+
 # two_suite NAME ROWS PATHS RATIOS METRICS: a benchmark across the two
 # machines (bench/two/NAME.sh, through scripts/test.sh, which builds the
 # tools and tests/run.sh the images), once per endpoint
@@ -489,11 +510,12 @@ rc=0
 case $suite in
 console) console_suite ;;
 net) net_suite ;;
+vsock) vsock_suite ;;
 two-console) two_console_suite ;;
 two-net) two_net_suite ;;
 two) two_console_suite; two_net_suite ;;
 two-setup) two_setup_suite ;;
-all) console_suite; net_suite ;;
+all) console_suite; net_suite; vsock_suite ;;
 *) echo "bench.sh: unknown suite $suite" >&2; exit 2 ;;
 esac
 

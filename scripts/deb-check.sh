@@ -64,7 +64,7 @@ shift $((OPTIND - 1))
 [ $# -eq 0 ] || usage
 
 name=pci-epf-virtio
-mods=(pci-epf-virtio pci-epf-vcon pci-epf-vnet pci-epf-vmed)
+mods=(pci-epf-virtio pci-epf-vcon pci-epf-vnet pci-epf-vmed pci-epf-vsock)
 start=$SECONDS
 step() { echo "# [$((SECONDS - start)) s] $*"; }
 

@@ -114,8 +114,9 @@ Description: virtio devices presented by a Linux PCIe endpoint (DKMS)
  PCI endpoint functions that make a Linux system in PCIe endpoint mode show
  up on the PCIe host as legacy virtio devices, driven by the host's stock
  drivers: pci-epf-vcon, a console (the host's /dev/hvc0, the endpoint's
- /dev/hvcEP0); pci-epf-vnet, a network interface; pci-epf-vmed, the
- mediated baseline; all on the core, pci-epf-virtio.
+ /dev/hvcEP0); pci-epf-vnet, a network interface; pci-epf-vsock, AF_VSOCK
+ sockets between host and endpoint; pci-epf-vmed, the mediated baseline;
+ all on the core, pci-epf-virtio.
  .
  This package builds them with DKMS for the endpoint's kernel: Linux 6.12.y
  or later, with CONFIG_PCI_ENDPOINT and CONFIG_VHOST_RING.

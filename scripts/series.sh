@@ -7,8 +7,9 @@
 #   0000-cover-letter.patch  scripts/series/cover.txt
 #   0001  the core library, its KUnit suite, their Kconfig and Makefile lines
 #   0002  pci-epf-vcon          0003  pci-epf-vnet     0004  pci-epf-vmed
-#   0005  Documentation (the functions' pages and their index entries)
-#   0006  MAINTAINERS
+#   0005  pci-epf-vsock
+#   0006  Documentation (the functions' pages and their index entries)
+#   0007  MAINTAINERS
 #
 #   scripts/series.sh [-o OUTDIR] [KVER]
 #
@@ -47,12 +48,13 @@ die() { echo "series.sh: $*" >&2; exit 1; }
 # The patches, in order (message file scripts/series/NN-NAME.txt), with
 # their Kconfig symbols and their paths (git pathspecs of this checkout).
 # The documentation index and MAINTAINERS are made below.
-names=(core vcon vnet vmed docs maintainers)
+names=(core vcon vnet vmed vsock docs maintainers)
 declare -A syms=(
 	[core]="PCI_EPF_VIRTIO PCI_EPF_VIRTIO_KUNIT_TEST"
 	[vcon]=PCI_EPF_VCON
 	[vnet]=PCI_EPF_VNET
 	[vmed]=PCI_EPF_VMED
+	[vsock]=PCI_EPF_VSOCK
 )
 declare -A paths=(
 	[core]="$fdir/virtio include/linux/pci-epf-virtio.h
@@ -60,6 +62,7 @@ declare -A paths=(
 	[vcon]=$fdir/pci-epf-vcon.c
 	[vnet]=$fdir/pci-epf-vnet.c
 	[vmed]=$fdir/pci-epf-vmed.c
+	[vsock]=$fdir/pci-epf-vsock.c
 	[docs]=":(glob)Documentation/PCI/endpoint/pci-epf-*.rst"
 )
 # The product files every patch together must take (the controllers'

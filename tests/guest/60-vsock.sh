@@ -11,8 +11,10 @@
 # must show the packets crossed its queues.  Then the kernel's own
 # vsock_test, server on the endpoint side and client on the host side,
 # with its control connection over loopback TCP; 100 connections opened and
-# closed; and the host driver unbound while the endpoint sends: the
-# endpoint's socket sees a reset, and the next driver works.
+# closed; the host driver unbound while the endpoint sends: the
+# endpoint's socket sees a reset, and the next driver works; the
+# controller stopped while the host sends: the endpoint's receiver ends,
+# and after a restart the data flows again.
 #
 # vep-timeout: 900
 
@@ -159,6 +161,33 @@ wait "$s" "$l" 2>/dev/null
 tap_check "bind the host's virtio_pci again" sh -c "echo $bdf >$VIRTIO_PCI/bind"
 rig_need "host's vsock driver binds the device again" host_wait_bound "$bdf" 30
 xfer "after the host driver came back" 3
+
+# --- the controller stopped while the host sends ------------------------------
+# The link goes down: the host loses the device, and the endpoint's
+# receiving socket must end, not wait for data that never comes
+rm -f /tmp/vsock.rc
+on_ep sh -c "socat -u VSOCK-LISTEN:$PORT,reuseaddr OPEN:/dev/null \
+	2>/tmp/vsock.err; echo \$? >/tmp/vsock.rc" &
+l=$!
+sleep 0.5
+on_host sh -c "head -c 1073741824 /dev/zero |
+	socat -u - VSOCK-CONNECT:2:$PORT 2>/dev/null" &
+s=$!
+sleep 2
+tap_check "stop the controller while the host sends" sh -c "echo 0 >$epc/start"
+rig_wait 20 test -s /tmp/vsock.rc
+tap_check "the endpoint's receiver ended ($(cat /tmp/vsock.rc 2>/dev/null))" \
+	test -s /tmp/vsock.rc
+tap_diag "receiver: $(cat /tmp/vsock.err 2>/dev/null)"
+rig_kill "$s"
+rig_kill "$l"
+wait "$s" "$l" 2>/dev/null
+tap_check "link down" rig_link 0 down
+tap_check "start the controller again" sh -c "echo 1 >$epc/start"
+tap_check "link up again" rig_link 0 up
+rig_need "host's vsock driver binds the device after the restart" \
+	host_wait_bound "$bdf" 30
+xfer "after the controller's restart" 2
 tap_diag "dropped: $(tr '\n' ' ' <"$fn/vsock/dropped")"
 
 tap_check "stop the link" sh -c "echo 0 >$epc/start"

@@ -81,6 +81,35 @@
  * status before each write, at most the chain it was writing.
  *   reset-write
  *
+ * Vsock attacks, on a virtio-vsock device (three queues; queue 1 is the
+ * driver's tx queue, queue 0 its rx queue, with VEP_HOSTILE_VS_RX receive
+ * buffers posted).  The source CID is the device's guest CID, read from
+ * its configuration, and the destination is the host (CID 2), unless the
+ * attack says otherwise.  The single-packet attacks put one bad packet on
+ * queue 1, then a sound connection request to VEP_HOSTILE_VS_NOBODY, a
+ * port nobody listens on: the device must drop and count the first, give
+ * both chains back ("used") and answer the second with a reset
+ * ("replies" chains back on queue 0, "reply_op" the first one's op).
+ *   vsock-short  a chain shorter than a packet header
+ *   vsock-len    a header whose length goes beyond the chain
+ *   vsock-op     an operation no virtio-vsock defines
+ *   vsock-cid    a source that is not the guest CID, then a destination
+ *                that is not the host (two bad packets, then the request)
+ *   vsock-type   a socket type no virtio-vsock defines
+ * and two that need more:
+ *   vsock-credit  a connection to port VEP_HOSTILE_VS_PORT on the
+ *                 endpoint, then data far beyond the credit the endpoint
+ *                 gave, sent without waiting: "credit" is the buffer the
+ *                 endpoint's socket announced, "sent" the bytes sent.  The
+ *                 socket must keep what its credit covers, and no more
+ *   vsock-flood   connection requests to a port nobody listens on, and
+ *                 resets for connections that do not exist, as fast as
+ *                 the ring takes them, with no receive buffer after the
+ *                 first few: the device owes a reset for each request and
+ *                 cannot give them, so it must stop taking packets.
+ *                 "used" says how many chains it took in the flood,
+ *                 "used_later" how many after another half second
+ *
  * Reset-state check: before any driver enabled MSI-X, every entry of the
  * device's MSI-X table must be masked (PCIe r6.0, 7.7.2.5), or a host that
  * enables MSI-X without masking unused entries (firmware, another OS) has
@@ -103,6 +132,7 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_pci.h>
 #include <linux/virtio_ring.h>
+#include <linux/virtio_vsock.h>
 
 /* Net attacks: the frame after the header, and the oversized one */
 #define VEP_HOSTILE_FRAME	60
@@ -139,8 +169,23 @@
 #define VEP_HOSTILE_POISON	0x5a
 
 /* Queues of the device used here, and size of the buffer behind them */
-#define VEP_HOSTILE_NVQS	2
+#define VEP_HOSTILE_NVQS	3
 #define VEP_HOSTILE_BUF		4096
+
+/*
+ * Vsock attacks: receive buffers posted (each a quarter of the buffer),
+ * the port nobody listens on, the endpoint test's listening port, the
+ * driver's own port, the payload of each packet of vsock-credit (the
+ * whole buffer, read again for each) and how many of them, and how long
+ * vsock-flood floods
+ */
+#define VEP_HOSTILE_VS_RX	4
+#define VEP_HOSTILE_VS_NOBODY	9999
+#define VEP_HOSTILE_VS_PORT	5001
+#define VEP_HOSTILE_VS_SRC	7000
+#define VEP_HOSTILE_VS_DATA	VEP_HOSTILE_BUF
+#define VEP_HOSTILE_VS_PKTS	96
+#define VEP_HOSTILE_VS_FLOOD_MS	1000
 
 static char *dev;
 module_param(dev, charp, 0444);
@@ -194,6 +239,26 @@ static int msix_masked = -1;
 module_param(msix_masked, int, 0444);
 MODULE_PARM_DESC(msix_masked, "msix-table: entries found masked");
 
+static int replies = -1;
+module_param(replies, int, 0444);
+MODULE_PARM_DESC(replies, "vsock attacks: chains of queue 0 given back");
+
+static int reply_op = -1;
+module_param(reply_op, int, 0444);
+MODULE_PARM_DESC(reply_op, "vsock attacks: op of the first packet from the device");
+
+static int credit = -1;
+module_param(credit, int, 0444);
+MODULE_PARM_DESC(credit, "vsock-credit: receive buffer the endpoint's socket announced");
+
+static int sent = -1;
+module_param(sent, int, 0444);
+MODULE_PARM_DESC(sent, "vsock-credit: bytes sent on the connection");
+
+static int used_later = -1;
+module_param(used_later, int, 0444);
+MODULE_PARM_DESC(used_later, "vsock-flood: chains of queue 1 given back half a second after the flood");
+
 static char config[2 * VEP_HOSTILE_CFG + 1];
 module_param_string(config, config, sizeof(config), 0444);
 MODULE_PARM_DESC(config, "msix-fail: first configuration bytes at offset 20, in hex");
@@ -218,8 +283,12 @@ struct vep_hostile_vq {
  * @regs: BAR0, the legacy register file
  * @num: queue size the device offers
  * @vq: the queues
+ * @cid: vsock attacks: the guest CID of the device configuration
+ * @chains: vsock attacks: chains posted on queue 1 so far
  * @buf: one buffer the descriptors point at
  * @buf_dma: its bus address
+ * @rx: vsock attacks: the receive buffers and the packet headers sent
+ * @rx_dma: its bus address
  * @irq: Linux interrupt number requested, or 0
  * @msi: @irq is an MSI vector
  */
@@ -228,8 +297,12 @@ struct vep_hostile {
 	void __iomem *regs;
 	u16 num;
 	struct vep_hostile_vq vq[VEP_HOSTILE_NVQS];
+	u64 cid;
+	u16 chains;
 	void *buf;
 	dma_addr_t buf_dma;
+	void *rx;
+	dma_addr_t rx_dma;
 	int irq;
 	bool msi;
 };
@@ -472,6 +545,240 @@ static bool vep_hostile_bad_frame(struct vep_hostile *h)
 	vep_hostile_post(h, 1, 0, 1);
 
 	return true;
+}
+
+/* vsock attacks: header slot @i of the second page of the vsock area */
+static struct virtio_vsock_hdr *vep_hostile_vs_hdr(struct vep_hostile *h,
+						   unsigned int i,
+						   dma_addr_t *dma)
+{
+	size_t off = VEP_HOSTILE_BUF + i * 64;
+
+	*dma = h->rx_dma + off;
+	return h->rx + off;
+}
+
+/* A stream packet header from the guest CID to the host's port @dport */
+static void vep_hostile_vs_fill(struct vep_hostile *h,
+				struct virtio_vsock_hdr *hdr, u16 op,
+				u32 dport, u32 len)
+{
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->src_cid = cpu_to_le64(h->cid);
+	hdr->dst_cid = cpu_to_le64(VMADDR_CID_HOST);
+	hdr->src_port = cpu_to_le32(VEP_HOSTILE_VS_SRC);
+	hdr->dst_port = cpu_to_le32(dport);
+	hdr->len = cpu_to_le32(len);
+	hdr->type = cpu_to_le16(VIRTIO_VSOCK_TYPE_STREAM);
+	hdr->op = cpu_to_le16(op);
+	hdr->buf_alloc = cpu_to_le32(256 * 1024);
+}
+
+static u16 vep_hostile_used_idx(struct vep_hostile *h, u16 q)
+{
+	return le16_to_cpu((__force __le16)READ_ONCE(h->vq[q].vr.used->idx));
+}
+
+/* Wait up to @ms for queue @q's used index to reach @idx */
+static bool vep_hostile_wait_used(struct vep_hostile *h, u16 q, u16 idx,
+				  unsigned int ms)
+{
+	unsigned long timeout = jiffies + msecs_to_jiffies(ms);
+
+	while ((s16)(vep_hostile_used_idx(h, q) - idx) < 0) {
+		if (time_after(jiffies, timeout))
+			return false;
+		usleep_range(200, 400);
+	}
+
+	return true;
+}
+
+/*
+ * Post a chain on queue 1: header slot @slot (@hlen bytes of it), then
+ * @plen bytes of the buffer if @plen is not 0.  Chain j uses descriptors
+ * 2j and 2j+1; the device gives queue 1's chains back in order, so at
+ * most half a ring of them may be out.  False if the device did not make
+ * room in time.
+ */
+static bool vep_hostile_vs_post(struct vep_hostile *h, unsigned int slot,
+				u32 hlen, u32 plen)
+{
+	u16 j = h->chains % (h->num / 2);
+	dma_addr_t hdr_dma;
+
+	if (!vep_hostile_wait_used(h, 1, h->chains - h->num / 2 + 1,
+				   VEP_HOSTILE_FAIL_MS))
+		return false;
+	vep_hostile_vs_hdr(h, slot, &hdr_dma);
+	vep_hostile_desc(h, 1, 2 * j, hdr_dma, hlen,
+			 plen ? VRING_DESC_F_NEXT : 0, 2 * j + 1);
+	if (plen)
+		vep_hostile_desc(h, 1, 2 * j + 1, h->buf_dma, plen, 0, 0);
+	vep_hostile_post(h, 1, 2 * j, 1);
+	h->chains++;
+
+	return true;
+}
+
+/* The header the device wrote in the receive buffer of used entry @i */
+static const struct virtio_vsock_hdr *vep_hostile_vs_reply(struct vep_hostile *h,
+							  u16 i)
+{
+	struct vring *vr = &h->vq[0].vr;
+	u32 id = le32_to_cpu((__force __le32)vr->used->ring[i % h->num].id);
+
+	if (id >= VEP_HOSTILE_VS_RX)
+		return NULL;
+
+	return h->rx + id * (VEP_HOSTILE_BUF / VEP_HOSTILE_VS_RX);
+}
+
+/* vsock-credit: see the top of the file */
+static int vep_hostile_vs_credit(struct vep_hostile *h)
+{
+	const struct virtio_vsock_hdr *reply;
+	struct virtio_vsock_hdr *hdr;
+	dma_addr_t dma;
+	unsigned int i;
+
+	hdr = vep_hostile_vs_hdr(h, 0, &dma);
+	vep_hostile_vs_fill(h, hdr, VIRTIO_VSOCK_OP_REQUEST,
+			    VEP_HOSTILE_VS_PORT, 0);
+	if (!vep_hostile_vs_post(h, 0, sizeof(*hdr), 0) ||
+	    !vep_hostile_wait_used(h, 0, 1, VEP_HOSTILE_FAIL_MS)) {
+		pr_err("vsock-credit: no answer to the connection request\n");
+		return -ETIMEDOUT;
+	}
+	reply = vep_hostile_vs_reply(h, 0);
+	reply_op = reply ? le16_to_cpu(reply->op) : -1;
+	if (reply_op != VIRTIO_VSOCK_OP_RESPONSE) {
+		pr_err("vsock-credit: the request was answered with op %d\n",
+		       reply_op);
+		return -ECONNREFUSED;
+	}
+	credit = le32_to_cpu(reply->buf_alloc);
+
+	/* Data, sent without a look at the credit */
+	hdr = vep_hostile_vs_hdr(h, 1, &dma);
+	vep_hostile_vs_fill(h, hdr, VIRTIO_VSOCK_OP_RW, VEP_HOSTILE_VS_PORT,
+			    VEP_HOSTILE_VS_DATA);
+	memset(h->buf, 'v', VEP_HOSTILE_BUF);
+	for (i = 0; i < VEP_HOSTILE_VS_PKTS; i++)
+		if (!vep_hostile_vs_post(h, 1, sizeof(*hdr),
+					 VEP_HOSTILE_VS_DATA))
+			break;
+	sent = i * VEP_HOSTILE_VS_DATA;
+	vep_hostile_wait_used(h, 1, h->chains, VEP_HOSTILE_FAIL_MS);
+	used = vep_hostile_used_idx(h, 1);
+	replies = vep_hostile_used_idx(h, 0);
+	pr_info("vsock-credit: %d bytes sent against a credit of %d; %d chains back, %d packets from the device\n",
+		sent, credit, used, replies);
+
+	return 0;
+}
+
+/* vsock-flood: see the top of the file */
+static int vep_hostile_vs_flood(struct vep_hostile *h)
+{
+	unsigned long end = jiffies + msecs_to_jiffies(VEP_HOSTILE_VS_FLOOD_MS);
+	struct virtio_vsock_hdr *hdr;
+	dma_addr_t dma;
+
+	hdr = vep_hostile_vs_hdr(h, 0, &dma);
+	vep_hostile_vs_fill(h, hdr, VIRTIO_VSOCK_OP_REQUEST,
+			    VEP_HOSTILE_VS_NOBODY, 0);
+	hdr = vep_hostile_vs_hdr(h, 1, &dma);
+	vep_hostile_vs_fill(h, hdr, VIRTIO_VSOCK_OP_RST,
+			    VEP_HOSTILE_VS_NOBODY, 0);
+
+	while (time_before(jiffies, end)) {
+		/* A ring held by the device: the host waits, and tries again */
+		if ((u16)(h->chains - vep_hostile_used_idx(h, 1)) >= h->num / 2) {
+			usleep_range(500, 1000);
+			continue;
+		}
+		vep_hostile_vs_post(h, h->chains & 1, sizeof(*hdr), 0);
+	}
+	used = vep_hostile_used_idx(h, 1);
+	msleep(VEP_HOSTILE_MIRROR_MS);
+	used_later = vep_hostile_used_idx(h, 1);
+	replies = vep_hostile_used_idx(h, 0);
+	status = ioread8(h->regs + VIRTIO_PCI_STATUS);
+	pr_info("vsock-flood: %u chains posted, %d taken, %d half a second later; %d packets from the device\n",
+		h->chains, used, used_later, replies);
+
+	return 0;
+}
+
+/* The vsock attacks: see the top of the file */
+static int vep_hostile_vsock(struct vep_hostile *h)
+{
+	struct virtio_vsock_hdr *hdr;
+	const struct virtio_vsock_hdr *reply;
+	unsigned int bad = 1, i;
+	dma_addr_t dma;
+	u32 hlen;
+
+	for (i = 0; i < VEP_HOSTILE_VS_RX; i++) {
+		vep_hostile_desc(h, 0, i,
+				 h->rx_dma + i * (VEP_HOSTILE_BUF / VEP_HOSTILE_VS_RX),
+				 VEP_HOSTILE_BUF / VEP_HOSTILE_VS_RX,
+				 VRING_DESC_F_WRITE, 0);
+		vep_hostile_post(h, 0, i, 1);
+	}
+
+	if (!strcmp(attack, "vsock-credit"))
+		return vep_hostile_vs_credit(h);
+	if (!strcmp(attack, "vsock-flood"))
+		return vep_hostile_vs_flood(h);
+
+	hdr = vep_hostile_vs_hdr(h, 0, &dma);
+	vep_hostile_vs_fill(h, hdr, VIRTIO_VSOCK_OP_REQUEST,
+			    VEP_HOSTILE_VS_NOBODY, 0);
+	hlen = sizeof(*hdr);
+	if (!strcmp(attack, "vsock-short")) {
+		hlen = sizeof(*hdr) / 2;
+	} else if (!strcmp(attack, "vsock-len")) {
+		hdr->op = cpu_to_le16(VIRTIO_VSOCK_OP_RW);
+		hdr->len = cpu_to_le32(1000);
+	} else if (!strcmp(attack, "vsock-op")) {
+		hdr->op = cpu_to_le16(42);
+	} else if (!strcmp(attack, "vsock-cid")) {
+		hdr->src_cid = cpu_to_le64(h->cid + 1);
+		hdr = vep_hostile_vs_hdr(h, 1, &dma);
+		vep_hostile_vs_fill(h, hdr, VIRTIO_VSOCK_OP_REQUEST,
+				    VEP_HOSTILE_VS_NOBODY, 0);
+		hdr->dst_cid = cpu_to_le64(h->cid);
+		bad = 2;
+	} else if (!strcmp(attack, "vsock-type")) {
+		hdr->type = cpu_to_le16(42);
+	} else {
+		pr_err("unknown attack \"%s\"\n", attack);
+		return -EINVAL;
+	}
+	hdr = vep_hostile_vs_hdr(h, bad, &dma);
+	vep_hostile_vs_fill(h, hdr, VIRTIO_VSOCK_OP_REQUEST,
+			    VEP_HOSTILE_VS_NOBODY, 0);
+
+	for (i = 0; i < bad; i++)
+		vep_hostile_vs_post(h, i, i ? sizeof(*hdr) : hlen, 0);
+	vep_hostile_vs_post(h, bad, sizeof(*hdr), 0);
+
+	/* What came back, or did not, is for the test to judge */
+	vep_hostile_wait_used(h, 1, bad + 1, VEP_HOSTILE_FAIL_MS);
+	vep_hostile_wait_used(h, 0, 1, VEP_HOSTILE_FAIL_MS);
+	/* Anything more than the one reset would come now */
+	msleep(VEP_HOSTILE_MIRROR_MS / 5);
+	used = vep_hostile_used_idx(h, 1);
+	replies = vep_hostile_used_idx(h, 0);
+	reply = replies > 0 ? vep_hostile_vs_reply(h, 0) : NULL;
+	reply_op = reply ? le16_to_cpu(reply->op) : -1;
+	status = ioread8(h->regs + VIRTIO_PCI_STATUS);
+	pr_info("%s: device status %#x, %d chain(s) back, %d packet(s) from the device, the first with op %d\n",
+		attack, status, used, replies, reply_op);
+
+	return 0;
 }
 
 /* desc-rewrite: see the top of the file */
@@ -719,6 +1026,7 @@ static int vep_hostile_reset_write(struct vep_hostile *h)
 static int vep_hostile_run(struct vep_hostile *h)
 {
 	bool behave = !strcmp(attack, "none");
+	bool vsock = !strncmp(attack, "vsock-", 6);
 	unsigned long timeout;
 	int i, ret;
 	u8 s;
@@ -750,6 +1058,13 @@ static int vep_hostile_run(struct vep_hostile *h)
 	ret = vep_hostile_setup_vq(h, 1, 0);
 	if (ret)
 		return ret;
+	if (vsock) {
+		ret = vep_hostile_setup_vq(h, 2, 0);
+		if (ret)
+			return ret;
+		h->cid = ioread32(h->regs + VIRTIO_PCI_CONFIG_OFF(false));
+		h->cid |= (u64)ioread32(h->regs + VIRTIO_PCI_CONFIG_OFF(false) + 4) << 32;
+	}
 
 	if (behave) {
 		ret = vep_hostile_request_irq(h);
@@ -771,6 +1086,9 @@ static int vep_hostile_run(struct vep_hostile *h)
 		status = ioread8(h->regs + VIRTIO_PCI_STATUS);
 		return 0;
 	}
+
+	if (vsock)
+		return vep_hostile_vsock(h);
 
 	if (!strncmp(attack, "net-", 4)) {
 		struct vring_used *u = h->vq[1].vr.used;
@@ -858,6 +1176,14 @@ static int __init vep_hostile_init(void)
 		goto err_unmap_regs;
 	}
 
+	/* Receive buffers and packet headers of the vsock attacks */
+	h->rx = dma_alloc_coherent(&pdev->dev, 2 * VEP_HOSTILE_BUF, &h->rx_dma,
+				   GFP_KERNEL);
+	if (!h->rx) {
+		ret = -ENOMEM;
+		goto err_free_buf;
+	}
+
 	ret = vep_hostile_run(h);
 	if (ret)
 		goto err_reset_dev;
@@ -872,6 +1198,8 @@ err_reset_dev:
 	msleep(100);
 	vep_hostile_free_irq(h);
 	vep_hostile_free_vqs(h);
+	dma_free_coherent(&pdev->dev, 2 * VEP_HOSTILE_BUF, h->rx, h->rx_dma);
+err_free_buf:
 	dma_free_coherent(&pdev->dev, VEP_HOSTILE_BUF, h->buf, h->buf_dma);
 err_unmap_regs:
 	pci_iounmap(pdev, h->regs);
@@ -894,6 +1222,7 @@ static void __exit vep_hostile_exit(void)
 	msleep(100);
 	vep_hostile_free_irq(h);
 	vep_hostile_free_vqs(h);
+	dma_free_coherent(&pdev->dev, 2 * VEP_HOSTILE_BUF, h->rx, h->rx_dma);
 	dma_free_coherent(&pdev->dev, VEP_HOSTILE_BUF, h->buf, h->buf_dma);
 	pci_iounmap(pdev, h->regs);
 	pci_clear_master(pdev);

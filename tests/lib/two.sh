@@ -256,12 +256,15 @@ two_ping3() {
 		echo \"\$r\" | grep -q '3 packets transmitted, 3 .*received'"
 }
 
-# two_tcp NAME BYTES FROM TO ADDR: BYTES over TCP from machine FROM to TO
-# (host or ep), whose address is ADDR; checked byte by byte (vep-tcp)
+# two_tcp [-V] NAME BYTES FROM TO ADDR: BYTES over TCP from machine FROM to
+# TO (host or ep), whose address is ADDR; checked byte by byte (vep-tcp).
+# With -V over AF_VSOCK, ADDR being TO's CID.
 two_tcp() {
+	local vs=
+	[ "$1" != -V ] || { vs=-V; shift; }
 	local name=$1 bytes=$2 from=$3 to=$4 addr=$5 tx rx
 	if ! "on_$to" "rm -f /tmp/tcp.out
-		/tests/bin/vep-tcp -l 5001 -n $bytes -t 120 >/tmp/tcp.out 2>&1 &
+		/tests/bin/vep-tcp $vs -l 5001 -n $bytes -t 120 >/tmp/tcp.out 2>&1 &
 		n=50; until grep -q listening /tmp/tcp.out; do
 			[ \$n -gt 0 ] || { cat /tmp/tcp.out; exit 1; }
 			sleep 0.1; n=\$((n - 1))
@@ -269,7 +272,7 @@ two_tcp() {
 		tap_fail "$name" "receiver: $(cat "$TWO_TMP/tcp.out")"
 		return 1
 	fi
-	tx=$("on_$from" -t 130 "/tests/bin/vep-tcp -c $addr 5001 -n $bytes -t 120" 2>&1)
+	tx=$("on_$from" -t 130 "/tests/bin/vep-tcp $vs -c $addr 5001 -n $bytes -t 120" 2>&1)
 	rx=$("on_$to" -t 130 "n=1200
 		while [ \$n -gt 0 ] && grep -qsx vep-tcp /proc/[0-9]*/comm; do
 			sleep 0.1; n=\$((n - 1))

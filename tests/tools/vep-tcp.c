@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vep-tcp: a checked bulk transfer over TCP, for the network tests.
+ * vep-tcp: a checked bulk transfer over TCP, for the network tests, or
+ * over AF_VSOCK with -V (ADDR is then a CID).
  *
- *   vep-tcp -l PORT -n BYTES [-t SEC]         receive and check
- *   vep-tcp -c ADDR PORT -n BYTES [-t SEC]    send
+ *   vep-tcp [-V] -l PORT -n BYTES [-t SEC]         receive and check
+ *   vep-tcp [-V] -c ADDR PORT -n BYTES [-t SEC]    send
  *
  * The sender writes BYTES of a pattern that depends on each byte's
  * position; the receiver takes one connection, checks every byte and
@@ -30,8 +31,40 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/vm_sockets.h>
 
 #define BLOCK	65536
+
+/* AF_INET, or AF_VSOCK with -V */
+static int family = AF_INET;
+
+/* An address of the family for ADDR (NULL: any) and PORT; 0 if it is bad */
+static socklen_t make_addr(struct sockaddr_storage *ss, const char *addr,
+			   int port)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_vm *svm = (struct sockaddr_vm *)ss;
+	char *end;
+
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_VSOCK) {
+		svm->svm_family = AF_VSOCK;
+		svm->svm_port = port;
+		svm->svm_cid = VMADDR_CID_ANY;
+		if (addr) {
+			svm->svm_cid = strtoul(addr, &end, 0);
+			if (*end)
+				return 0;
+		}
+		return sizeof(*svm);
+	}
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(port);
+	sin->sin_addr.s_addr = htonl(INADDR_ANY);
+	if (addr && inet_pton(AF_INET, addr, &sin->sin_addr) != 1)
+		return 0;
+	return sizeof(*sin);
+}
 
 static unsigned char pattern_at(uint64_t pos)
 {
@@ -55,22 +88,22 @@ static void on_alarm(int sig)
 
 static int receive(int port, uint64_t bytes)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
 	static unsigned char buf[BLOCK];
 	uint64_t got = 0, errors = 0, t0 = 0, t1;
+	struct sockaddr_storage sa;
+	socklen_t salen;
 	uint32_t sum = 0;
 	int ls, s, one = 1;
 	ssize_t n, i;
 
-	ls = socket(AF_INET, SOCK_STREAM, 0);
+	ls = socket(family, SOCK_STREAM, 0);
 	if (ls < 0) {
 		perror("socket");
 		return 1;
 	}
 	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_ANY);
-	if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) || listen(ls, 1)) {
+	salen = make_addr(&sa, NULL, port);
+	if (bind(ls, (struct sockaddr *)&sa, salen) || listen(ls, 1)) {
 		perror("bind/listen");
 		return 1;
 	}
@@ -116,27 +149,28 @@ static int receive(int port, uint64_t bytes)
 
 static int send_all(const char *addr, int port, uint64_t bytes)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
 	static unsigned char buf[BLOCK];
+	struct sockaddr_storage sa;
 	uint64_t sent = 0;
 	uint32_t sum = 0;
+	socklen_t salen;
 	size_t len, i;
 	ssize_t n;
 	int s;
 
-	sa.sin_port = htons(port);
-	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+	salen = make_addr(&sa, addr, port);
+	if (!salen) {
 		fprintf(stderr, "vep-tcp: bad address %s\n", addr);
 		return 1;
 	}
 
 	for (;;) {
-		s = socket(AF_INET, SOCK_STREAM, 0);
+		s = socket(family, SOCK_STREAM, 0);
 		if (s < 0) {
 			perror("socket");
 			return 1;
 		}
-		if (!connect(s, (struct sockaddr *)&sa, sizeof(sa)))
+		if (!connect(s, (struct sockaddr *)&sa, salen))
 			break;
 		close(s);
 		usleep(100000);	/* until the receiver listens */
@@ -173,8 +207,8 @@ static int send_all(const char *addr, int port, uint64_t bytes)
 
 static void usage(void)
 {
-	fprintf(stderr, "Usage: vep-tcp -l PORT -n BYTES [-t SEC]\n"
-			"       vep-tcp -c ADDR PORT -n BYTES [-t SEC]\n");
+	fprintf(stderr, "Usage: vep-tcp [-V] -l PORT -n BYTES [-t SEC]\n"
+			"       vep-tcp [-V] -c ADDR PORT -n BYTES [-t SEC]\n");
 	exit(1);
 }
 
@@ -184,8 +218,11 @@ int main(int argc, char **argv)
 	uint64_t bytes = 0;
 	int listen_port = -1, timeout = 120, opt;
 
-	while ((opt = getopt(argc, argv, "l:c:n:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "Vl:c:n:t:")) != -1) {
 		switch (opt) {
+		case 'V':
+			family = AF_VSOCK;
+			break;
 		case 'l':
 			listen_port = atoi(optarg);
 			break;

@@ -1,0 +1,190 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Socket benchmark, run in the rig by scripts/bench.sh: stream throughput
+# both ways over three paths, in one boot, taking turns in every
+# repetition (vsock, tcp, loopback; vsock, ...):
+#
+#   vsock     AF_VSOCK through the vsock function (pci-epf-vsock): the
+#             host side's sockets through its stock virtio_vsock, the
+#             endpoint's through the function's host-to-guest transport
+#   tcp       TCP over the dedicated network function (pci-epf-vnet with
+#             the features it offers by default), each end in a network
+#             namespace of its own
+#   loopback  AF_VSOCK within the kernel (vsock_loopback, loaded for this
+#             turn only: while it is loaded, the host side's own CID goes
+#             through it): what the socket layer does with no device
+#
+# Each function is bound for its own turn only.  The same tool moves the
+# data on every path: socat with 64 KiB reads and writes, MIB MiB of zeros
+# (vep.bench_mib) from a sender on the host's CPU to a receiver on the
+# endpoint's ("h2e") and from the endpoint's to the host's ("e2h").  The
+# loopback path has no sides: its "h2e" is the same placement, its "e2h"
+# the other.  The receiver's count of bytes must match, or the run fails.
+#
+#   BENCH-PLACEMENT TEXT...
+#   BENCH PATH METRIC REP VALUE     METRIC: h2e_mibps, e2h_mibps (MiB/s)
+#   BENCH-FAIL PATH METRIC REP
+
+. /tests/lib/tap.sh
+. /tests/lib/rig.sh
+. /tests/lib/term.sh
+. /tests/lib/host.sh
+. /tests/lib/vnet.sh
+
+MIB=$(sed -n 's/.*vep\.bench_mib=\([0-9][0-9]*\).*/\1/p' /proc/cmdline)
+REPS=$(sed -n 's/.*vep\.bench_reps=\([0-9][0-9]*\).*/\1/p' /proc/cmdline)
+MIB=${MIB:-64}
+REPS=${REPS:-3}
+POLL_CPU=1
+HOST_CPUS=1
+EP_CPUS=2
+PORT=5000
+HOST_MAC=52:54:00:12:34:56
+HOST_IP=10.9.0.1
+EP_IP=10.9.0.2
+PLACEMENT="host side's socat CPU 0, endpoint side's CPU 1; poll thread CPU $POLL_CPU; host interrupts and unbound work CPU 0"
+
+# now_cs: uptime in hundredths of a second
+now_cs() {
+	awk '{ split($1, t, "."); print t[1] * 100 + t[2] }' /proc/uptime
+}
+
+# xfer PATH METRIC TO_RX TO_TX LISTEN CONNECT: MIB MiB from a sender run
+# with TO_TX (a placement, and a namespace for tcp) to a receiver run with
+# TO_RX, the receiver on LISTEN, the sender to CONNECT (socat addresses);
+# prints a BENCH or a BENCH-FAIL line
+xfer() {
+	rm -f /tmp/bench.rx
+	$3 sh -c "socat -u -b 65536 $5 - | wc -c >/tmp/bench.rx" &
+	x_l=$!
+	sleep 0.5
+	x_t0=$(now_cs)
+	$4 timeout 300 socat -u -b 65536 \
+		OPEN:/dev/zero,readbytes=$((MIB * 1048576)) "$6"
+	x_rc=$?
+	wait "$x_l"
+	x_t=$(($(now_cs) - x_t0))
+	x_got=$(cat /tmp/bench.rx 2>/dev/null)
+	if [ $x_rc -ne 0 ] || [ "${x_got:-0}" -ne $((MIB * 1048576)) ]; then
+		echo "# $1 $2 run $rep: sender exit $x_rc, ${x_got:-no} bytes received"
+		rig_kill "$x_l"
+		echo "BENCH-FAIL $1 $2 $rep"
+		return 1
+	fi
+	[ $x_t -gt 0 ] || x_t=1
+	echo "BENCH $1 $2 $rep $(awk -v m="$MIB" -v t="$x_t" 'BEGIN { printf "%.1f", m * 100 / t }')"
+}
+
+fail_all() {
+	echo "# $1 run $rep: $2; its measurements of this run failed"
+	echo "BENCH-FAIL $1 h2e_mibps $rep"
+	echo "BENCH-FAIL $1 e2h_mibps $rep"
+}
+
+# vsock_up: the vsock function on controller 0, the host's driver bound
+vsock_up() {
+	f=$EPCFS/functions/pci_epf_vsock/vsock0
+	mkdir "$f" && echo $POLL_CPU >"$f/vsock/poll_cpu" &&
+		echo 4 >"$f/msix_interrupts" && ln -s "$f" "$(rig_epc 0)/" &&
+		echo 1 >"$(rig_epc 0)/start" && rig_link 0 up &&
+		host_wait_bound "$(host_bdf 0)" 30
+}
+
+vsock_down() {
+	echo 0 >"$(rig_epc 0)/start"
+	rig_link 0 down
+	rm -f "$(rig_epc 0)/vsock0"
+	rmdir "$EPCFS/functions/pci_epf_vsock/vsock0" 2>/dev/null
+}
+
+# tcp_up: the network function, both interfaces up in their namespaces
+tcp_up() {
+	f=$EPCFS/functions/pci_epf_vnet/net0
+	vnet_ns_start &&
+		vnet_fn net0 0 "$HOST_MAC" 1500 &&
+		bdf=$(host_bdf 0) && host_wait_bound "$bdf" 30 &&
+		rig_wait 10 host_has_if "$bdf" &&
+		vnet_host_setup "$(host_ifname "$bdf")" "$HOST_IP" &&
+		vnet_ep_setup "$(ifname_of "$(cat "$f/vnet/ifindex")")" "$EP_IP" &&
+		rig_wait 10 in_host ping -c 1 -W 1 "$EP_IP" >/dev/null
+}
+
+tcp_down() {
+	echo 0 >"$(rig_epc 0)/start"
+	rig_link 0 down
+	rm -f "$(rig_epc 0)/net0"
+	rmdir "$EPCFS/functions/pci_epf_vnet/net0" 2>/dev/null
+	vnet_ns_stop
+}
+
+loop_up() {
+	insmod /lib/modules/vep/vsock_loopback.ko
+}
+
+loop_down() {
+	rig_wait 10 rmmod vsock_loopback
+}
+
+# run_path PATH: one repetition of PATH, set up for it alone
+run_path() {
+	rp_left=$(rig_linked_fns | tr '\n' ' ')
+	if [ -n "$rp_left" ]; then
+		fail_all "$1" "functions still linked: ${rp_left% }"
+		vsock_down 2>/dev/null
+		tcp_down 2>/dev/null
+		return 1
+	fi
+	term_sides
+	case $1 in
+	vsock) rp_up=vsock_up rp_down=vsock_down ;;
+	tcp) rp_up=tcp_up rp_down=tcp_down ;;
+	loopback) rp_up=loop_up rp_down=loop_down ;;
+	esac
+	if ! $rp_up; then
+		fail_all "$1" "set-up failed"
+		$rp_down
+		return 1
+	fi
+	term_sides
+	case $1 in
+	vsock)
+		xfer vsock h2e_mibps on_ep on_host \
+			VSOCK-LISTEN:$PORT,reuseaddr VSOCK-CONNECT:2:$PORT
+		xfer vsock e2h_mibps on_host on_ep \
+			VSOCK-LISTEN:$PORT,reuseaddr VSOCK-CONNECT:3:$PORT
+		;;
+	tcp)
+		xfer tcp h2e_mibps in_ep in_host \
+			TCP-LISTEN:$PORT,reuseaddr TCP:$EP_IP:$PORT
+		xfer tcp e2h_mibps in_host in_ep \
+			TCP-LISTEN:$PORT,reuseaddr TCP:$HOST_IP:$PORT
+		;;
+	loopback)
+		xfer loopback h2e_mibps on_ep on_host \
+			VSOCK-LISTEN:$PORT,reuseaddr VSOCK-CONNECT:1:$PORT
+		xfer loopback e2h_mibps on_host on_ep \
+			VSOCK-LISTEN:$PORT,reuseaddr VSOCK-CONNECT:1:$PORT
+		;;
+	esac
+	$rp_down
+}
+
+echo "# vsock benchmark: $MIB MiB each way per run, $REPS runs each, interleaved"
+echo "BENCH-PLACEMENT $PLACEMENT"
+rig_load_epc host_cpu=0 >/dev/null || exit 1
+rig_insmod pci-epf-virtio || exit 1
+rig_insmod pci-epf-vsock || echo "# loading pci-epf-vsock failed"
+rig_insmod pci-epf-vnet || echo "# loading pci-epf-vnet failed"
+term_sides
+
+rep=1
+while [ $rep -le "$REPS" ]; do
+	for path in vsock tcp loopback; do
+		run_path $path
+	done
+	rep=$((rep + 1))
+done
+
+echo "# host set-ups retried after a poll thread lapse: $SETUP_RETRIES"
+rig_check_dmesg
