@@ -24,6 +24,7 @@
 
 HOSTILE=/sys/module/vep_hostile/parameters
 VIRTIO_PCI=/sys/bus/pci/drivers/virtio-pci
+HOST_DRIVER=vmw_vsock_virtio_transport
 DRIVER_OK=4
 NEEDS_RESET=64
 OP_RESPONSE=2

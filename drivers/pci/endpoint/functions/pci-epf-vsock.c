@@ -25,7 +25,8 @@
  *    would for a virtual machine not started yet; when the host driver
  *    resets the device, goes away with the link, or the function is
  *    unbound, the packets waiting for it are dropped and the endpoint's
- *    sockets connected to it are reset (ECONNRESET): none hangs.
+ *    sockets connected to it are reset (ECONNRESET): none hangs.  A
+ *    socket still connecting waits out its connect timeout.
  *  - Host packets are checked before the sockets see them: a header
  *    beyond its buffer, a payload larger than a packet may be, a source
  *    other than the guest CID or a destination other than the host, a
@@ -35,6 +36,8 @@
  *    to a port nobody listens on, for one) are bounded: while a queue's
  *    worth of them waits for host buffers, the host's tx queue is not
  *    read, as vhost_vsock does.  A host flooding requests holds itself up.
+ *    While two queues' worth of packets of any kind wait, its credit
+ *    requests are dropped (counted): what answers them is no reply.
  *  - Credit-based flow control is the sockets' (virtio_transport_common);
  *    a packet beyond the credit the socket gave is dropped there.
  */
@@ -73,10 +76,9 @@
 #define EPF_VSOCK_BUDGET		64
 
 /*
- * Host packets are read while fewer packets than this many queues' worth
- * wait for the host's buffers: what the sockets answer to a host that
- * sends and never reads (resets for its connection requests, credit
- * updates for its credit requests) stays bounded
+ * While this many queues' worth of packets wait for the host's buffers,
+ * its credit requests are dropped: the credit updates that answer them
+ * are no replies, so the bound on replies does not hold them back
  */
 #define EPF_VSOCK_BACKLOG_QUEUES	2
 
@@ -87,7 +89,7 @@ enum {
 	EPF_VSOCK_DROP_CID,
 	EPF_VSOCK_DROP_TYPE,
 	EPF_VSOCK_DROP_OP,
-	EPF_VSOCK_DROP_NOMEM,
+	EPF_VSOCK_DROP_BACKLOG,
 	EPF_VSOCK_DROP_RXBUF,
 	EPF_VSOCK_DROP_NR,
 };
@@ -98,7 +100,7 @@ static const char * const epf_vsock_drop_names[EPF_VSOCK_DROP_NR] = {
 	[EPF_VSOCK_DROP_CID]	= "bad_cid",
 	[EPF_VSOCK_DROP_TYPE]	= "bad_type",
 	[EPF_VSOCK_DROP_OP]	= "bad_op",
-	[EPF_VSOCK_DROP_NOMEM]	= "no_memory",
+	[EPF_VSOCK_DROP_BACKLOG] = "credit_request_backlogged",
 	[EPF_VSOCK_DROP_RXBUF]	= "host_buffer_too_small",
 };
 
@@ -122,6 +124,9 @@ static const char * const epf_vsock_drop_names[EPF_VSOCK_DROP_NR] = {
  * @out_sent: bytes of the piece (header first) in @to_host so far
  * @from_host: the host tx chain being read, while @from_host_busy
  * @from_host_busy: @from_host holds a chain
+ * @in_hdr: the header of the packet in @from_host, in memory of its own
+ *	(the core may copy into it by DMA)
+ * @in_hdr_got: header bytes read so far
  * @in_skb: the packet read from @from_host, its header in place
  * @in_len: its payload length
  * @in_got: payload bytes read so far
@@ -151,6 +156,8 @@ struct epf_vsock {
 	u32 out_sent;
 	struct epf_virtio_buf from_host;
 	bool from_host_busy;
+	struct virtio_vsock_hdr *in_hdr;
+	u32 in_hdr_got;
 	struct sk_buff *in_skb;
 	u32 in_len;
 	u32 in_got;
@@ -271,7 +278,7 @@ static int epf_vsock_cancel_pkt(struct vsock_sock *vsk)
 	}
 	rcu_read_unlock();
 
-	return 0;
+	return vsock ? 0 : -ENODEV;
 }
 
 static struct virtio_transport epf_vsock_transport = {
@@ -409,72 +416,70 @@ static void *epf_vsock_skb_at(struct sk_buff *skb, u32 off, u32 *room)
 	return NULL;
 }
 
+/* Too many answers wait for the host's buffers */
+static bool epf_vsock_send_backlog(struct epf_vsock *vsock)
+{
+	return skb_queue_len_lockless(&vsock->send_queue) >=
+	       EPF_VSOCK_BACKLOG_QUEUES * vsock->cfs.params.queue_size;
+}
+
 /*
- * Take a host tx chain and its header, checked, with an skb for its
- * payload.  Returns 1 with a packet to read, 0 if the host has none,
- * -EAGAIN to try again later, or -EBADMSG if the chain was dropped.
+ * The header of the host tx chain being read, checked, and an skb for its
+ * payload.  Returns 0 with a packet to read, -EAGAIN to go on at the next
+ * pass (host memory out of reach, or no memory for the skb: the chain is
+ * kept, nothing is lost), or -EBADMSG if the chain was dropped.
  */
 static int epf_vsock_in_start(struct epf_vsock *vsock,
 			      struct epf_virtio_queue *vq)
 {
 	struct epf_virtio_buf *buf = &vsock->from_host;
-	struct virtio_vsock_hdr hdr;
-	size_t readable;
+	struct virtio_vsock_hdr *hdr = vsock->in_hdr;
+	struct sk_buff *skb;
 	ssize_t n;
-	int ret, why;
+	int why;
 
-	ret = epf_virtio_getdesc(vq, buf);
-	if (ret <= 0)
-		return ret;
-	vsock->from_host_busy = true;
-
-	readable = epf_virtio_buf_readable(buf);
-	if (readable < sizeof(hdr)) {
-		why = EPF_VSOCK_DROP_SHORT;
-		goto drop;
+	while (vsock->in_hdr_got < sizeof(*hdr)) {
+		n = epf_virtio_pull(vsock->evd, buf,
+				    (u8 *)hdr + vsock->in_hdr_got,
+				    sizeof(*hdr) - vsock->in_hdr_got);
+		if (n <= 0)
+			return -EAGAIN;
+		vsock->in_hdr_got += n;
 	}
+
+	why = epf_vsock_hdr_check(vsock, hdr, epf_virtio_buf_readable(buf));
 	/*
-	 * A header is one copy: all of it now, or the packet is lost (the
-	 * host reset the device, or its memory stayed out of reach: the
-	 * device is reset next)
+	 * A credit update answers each credit request and is no reply: a
+	 * host that asks and never reads could make the queue grow
 	 */
-	n = epf_virtio_pull(vsock->evd, buf, &hdr, sizeof(hdr));
-	if (n != sizeof(hdr)) {
-		vsock->from_host_busy = false;
-		epf_virtio_complete(vq, buf, 0);
-		return -EAGAIN;
-	}
-
-	why = epf_vsock_hdr_check(vsock, &hdr, readable - sizeof(hdr));
+	if (why < 0 && epf_vsock_send_backlog(vsock) &&
+	    le16_to_cpu(hdr->op) == VIRTIO_VSOCK_OP_CREDIT_REQUEST)
+		why = EPF_VSOCK_DROP_BACKLOG;
 	if (why >= 0) {
 		dev_dbg_ratelimited(&vsock->epf->dev,
 				    "Host packet %llu:%u -> %llu:%u, type %u op %u, %u bytes\n",
-				    le64_to_cpu(hdr.src_cid),
-				    le32_to_cpu(hdr.src_port),
-				    le64_to_cpu(hdr.dst_cid),
-				    le32_to_cpu(hdr.dst_port),
-				    le16_to_cpu(hdr.type), le16_to_cpu(hdr.op),
-				    le32_to_cpu(hdr.len));
-		goto drop;
+				    le64_to_cpu(hdr->src_cid),
+				    le32_to_cpu(hdr->src_port),
+				    le64_to_cpu(hdr->dst_cid),
+				    le32_to_cpu(hdr->dst_port),
+				    le16_to_cpu(hdr->type), le16_to_cpu(hdr->op),
+				    le32_to_cpu(hdr->len));
+		epf_vsock_drop(vsock, why);
+		vsock->from_host_busy = false;
+		epf_virtio_complete(vq, buf, 0);
+		return -EBADMSG;
 	}
 
-	vsock->in_len = le32_to_cpu(hdr.len);
+	skb = virtio_vsock_alloc_skb(VIRTIO_VSOCK_SKB_HEADROOM +
+				     le32_to_cpu(hdr->len), GFP_KERNEL);
+	if (!skb)
+		return -EAGAIN;
+	memcpy(virtio_vsock_hdr(skb), hdr, sizeof(*hdr));
+	vsock->in_skb = skb;
+	vsock->in_len = le32_to_cpu(hdr->len);
 	vsock->in_got = 0;
-	vsock->in_skb = virtio_vsock_alloc_skb(VIRTIO_VSOCK_SKB_HEADROOM +
-					       vsock->in_len, GFP_KERNEL);
-	if (!vsock->in_skb) {
-		why = EPF_VSOCK_DROP_NOMEM;
-		goto drop;
-	}
-	memcpy(virtio_vsock_hdr(vsock->in_skb), &hdr, sizeof(hdr));
 
-	return 1;
-
-drop:
-	epf_vsock_drop(vsock, why);
-	vsock->from_host_busy = false;
-	epf_virtio_complete(vq, buf, 0);
-	return -EBADMSG;
+	return 0;
 }
 
 /*
@@ -484,6 +489,7 @@ drop:
 static bool epf_vsock_from_host_one(struct epf_vsock *vsock,
 				    struct epf_virtio_queue *vq)
 {
+	struct epf_virtio_buf *buf = &vsock->from_host;
 	struct sk_buff *skb;
 	u32 room;
 	void *dst;
@@ -491,11 +497,21 @@ static bool epf_vsock_from_host_one(struct epf_vsock *vsock,
 	int ret;
 
 	if (!vsock->from_host_busy) {
-		ret = epf_vsock_in_start(vsock, vq);
-		if (ret == -EBADMSG)
-			return true;
-		if (ret <= 0)
+		if (epf_virtio_getdesc(vq, buf) <= 0)
 			return false;
+		vsock->from_host_busy = true;
+		vsock->in_hdr_got = 0;
+		if (epf_virtio_buf_readable(buf) < sizeof(*vsock->in_hdr)) {
+			epf_vsock_drop(vsock, EPF_VSOCK_DROP_SHORT);
+			vsock->from_host_busy = false;
+			epf_virtio_complete(vq, buf, 0);
+			return true;
+		}
+	}
+	if (!vsock->in_skb) {
+		ret = epf_vsock_in_start(vsock, vq);
+		if (ret)
+			return ret == -EBADMSG;
 	}
 
 	skb = vsock->in_skb;
@@ -503,7 +519,7 @@ static bool epf_vsock_from_host_one(struct epf_vsock *vsock,
 		dst = epf_vsock_skb_at(skb, vsock->in_got, &room);
 		if (WARN_ON_ONCE(!dst || !room))
 			return false;
-		n = epf_virtio_pull(vsock->evd, &vsock->from_host, dst,
+		n = epf_virtio_pull(vsock->evd, buf, dst,
 				    min(room, vsock->in_len - vsock->in_got));
 		if (n <= 0)
 			return false;	/* Out of reach: from here later */
@@ -514,21 +530,24 @@ static bool epf_vsock_from_host_one(struct epf_vsock *vsock,
 
 	vsock->in_skb = NULL;
 	vsock->from_host_busy = false;
-	epf_virtio_complete(vq, &vsock->from_host, 0);
+	epf_virtio_complete(vq, buf, 0);
 	virtio_transport_deliver_tap_pkt(skb);
 	virtio_transport_recv_pkt(&epf_vsock_transport, skb, &init_net);
 
 	return true;
 }
 
-/* Too much waits for the host's buffers to read more of its packets */
+/*
+ * Too many replies wait for the host's buffers to read more of its
+ * packets: each request of a host that never reads its rx queue would add
+ * one (vhost_vsock stops there too).  Only replies: packets the sockets
+ * send on their own wait for the host, and a host waits for its own
+ * replies to be read before it reads its rx queue again.
+ */
 static bool epf_vsock_backlogged(struct epf_vsock *vsock)
 {
-	unsigned int qs = vsock->cfs.params.queue_size;
-
-	return atomic_read(&vsock->replies) >= (int)qs ||
-	       skb_queue_len_lockless(&vsock->send_queue) >=
-	       EPF_VSOCK_BACKLOG_QUEUES * qs;
+	return atomic_read(&vsock->replies) >=
+	       (int)vsock->cfs.params.queue_size;
 }
 
 static bool epf_vsock_from_host(struct epf_vsock *vsock)
@@ -980,11 +999,16 @@ static int epf_vsock_probe(struct pci_epf *epf,
 		ret = -ENOMEM;
 		goto err_free_vsock;
 	}
+	vsock->in_hdr = kmalloc(sizeof(*vsock->in_hdr), GFP_KERNEL);
+	if (!vsock->in_hdr) {
+		ret = -ENOMEM;
+		goto err_free_bounce;
+	}
 
 	evd = epf_virtio_create(epf, &epf_vsock_info, vsock);
 	if (IS_ERR(evd)) {
 		ret = PTR_ERR(evd);
-		goto err_free_bounce;
+		goto err_free_hdr;
 	}
 	vsock->evd = evd;
 
@@ -994,6 +1018,8 @@ static int epf_vsock_probe(struct pci_epf *epf,
 
 	return 0;
 
+err_free_hdr:
+	kfree(vsock->in_hdr);
 err_free_bounce:
 	kvfree(vsock->bounce);
 err_free_vsock:
@@ -1010,6 +1036,7 @@ static void epf_vsock_remove(struct pci_epf *epf)
 	skb_queue_purge(&vsock->send_queue);
 	epf_virtio_buf_release(&vsock->to_host);
 	epf_virtio_buf_release(&vsock->from_host);
+	kfree(vsock->in_hdr);
 	kvfree(vsock->bounce);
 	kfree(vsock);
 }
