@@ -40,9 +40,10 @@ term_sides
 epc=$(rig_epc 0)
 fn=$EPCFS/functions/pci_epf_vsock/vsock0
 
-# vsock_sockets: AF_VSOCK sockets in the kernel now
+# vsock_sockets: the endpoint's sockets on the function's transport now
+# (each holds a reference on its transport's module)
 vsock_sockets() {
-	awk '$1 == "AF_VSOCK" { print $3 }' /proc/net/protocols
+	cat /sys/module/pci_epf_vsock/refcnt
 }
 # dropped CAUSE: the function's count of host packets dropped for CAUSE
 dropped() {
@@ -100,6 +101,7 @@ if insmod /lib/modules/vep/vep-hostile.ko dev="$bdf" attack=vsock-credit; then
 	tap_check "vsock-credit: every packet taken ($sent bytes, more than the credit)" \
 		test "$sent" -gt "$credit" -a \
 		"$(cat $HOSTILE/used)" -eq $((sent / 4096 + 1))
+	tap_diag "vsock-credit: sockets on the function's transport while connected: $(vsock_sockets) ($socks0 before)"
 	touch /tmp/sink.go
 	wait "$sink"
 	got=$(sed -n 's/^BYTES //p' /tmp/sink.out)
@@ -117,7 +119,7 @@ rig_mark vsock-flood
 if insmod /lib/modules/vep/vep-hostile.ko dev="$bdf" attack=vsock-flood; then
 	u=$(cat $HOSTILE/used)
 	ul=$(cat $HOSTILE/used_later)
-	qs=$(cat "$fn/queue_size")
+	qs=$(cat "$fn/vsock/queue_size")
 	tap_diag "vsock-flood: $u chains taken, $ul half a second later, $(cat $HOSTILE/replies) packets back, queue size $qs"
 	tap_check "vsock-flood: the function took packets ($u)" test "$u" -gt 0
 	tap_check "vsock-flood: then it stopped taking them ($u, then $ul)" \
@@ -155,7 +157,7 @@ tap_check "link down" rig_link 0 down
 tap_check "unbind the function" rm "$epc/vsock0"
 tap_check "remove the function" rmdir "$fn"
 # A socket closed without its peer's answer lingers for its close timeout
-rig_wait 15 sh -c "[ \$(awk '\$1 == \"AF_VSOCK\" { print \$3 }' /proc/net/protocols) -le $socks0 ]"
+rig_wait 15 sh -c "[ \$(cat /sys/module/pci_epf_vsock/refcnt) -le $socks0 ]"
 tap_check "no vsock socket left over ($socks0 before, $(vsock_sockets) after)" \
 	test "$(vsock_sockets)" -le "$socks0"
 rig_check_dmesg
