@@ -58,10 +58,23 @@ for k in 7.2 6.12; do
 	eval "pid_${k//./_}=\$!"
 done
 
+# include/compat/ is glue for the out-of-tree build on older kernels that
+# no patch of the series carries (scripts/series.sh): to give a callback
+# written for today's prototype the older one, a macro there must expand
+# to a declaration, a wrapper function and the renamed definition, which
+# the macro checks below are made to refuse in upstream code
+compat_ignore=MACRO_ARG_REUSE,MACRO_WITH_FLOW_CONTROL,COMPLEX_MACRO
 echo "checkpatch --strict: $*"
-printf '%s\n' "$@" |
+printf '%s\n' "$@" | grep -v '^include/compat/' |
 	xargs -n 4 -P "$(nproc)" perl "$src/scripts/checkpatch.pl" --strict \
 		--no-tree --terse --show-types -f || rc=1
+compat=$(printf '%s\n' "$@" | grep '^include/compat/' || true)
+if [ -n "$compat" ]; then
+	echo "checkpatch --strict --ignore $compat_ignore: $compat"
+	# shellcheck disable=SC2086
+	perl "$src/scripts/checkpatch.pl" --strict --no-tree --terse \
+		--show-types --ignore "$compat_ignore" -f $compat || rc=1
+fi
 
 for k in 7.2 6.12; do
 	pid=pid_${k//./_}

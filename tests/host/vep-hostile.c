@@ -622,8 +622,8 @@ static bool vep_hostile_vs_post(struct vep_hostile *h, unsigned int slot,
 }
 
 /* The header the device wrote in the receive buffer of used entry @i */
-static const struct virtio_vsock_hdr *vep_hostile_vs_reply(struct vep_hostile *h,
-							  u16 i)
+static const struct virtio_vsock_hdr *
+vep_hostile_vs_reply(struct vep_hostile *h, u16 i)
 {
 	struct vring *vr = &h->vq[0].vr;
 	u32 id = le32_to_cpu((__force __le32)vr->used->ring[i % h->num].id);
