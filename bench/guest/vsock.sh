@@ -84,6 +84,7 @@ fail_all() {
 
 # vsock_up: the vsock function on controller 0, the host's driver bound
 vsock_up() {
+	HOST_DRIVER=vmw_vsock_virtio_transport
 	f=$EPCFS/functions/pci_epf_vsock/vsock0
 	mkdir "$f" && echo $POLL_CPU >"$f/vsock/poll_cpu" &&
 		echo 4 >"$f/msix_interrupts" && ln -s "$f" "$(rig_epc 0)/" &&
@@ -100,6 +101,7 @@ vsock_down() {
 
 # tcp_up: the network function, both interfaces up in their namespaces
 tcp_up() {
+	HOST_DRIVER=virtio_net
 	f=$EPCFS/functions/pci_epf_vnet/net0
 	vnet_ns_start &&
 		vnet_fn net0 0 "$HOST_MAC" 1500 &&
