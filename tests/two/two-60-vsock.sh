@@ -4,12 +4,13 @@
 # The socket function across two machines: the stock Debian host's
 # vmw_vsock_virtio_transport takes the device (guest CID 3), and the
 # endpoint's sockets reach it through the function's host-to-guest
-# transport.  Checked streams each way (vep-tcp over AF_VSOCK); the host's
+# transport.  Checked streams each way (vep-tcp over AF_VSOCK); the
+# kernel's vsock_test (x86_64 endpoint); the host's
 # virtio_pci unbound while the endpoint sends (the endpoint's sender sees
 # an error, the next driver works); the host rebooted while the endpoint
 # sends; the controller stopped at the end.
 #
-# vep-timeout: 900
+# vep-timeout: 1500
 
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -69,6 +70,35 @@ two_need "host's vsock driver binds the device" two_host_bound $DRIVER
 kind=$(two_irq_kind)
 two_check "the host uses MSI-X ($kind)" test "$kind" = MSI-X
 traffic "first host"
+
+# --- the kernel's own vsock_test ----------------------------------------------
+# Server on the endpoint, client on the stock host.  The two machines have
+# no link but the function, so vsock_test's TCP control connection goes
+# over vsock too, through a socat on each side.  The arm64 endpoint's
+# image has neither vsock_test nor socat.
+if [ "$(on_ep 'uname -m')" = x86_64 ]; then
+	on_ep "/tests/bin/vsock_test --mode=server --control-port=4000 \
+		--peer-cid=$GUEST_CID >/tmp/vt.server 2>&1 &
+		socat VSOCK-LISTEN:4000,reuseaddr,fork TCP:127.0.0.1:4000 \
+			>/dev/null 2>&1 &
+		sleep 1" >/dev/null
+	on_host "socat TCP-LISTEN:4000,reuseaddr,fork VSOCK-CONNECT:$HOST_CID:4000 \
+		>/dev/null 2>&1 & sleep 0.5" >/dev/null
+	out=$(on_host -t 900 "timeout 880 /tests/bin/vsock_test --mode=client \
+		--control-host=127.0.0.1 --control-port=4000 \
+		--peer-cid=$HOST_CID >/tmp/vt.client 2>&1; echo rc \$?
+		cat /tmp/vt.client")
+	sed 's/^/# /' <<<"$out"
+	on_ep "n=100; while grep -qsx vsock_test /proc/[0-9]*/comm; do
+		[ \$n -gt 0 ] || break; sleep 0.1; n=\$((n - 1)); done
+		grep -v '^ok\|^[0-9]' /tmp/vt.server; killall vsock_test socat" 2>&1 |
+		sed 's/^/# server: /'
+	on_host "killall socat" >/dev/null 2>&1
+	two_check "vsock_test: every case passes" grep -qx "rc 0" <<<"$out"
+else
+	tap_skip "vsock_test: every case passes" \
+		"the arm64 endpoint's image has no vsock_test or socat"
+fi
 
 # --- the host's driver goes while the endpoint sends ------------------------
 two_need "the endpoint sends to the host" ep_send
