@@ -75,9 +75,15 @@ traffic "first host"
 # Server on the endpoint, client on the stock host.  The two machines have
 # no link but the function, so vsock_test's TCP control connection goes
 # over vsock too, through a socat on each side.  The arm64 endpoint's
-# image has neither vsock_test nor socat.
+# image has neither vsock_test nor socat.  Case 11 (a seqpacket message one
+# byte beyond the sender's buffer must fail with EMSGSIZE) is skipped: the
+# sender is the host, and Debian 12's 6.1 kernel fails it with ENOMEM
+# (vsock returned its errors as ENOMEM before Linux 6.6), whatever the
+# device does.
+VT_SKIP=--skip=11
 if [ "$(on_ep 'uname -m')" = x86_64 ]; then
-	on_ep "/tests/bin/vsock_test --mode=server --control-port=4000 \
+	tap_diag "vsock_test: case 11 skipped (the 6.1 host's send returns ENOMEM for EMSGSIZE)"
+	on_ep "/tests/bin/vsock_test --mode=server --control-port=4000 $VT_SKIP \
 		--peer-cid=$GUEST_CID >/tmp/vt.server 2>&1 &
 		socat VSOCK-LISTEN:4000,reuseaddr,fork TCP:127.0.0.1:4000 \
 			>/dev/null 2>&1 &
@@ -85,7 +91,7 @@ if [ "$(on_ep 'uname -m')" = x86_64 ]; then
 	on_host "socat TCP-LISTEN:4000,reuseaddr,fork VSOCK-CONNECT:$HOST_CID:4000 \
 		>/dev/null 2>&1 & sleep 0.5" >/dev/null
 	out=$(on_host -t 900 "timeout 880 /tests/bin/vsock_test --mode=client \
-		--control-host=127.0.0.1 --control-port=4000 \
+		--control-host=127.0.0.1 --control-port=4000 $VT_SKIP \
 		--peer-cid=$HOST_CID >/tmp/vt.client 2>&1; echo rc \$?
 		cat /tmp/vt.client")
 	sed 's/^/# /' <<<"$out"
