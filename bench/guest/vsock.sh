@@ -16,11 +16,13 @@
 #             through it): what the socket layer does with no device
 #
 # Each function is bound for its own turn only.  The same tool moves the
-# data on every path: socat with 64 KiB reads and writes, MIB MiB of zeros
+# data on every path: vep-tcp -q (64 KiB writes and reads of zeros, not
+# checked byte by byte, so that the tool costs little), MIB MiB
 # (vep.bench_mib) from a sender on the host's CPU to a receiver on the
-# endpoint's ("h2e") and from the endpoint's to the host's ("e2h").  The
-# loopback path has no sides: its "h2e" is the same placement, its "e2h"
-# the other.  The receiver's count of bytes must match, or the run fails.
+# endpoint's ("h2e") and from the endpoint's to the host's ("e2h"); the
+# receiver times it.  The loopback path has no sides: its "h2e" is the
+# same placement, its "e2h" the other.  The receiver's count of bytes must
+# match, or the run fails.
 #
 #   BENCH-PLACEMENT TEXT...
 #   BENCH PATH METRIC REP VALUE     METRIC: h2e_mibps, e2h_mibps (MiB/s)
@@ -43,37 +45,32 @@ PORT=5000
 HOST_MAC=52:54:00:12:34:56
 HOST_IP=10.9.0.1
 EP_IP=10.9.0.2
-PLACEMENT="host side's socat CPU 0, endpoint side's CPU 1; poll thread CPU $POLL_CPU; host interrupts and unbound work CPU 0"
+PLACEMENT="host side's vep-tcp CPU 0, endpoint side's CPU 1; poll thread CPU $POLL_CPU; host interrupts and unbound work CPU 0"
 
-# now_cs: uptime in hundredths of a second
-now_cs() {
-	awk '{ split($1, t, "."); print t[1] * 100 + t[2] }' /proc/uptime
-}
-
-# xfer PATH METRIC TO_RX TO_TX LISTEN CONNECT: MIB MiB from a sender run
-# with TO_TX (a placement, and a namespace for tcp) to a receiver run with
-# TO_RX, the receiver on LISTEN, the sender to CONNECT (socat addresses);
+# xfer PATH METRIC TO_RX TO_TX FAMILY ADDR: MIB MiB from a sender run with
+# TO_TX (a placement, and a namespace for tcp) to a receiver run with TO_RX
+# (vep-tcp -q: zeros, counted, the receiver timing from its accept to the
+# sender's close), over TCP (FAMILY "") or vsock (FAMILY -V) to ADDR;
 # prints a BENCH or a BENCH-FAIL line
 xfer() {
 	rm -f /tmp/bench.rx
-	$3 sh -c "socat -u -b 65536 $5 - | wc -c >/tmp/bench.rx" &
+	$3 /tests/bin/vep-tcp $5 -q -l $PORT -n $((MIB * 1048576)) -t 300 \
+		>/tmp/bench.rx 2>&1 &
 	x_l=$!
-	sleep 0.5
-	x_t0=$(now_cs)
-	$4 timeout 300 socat -u -b 65536 \
-		OPEN:/dev/zero,readbytes=$((MIB * 1048576)) "$6"
+	rig_wait 5 grep -q listening /tmp/bench.rx
+	$4 /tests/bin/vep-tcp $5 -q -c "$6" $PORT -n $((MIB * 1048576)) -t 300 \
+		>/tmp/bench.tx 2>&1
 	x_rc=$?
 	wait "$x_l"
-	x_t=$(($(now_cs) - x_t0))
-	x_got=$(cat /tmp/bench.rx 2>/dev/null)
-	if [ $x_rc -ne 0 ] || [ "${x_got:-0}" -ne $((MIB * 1048576)) ]; then
-		echo "# $1 $2 run $rep: sender exit $x_rc, ${x_got:-no} bytes received"
+	x_lrc=$?
+	x_k=$(sed -n 's/.* kibps \([0-9]*\) .*/\1/p' /tmp/bench.rx)
+	if [ $x_rc -ne 0 ] || [ $x_lrc -ne 0 ] || [ -z "$x_k" ]; then
+		echo "# $1 $2 run $rep: sender exit $x_rc ($(tail -n 1 /tmp/bench.tx)), receiver exit $x_lrc ($(tail -n 1 /tmp/bench.rx))"
 		rig_kill "$x_l"
 		echo "BENCH-FAIL $1 $2 $rep"
 		return 1
 	fi
-	[ $x_t -gt 0 ] || x_t=1
-	echo "BENCH $1 $2 $rep $(awk -v m="$MIB" -v t="$x_t" 'BEGIN { printf "%.1f", m * 100 / t }')"
+	echo "BENCH $1 $2 $rep $(awk -v k="$x_k" 'BEGIN { printf "%.1f", k / 1024 }')"
 }
 
 fail_all() {
@@ -151,22 +148,16 @@ run_path() {
 	term_sides
 	case $1 in
 	vsock)
-		xfer vsock h2e_mibps on_ep on_host \
-			VSOCK-LISTEN:$PORT,reuseaddr VSOCK-CONNECT:2:$PORT
-		xfer vsock e2h_mibps on_host on_ep \
-			VSOCK-LISTEN:$PORT,reuseaddr VSOCK-CONNECT:3:$PORT
+		xfer vsock h2e_mibps on_ep on_host -V 2
+		xfer vsock e2h_mibps on_host on_ep -V 3
 		;;
 	tcp)
-		xfer tcp h2e_mibps in_ep in_host \
-			TCP-LISTEN:$PORT,reuseaddr TCP:$EP_IP:$PORT
-		xfer tcp e2h_mibps in_host in_ep \
-			TCP-LISTEN:$PORT,reuseaddr TCP:$HOST_IP:$PORT
+		xfer tcp h2e_mibps in_ep in_host "" $EP_IP
+		xfer tcp e2h_mibps in_host in_ep "" $HOST_IP
 		;;
 	loopback)
-		xfer loopback h2e_mibps on_ep on_host \
-			VSOCK-LISTEN:$PORT,reuseaddr VSOCK-CONNECT:1:$PORT
-		xfer loopback e2h_mibps on_host on_ep \
-			VSOCK-LISTEN:$PORT,reuseaddr VSOCK-CONNECT:1:$PORT
+		xfer loopback h2e_mibps on_ep on_host -V 1
+		xfer loopback e2h_mibps on_host on_ep -V 1
 		;;
 	esac
 	$rp_down
