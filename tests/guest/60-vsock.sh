@@ -22,6 +22,7 @@
 . /tests/lib/rig.sh
 . /tests/lib/term.sh
 . /tests/lib/host.sh
+. /tests/lib/vsock.sh
 
 POLL_CPU=1
 PORT=5000
@@ -65,42 +66,12 @@ rig_need "host's vsock driver binds the device" host_wait_bound "$bdf" 30
 # from the host)
 cost() { rig_cost "$1" "$2"; }
 
-# xfer NAME CID: 64 MiB of random data from a socket that connects to CID
-# to a listener on this kernel, checksums compared; the listener is
-# started first and ends when the sender closes
-xfer() {
-	xf_src=/tmp/vsock.src
-	head -c 67108864 /dev/urandom >"$xf_src"
-	xf_want=$(sha256sum <"$xf_src" | cut -d' ' -f1)
-	rm -f /tmp/vsock.got
-	timeout 330 socat -u VSOCK-LISTEN:$PORT,reuseaddr \
-		OPEN:/tmp/vsock.got,creat,trunc &
-	xf_l=$!
-	sleep 0.5
-	xf_t0=$(date +%s)
-	timeout 300 socat -u OPEN:"$xf_src" VSOCK-CONNECT:"$2":$PORT
-	xf_rc=$?
-	[ $xf_rc -eq 0 ] || kill "$xf_l" 2>/dev/null
-	wait "$xf_l"
-	[ $xf_rc -eq 0 ] || {
-		sed 's/^/# cost: /' /sys/kernel/debug/pci_epf_virtio/*/cost
-		tr '\n' ' ' <"$fn/vsock/dropped" | sed 's/^/# dropped: /'
-		echo
-	}
-	xf_t=$(($(date +%s) - xf_t0))
-	xf_got=$(sha256sum </tmp/vsock.got | cut -d' ' -f1)
-	tap_diag "$1: 64 MiB in ${xf_t} s"
-	tap_check "$1: 64 MiB, checksums match" test "$xf_rc" -eq 0 -a \
-		"$xf_got" = "$xf_want"
-	rm -f "$xf_src" /tmp/vsock.got
-}
-
 c0=$(cost 0 chains) c1=$(cost 1 chains)
-xfer "endpoint to host" 3
+vsock_xfer "endpoint to host" 3
 c0b=$(cost 0 chains)
 tap_check "the data went through the host's rx queue ($((c0b - c0)) chains)" \
 	test $((c0b - c0)) -ge 1024
-xfer "host to endpoint" 2
+vsock_xfer "host to endpoint" 2
 c1b=$(cost 1 chains)
 tap_check "the data went through the host's tx queue ($((c1b - c1)) chains)" \
 	test $((c1b - c1)) -ge 1024
@@ -160,7 +131,7 @@ kill "$s" "$l" 2>/dev/null
 wait "$s" "$l" 2>/dev/null
 tap_check "bind the host's virtio_pci again" sh -c "echo $bdf >$VIRTIO_PCI/bind"
 rig_need "host's vsock driver binds the device again" host_wait_bound "$bdf" 30
-xfer "after the host driver came back" 3
+vsock_xfer "after the host driver came back" 3
 
 # --- the controller stopped while the host sends ------------------------------
 # The link goes down: the host loses the device, and the endpoint's
@@ -187,7 +158,7 @@ tap_check "start the controller again" sh -c "echo 1 >$epc/start"
 tap_check "link up again" rig_link 0 up
 rig_need "host's vsock driver binds the device after the restart" \
 	host_wait_bound "$bdf" 30
-xfer "after the controller's restart" 2
+vsock_xfer "after the controller's restart" 2
 tap_diag "dropped: $(tr '\n' ' ' <"$fn/vsock/dropped")"
 
 tap_check "stop the link" sh -c "echo 0 >$epc/start"

@@ -21,6 +21,7 @@
 . /tests/lib/rig.sh
 . /tests/lib/term.sh
 . /tests/lib/host.sh
+. /tests/lib/vsock.sh
 
 HOSTILE=/sys/module/vep_hostile/parameters
 VIRTIO_PCI=/sys/bus/pci/drivers/virtio-pci
@@ -138,19 +139,7 @@ tap_diag "dropped after: $(tr '\n' ' ' <"$fn/vsock/dropped")"
 # --- the stock driver again --------------------------------------------------------
 tap_check "bind the stock host driver" sh -c "echo $bdf >$VIRTIO_PCI/bind"
 rig_need "host's vsock driver binds the device again" host_wait_bound "$bdf" 30
-head -c 67108864 /dev/urandom >/tmp/vsock.src
-want=$(sha256sum </tmp/vsock.src | cut -d' ' -f1)
-timeout 330 socat -u VSOCK-LISTEN:$PORT,reuseaddr \
-	OPEN:/tmp/vsock.got,creat,trunc &
-l=$!
-sleep 0.5
-on_ep timeout 300 socat -u OPEN:/tmp/vsock.src VSOCK-CONNECT:3:$PORT
-rc=$?
-[ $rc -eq 0 ] || kill "$l" 2>/dev/null
-wait "$l"
-tap_check "64 MiB from the endpoint, checksums match" \
-	test "$rc" -eq 0 -a "$(sha256sum </tmp/vsock.got | cut -d' ' -f1)" = "$want"
-rm -f /tmp/vsock.src /tmp/vsock.got
+vsock_xfer "from the endpoint" 3 on_ep
 
 tap_check "stop the link" sh -c "echo 0 >$epc/start"
 tap_check "link down" rig_link 0 down

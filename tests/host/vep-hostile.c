@@ -180,6 +180,7 @@
  * vsock-flood floods
  */
 #define VEP_HOSTILE_VS_RX	4
+#define VEP_HOSTILE_VS_RX_LEN	(VEP_HOSTILE_BUF / VEP_HOSTILE_VS_RX)
 #define VEP_HOSTILE_VS_NOBODY	9999
 #define VEP_HOSTILE_VS_PORT	5001
 #define VEP_HOSTILE_VS_SRC	7000
@@ -631,7 +632,7 @@ vep_hostile_vs_reply(struct vep_hostile *h, u16 i)
 	if (id >= VEP_HOSTILE_VS_RX)
 		return NULL;
 
-	return h->rx + id * (VEP_HOSTILE_BUF / VEP_HOSTILE_VS_RX);
+	return h->rx + id * VEP_HOSTILE_VS_RX_LEN;
 }
 
 /* vsock-credit: see the top of the file */
@@ -722,8 +723,8 @@ static int vep_hostile_vsock(struct vep_hostile *h)
 
 	for (i = 0; i < VEP_HOSTILE_VS_RX; i++) {
 		vep_hostile_desc(h, 0, i,
-				 h->rx_dma + i * (VEP_HOSTILE_BUF / VEP_HOSTILE_VS_RX),
-				 VEP_HOSTILE_BUF / VEP_HOSTILE_VS_RX,
+				 h->rx_dma + i * VEP_HOSTILE_VS_RX_LEN,
+				 VEP_HOSTILE_VS_RX_LEN,
 				 VRING_DESC_F_WRITE, 0);
 		vep_hostile_post(h, 0, i, 1);
 	}
@@ -829,7 +830,7 @@ static int vep_hostile_rewrite(struct vep_hostile *h)
 		 time_before(jiffies, timeout));
 
 	status = s;
-	used = le16_to_cpu((__force __le16)READ_ONCE(u->idx));
+	used = vep_hostile_used_idx(h, 1);
 	pr_info("%s: %u switches, %u of them after the chain was posted, device status %#x, %d chain(s) back\n",
 		attack, flips, flips - flips_before, status, used);
 
@@ -1007,15 +1008,14 @@ static int vep_hostile_reset_write(struct vep_hostile *h)
 	/* As virtio_pci resets: the status write, flushed by a read */
 	iowrite8(0, h->regs + VIRTIO_PCI_STATUS);
 	ioread8(h->regs + VIRTIO_PCI_STATUS);
-	idx = le16_to_cpu((__force __le16)READ_ONCE(vr->used->idx));
+	idx = vep_hostile_used_idx(h, 0);
 	memset(h->buf, VEP_HOSTILE_POISON, VEP_HOSTILE_BUF);
 
 	msleep(VEP_HOSTILE_MIRROR_MS);
 	late = 0;
 	for (i = 0; i < n * VEP_HOSTILE_RW_LEN; i++)
 		late += p[i] != VEP_HOSTILE_POISON;
-	used = (u16)(le16_to_cpu((__force __le16)READ_ONCE(vr->used->idx)) -
-		     idx);
+	used = (u16)(vep_hostile_used_idx(h, 0) - idx);
 	status = ioread8(h->regs + VIRTIO_PCI_STATUS);
 	pr_info("reset-write: %u of %u buffers back before the reset; %d bytes written and %d buffers given back after it\n",
 		idx, n, late, used);
@@ -1091,17 +1091,13 @@ static int vep_hostile_run(struct vep_hostile *h)
 		return vep_hostile_vsock(h);
 
 	if (!strncmp(attack, "net-", 4)) {
-		struct vring_used *u = h->vq[1].vr.used;
-
 		if (!vep_hostile_bad_frame(h)) {
 			pr_err("unknown attack \"%s\"\n", attack);
 			return -EINVAL;
 		}
 		/* The device must give the chain back and go on */
-		timeout = jiffies + msecs_to_jiffies(VEP_HOSTILE_FAIL_MS);
-		while (!READ_ONCE(u->idx) && time_before(jiffies, timeout))
-			msleep(20);
-		used = le16_to_cpu((__force __le16)READ_ONCE(u->idx));
+		vep_hostile_wait_used(h, 1, 1, VEP_HOSTILE_FAIL_MS);
+		used = vep_hostile_used_idx(h, 1);
 		status = ioread8(h->regs + VIRTIO_PCI_STATUS);
 		pr_info("%s: device status %#x, %d chain(s) back\n", attack,
 			status, used);
