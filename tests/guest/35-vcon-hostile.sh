@@ -157,8 +157,16 @@ if taskset 1 insmod /lib/modules/vep/vep-hostile.ko dev="$bdf" \
 	tap_diag "$(printf '%s\n' "$log" | grep vep_hostile)"
 	tap_check "reset-write: at most the buffer under way written after the reset ($late bytes, $back buffer(s) back)" \
 		test "$late" -le 64 -a "$back" -le 1
-	tap_check "reset-write: the function stopped mid-pass ($f0 fences, then $f1)" \
-		test "${f1:-0}" -gt "${f0:-0}"
+	# A host that lost its CPU until the device had filled the whole
+	# ring resets a device with no pass under way: nothing to stop
+	early=$(cat $HOSTILE/early)
+	if [ "$early" -ge 64 ]; then
+		tap_skip "reset-write: the function stopped mid-pass" \
+			"the host reset the device only after all $early buffers were back"
+	else
+		tap_check "reset-write: the function stopped mid-pass ($f0 fences, then $f1)" \
+			test "${f1:-0}" -gt "${f0:-0}"
+	fi
 	tap_check "reset-write: taken as a reset, not as a protocol error" \
 		sh -c "! printf '%s\n' \"\$1\" | grep -E 'pci_epf_vcon.*(Device stopped|failed|unreachable)'" _ "$log"
 	rmmod vep_hostile

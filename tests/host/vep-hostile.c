@@ -76,9 +76,10 @@
  * a stock driver does (status 0, read back) and at once takes the buffers
  * away: it fills them with a poison, as if they were freed and reused.
  * "late" says how many bytes of them the device wrote after that, "used"
- * how many chains it gave back after it.  A device that keeps writing for
- * the rest of its pass writes most of the ring; one that looks at the
- * status before each write, at most the chain it was writing.
+ * how many chains it gave back after it, "early" how many before it.  A
+ * device that keeps writing for the rest of its pass writes most of the
+ * ring; one that looks at the status before each write, at most the chain
+ * it was writing.
  *   reset-write
  *
  * Vsock attacks, on a virtio-vsock device (three queues; queue 1 is the
@@ -227,6 +228,10 @@ MODULE_PARM_DESC(used, "Chains of queue 1 given back after a net attack or desc-
 static int late = -1;
 module_param(late, int, 0444);
 MODULE_PARM_DESC(late, "reset-write: bytes the device wrote after the reset");
+
+static int early = -1;
+module_param(early, int, 0444);
+MODULE_PARM_DESC(early, "reset-write: buffers back before the reset");
 
 static int restored = -1;
 module_param(restored, int, 0444);
@@ -1016,6 +1021,7 @@ static int vep_hostile_reset_write(struct vep_hostile *h)
 	for (i = 0; i < n * VEP_HOSTILE_RW_LEN; i++)
 		late += p[i] != VEP_HOSTILE_POISON;
 	used = (u16)(vep_hostile_used_idx(h, 0) - idx);
+	early = idx;
 	status = ioread8(h->regs + VIRTIO_PCI_STATUS);
 	pr_info("reset-write: %u of %u buffers back before the reset; %d bytes written and %d buffers given back after it\n",
 		idx, n, late, used);

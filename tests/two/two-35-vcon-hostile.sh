@@ -175,8 +175,16 @@ if two_host_hostile attack=reset-write >"$TWO_TMP/load.out" 2>&1; then
 	tap_diag "host: $(on_host 'dmesg | grep "vep_hostile: reset-write:" | tail -n 1')"
 	two_check "reset-write: at most the buffer under way written after the reset ($late bytes, $back buffer(s) back)" \
 		test "$late" -le 64 -a "$back" -le 1
-	two_check "reset-write: the function stopped mid-pass ($f0 fences, then $f1)" \
-		test "${f1:-0}" -gt "${f0:-0}"
+	# A host that lost its CPU until the device had filled the whole
+	# ring resets a device with no pass under way: nothing to stop
+	early=$(on_host "cat $TWO_HOSTILE/early")
+	if [ "$early" -ge 64 ]; then
+		tap_skip "reset-write: the function stopped mid-pass" \
+			"the host reset the device only after all $early buffers were back"
+	else
+		two_check "reset-write: the function stopped mid-pass ($f0 fences, then $f1)" \
+			test "${f1:-0}" -gt "${f0:-0}"
+	fi
 	two_check "reset-write: taken as a reset, not as a protocol error" \
 		sh -c "! printf '%s\n' \"\$1\" | grep -E 'Device stopped|failed|unreachable'" \
 		_ "$(ep_log_since reset-write)"
