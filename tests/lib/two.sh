@@ -110,6 +110,14 @@ two_stall_watch() {
 	TWO_STALL_PID=$!
 }
 
+# two_ep_restart [-w SECONDS]: ep_restart (tests/lib/rig2.sh), and the
+# watcher moved to the new endpoint's QEMU: one left on the old one
+# reports spells of a machine that is gone
+two_ep_restart() {
+	ep_restart "$@" || return 1
+	two_stall_watch
+}
+
 # two_stall_report: the watcher's longest spells, as "#" lines
 two_stall_report() {
 	local i

@@ -223,7 +223,7 @@ two_check "host stayed up (same boot)" test \
 # From here on the function moves its data by the controller's DMA
 # channels: the host's reset and the function's unbind come with copies
 # in flight.
-two_need "a new endpoint machine boots" ep_restart
+two_need "a new endpoint machine boots" two_ep_restart
 ep_setup 256
 two_check "the function holds a DMA channel each way" dma_held 2
 data "second endpoint, DMA"

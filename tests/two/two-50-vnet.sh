@@ -143,7 +143,7 @@ two_check "host stayed up (same boot)" test \
 	"$(on_host 'cat /proc/sys/kernel/random/boot_id')" = "$host_boot"
 
 # --- a new endpoint machine -------------------------------------------------
-two_need "a new endpoint machine boots" ep_restart
+two_need "a new endpoint machine boots" two_ep_restart
 two_ep_load pci-epf-virtio pci-epf-vnet
 setup "second endpoint"
 two_traffic "second endpoint" $HOST_IP $EP_IP
