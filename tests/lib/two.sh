@@ -184,6 +184,21 @@ two_ep_link() {
 	done; echo \"link: \$(cat $TWO_EPC_LINK), not $1\"; exit 1"
 }
 
+# two_ep_start: the endpoint starts its controller.  Callers check the
+# host's side next and the endpoint's link (two_ep_link up) only after the
+# host's driver has set the device up: nothing but the function may run on
+# the endpoint meanwhile.  Its two vCPUs share one host CPU; while the poll
+# thread spins, the other vCPU gets a few percent of that CPU, in slices
+# of a host tick, and each slice keeps the poll vCPU off its CPU for 4 to
+# 5 ms: longer than a host's legacy set-up leaves between two queues (perf
+# on that host CPU, sched_switch: the poll vCPU preempted by the other one
+# in most set-ups of a freshly booted endpoint).  An agent command polling
+# the link (about 0.1 s of CPU under TCG) is stretched over the second the
+# host waits after link up (PCI_IVS_HOST_LINK_DELAY_MS), into its set-up.
+two_ep_start() {
+	on_ep "echo 1 >$TWO_EPC/start"
+}
+
 # two_host_bound DRIVER [SECONDS]: the host's stock DRIVER drives the
 # endpoint's virtio device
 two_host_bound() {

@@ -44,13 +44,13 @@ TWO_EPC_PARAMS="dma_chans=2"
 # as its dma_threshold, if given), link up
 ep_setup() {
 	two_ep_load pci-epf-virtio pci-epf-vcon
-	two_need "con0 on pci-epc-ivshmem${1:+, DMA from $1 bytes}, link up" on_ep "
+	two_need "con0 on pci-epc-ivshmem${1:+, DMA from $1 bytes}" on_ep "
 		mkdir $FN && echo $TWO_POLL_CPU >$FN/vcon/poll_cpu &&
 		echo 4 >$FN/msix_interrupts &&
-		echo ${1:-0} >$FN/vcon/dma_threshold && ln -s $FN $TWO_EPC/ &&
-		echo 1 >$TWO_EPC/start"
-	two_check "endpoint link up" two_ep_link up
+		echo ${1:-0} >$FN/vcon/dma_threshold && ln -s $FN $TWO_EPC/"
+	two_need "endpoint starts its controller" two_ep_start
 	host_bound "MSI-X"
+	two_check "endpoint link up" two_ep_link up
 	two_check "endpoint has /dev/hvcEP0" on_ep 'test -c /dev/hvcEP0'
 }
 
@@ -183,10 +183,11 @@ two_check "host removes the endpoint's device" two_host_gone 30
 two_check "host's reader of hvc0 ended" host_reader_ends
 two_check "endpoint unbinds the function" on_ep "rm $TWO_EPC/con0"
 on_ep 'killall head' >/dev/null
-two_need "con0 bound again, with no MSI-X vectors, link up" on_ep "
-	echo 0 >$FN/msix_interrupts && ln -s $FN $TWO_EPC/ &&
-	echo 1 >$TWO_EPC/start"
+two_need "con0 bound again, with no MSI-X vectors" on_ep "
+	echo 0 >$FN/msix_interrupts && ln -s $FN $TWO_EPC/"
+two_need "endpoint starts its controller again" two_ep_start
 host_bound "INTx"
+two_check "endpoint link up again" two_ep_link up
 # What the killed writer left in hvcEP0's output buffer reaches the next
 # host, as on a serial line; the host takes it before the checked data
 tap_diag "the new host read $(on_host "exec 3<>/dev/hvc0
@@ -195,11 +196,12 @@ tap_diag "the new host read $(on_host "exec 3<>/dev/hvc0
 kind=$(two_irq_kind)
 two_check "the host uses INTx (no MSI-X vectors)" test "$kind" = INTx
 data "INTx"
-two_need "con0 bound again, with 4 MSI-X vectors, link up" on_ep "
+two_need "con0 bound again, with 4 MSI-X vectors" on_ep "
 	echo 0 >$TWO_EPC/start && rm $TWO_EPC/con0 &&
-	echo 4 >$FN/msix_interrupts && ln -s $FN $TWO_EPC/ &&
-	echo 1 >$TWO_EPC/start"
+	echo 4 >$FN/msix_interrupts && ln -s $FN $TWO_EPC/"
+two_need "endpoint starts its controller again" two_ep_start
 host_bound "MSI-X again"
+two_check "endpoint link up again" two_ep_link up
 kind=$(two_irq_kind)
 two_check "the host uses MSI-X again" test "$kind" = MSI-X
 

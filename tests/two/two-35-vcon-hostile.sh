@@ -49,17 +49,18 @@ two_start
 # the device once virtio_pci is unbound
 two_host_load
 two_ep_load pci-epf-virtio pci-epf-vcon
-two_need "con0 with MSI and no MSI-X on pci-epc-ivshmem, link up" on_ep "
+two_need "con0 with MSI and no MSI-X on pci-epc-ivshmem" on_ep "
 	f=$TWO_EPF/pci_epf_vcon/con0
 	mkdir \$f && echo $TWO_POLL_CPU >\$f/vcon/poll_cpu &&
 	echo 1 >\$f/msi_interrupts && echo 0 >\$f/msix_interrupts &&
-	ln -s \$f $TWO_EPC/ && echo 1 >$TWO_EPC/start"
-two_check "endpoint link up" two_ep_link up
+	ln -s \$f $TWO_EPC/"
+two_need "endpoint starts its controller" two_ep_start
 two_need "host's virtio_pci takes the device" on_host "n=100
 	until readlink /sys/bus/pci/devices/$TWO_BDF/driver |
 	      grep -q /virtio-pci\$; do
 		[ \$n -gt 0 ] || exit 1; sleep 0.1; n=\$((n - 1))
 	done"
+two_check "endpoint link up" two_ep_link up
 two_need "unbind the host's virtio_pci" on_host \
 	"echo $TWO_BDF >/sys/bus/pci/drivers/virtio-pci/unbind"
 

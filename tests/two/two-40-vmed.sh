@@ -62,9 +62,9 @@ done
 EP_HVC=/dev/$(comm -13 <(echo "$before") <(ep_hvcs) | head -n 1)
 two_need "the local device has an hvc of its own ($EP_HVC)" \
 	test "$EP_HVC" != /dev/
-two_need "endpoint starts its controller" on_ep "echo 1 >$TWO_EPC/start"
-two_check "endpoint link up" two_ep_link up
+two_need "endpoint starts its controller" two_ep_start
 two_need "host virtio_console binds the device" two_host_bound virtio_console
+two_check "endpoint link up" two_ep_link up
 kind=$(two_irq_kind)
 two_check "the host uses MSI-X ($kind)" test "$kind" = MSI-X
 data "first host"

@@ -53,9 +53,9 @@ two_need "mnet0, a network device with the host's MAC and 3 MSI-X vectors, bound
 	echo 3 >$FN/msix_interrupts && ln -s $FN $TWO_EPC/"
 two_need "the endpoint's virtio_net drives the local device, interface up" \
 	local_if
-two_need "endpoint starts its controller" on_ep "echo 1 >$TWO_EPC/start"
-two_check "endpoint link up" two_ep_link up
+two_need "endpoint starts its controller" two_ep_start
 two_need "host virtio_net binds the device" two_host_bound virtio_net
+two_check "endpoint link up" two_ep_link up
 kind=$(two_irq_kind)
 two_check "the host uses MSI-X ($kind)" test "$kind" = MSI-X
 two_need "host interface up, with the function's MAC" \

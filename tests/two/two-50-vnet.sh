@@ -46,10 +46,10 @@ ep_ifup() {
 # bound, both interfaces up with their addresses
 setup() {
 	two_need "net0 on pci-epc-ivshmem ($1)" ep_fn
-	two_need "endpoint starts its controller ($1)" on_ep "echo 1 >$TWO_EPC/start"
-	two_check "endpoint link up ($1)" two_ep_link up
+	two_need "endpoint starts its controller ($1)" two_ep_start
 	two_need "host virtio_net binds the device ($1)" \
 		two_host_bound virtio_net
+	two_check "endpoint link up ($1)" two_ep_link up
 	two_need "endpoint interface up ($1)" ep_ifup
 	two_need "host interface up, with the function's MAC ($1)" two_host_ifup $HOST_MAC $HOST_IP
 }
@@ -95,8 +95,9 @@ two_check "host's sender can be stopped" on_host "killall vep-tcp 2>/dev/null; n
 	done"
 on_ep 'killall vep-tcp 2>/dev/null' >/dev/null
 two_need "net0 bound again" ep_fn
-two_need "endpoint starts its controller again" on_ep "echo 1 >$TWO_EPC/start"
+two_need "endpoint starts its controller again" two_ep_start
 two_check "host virtio_net binds the device again" two_host_bound virtio_net
+two_check "endpoint link up again" two_ep_link up
 two_need "endpoint interface up (function bound again)" ep_ifup
 two_need "host interface up (function bound again)" two_host_ifup $HOST_MAC $HOST_IP
 two_traffic "function bound again" $HOST_IP $EP_IP

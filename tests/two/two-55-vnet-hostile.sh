@@ -40,15 +40,16 @@ two_need "host: pci-ivshmem-host loads, no virtio_pci" on_host "
 	insmod /lib/modules/vep/pci-epc-emul.ko &&
 	insmod /lib/modules/vep/pci-ivshmem-host.ko"
 two_ep_load pci-epf-virtio pci-epf-vnet
-two_need "net0 with the host's MAC and 3 MSI-X vectors on pci-epc-ivshmem, link up" on_ep "
+two_need "net0 with the host's MAC and 3 MSI-X vectors on pci-epc-ivshmem" on_ep "
 	mkdir $FN && echo $TWO_POLL_CPU >$FN/vnet/poll_cpu &&
 	echo $HOST_MAC >$FN/vnet/mac && echo 3 >$FN/msix_interrupts &&
-	ln -s $FN $TWO_EPC/ && echo 1 >$TWO_EPC/start"
-two_check "endpoint link up" two_ep_link up
+	ln -s $FN $TWO_EPC/"
+two_need "endpoint starts its controller" two_ep_start
 two_need "host sees the device, with no driver" on_host "n=300
 	until [ -e /sys/bus/pci/devices/$TWO_BDF ]; do
 		[ \$n -gt 0 ] || exit 1; sleep 0.1; n=\$((n - 1))
 	done; ! [ -e /sys/bus/pci/devices/$TWO_BDF/driver ]"
+two_check "endpoint link up" two_ep_link up
 
 # --- the MSI-X table as a host finds it, before any driver -------------------
 if two_host_hostile attack=msix-table >"$TWO_TMP/load.out" 2>&1; then

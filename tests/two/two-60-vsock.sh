@@ -67,9 +67,9 @@ two_need "vsock0, guest CID $GUEST_CID, 4 MSI-X vectors, bound" on_ep "
 	mkdir $FN && echo $TWO_POLL_CPU >$FN/vsock/poll_cpu &&
 	echo $GUEST_CID >$FN/vsock/guest_cid &&
 	echo 4 >$FN/msix_interrupts && ln -s $FN $TWO_EPC/"
-two_need "endpoint starts its controller" on_ep "echo 1 >$TWO_EPC/start"
-two_check "endpoint link up" two_ep_link up
+two_need "endpoint starts its controller" two_ep_start
 two_need "host's vsock driver binds the device" two_host_bound $DRIVER
+two_check "endpoint link up" two_ep_link up
 kind=$(two_irq_kind)
 two_check "the host uses MSI-X ($kind)" test "$kind" = MSI-X
 traffic "first host"
