@@ -16,6 +16,7 @@
 . /tests/lib/rig.sh
 . /tests/lib/term.sh
 . /tests/lib/vcon.sh
+. /tests/lib/reset-write.sh
 
 term_require_kernel
 
@@ -157,25 +158,8 @@ if taskset 1 insmod /lib/modules/vep/vep-hostile.ko dev="$bdf" \
 	tap_diag "$(printf '%s\n' "$log" | grep vep_hostile)"
 	tap_check "reset-write: at most the buffer under way written after the reset ($late bytes, $back buffer(s) back)" \
 		test "$late" -le 64 -a "$back" -le 1
-	# The fence stops a pass under way.  A reset with none under way
-	# leaves it nothing to do: one after the device had filled the
-	# whole ring, or one between two passes (the pass that gave the
-	# first buffers back ended before the host's reset, and the next
-	# one's poll of the registers saw it).  Then the check above is
-	# the whole test, and this one says so.
 	early=$(cat $HOSTILE/early)
-	if [ "${f1:-0}" -gt "${f0:-0}" ]; then
-		tap_ok "reset-write: the function stopped mid-pass ($f0 fences, then $f1)"
-	elif [ "$early" -ge 64 ]; then
-		tap_skip "reset-write: the function stopped mid-pass" \
-			"the host reset the device only after all $early buffers were back"
-	elif [ "$late" -eq 0 ] && [ "$back" -eq 0 ]; then
-		tap_skip "reset-write: the function stopped mid-pass" \
-			"no pass was under way at the reset: $early buffers back before it, nothing written after it, no fence taken"
-	else
-		tap_fail "reset-write: the function stopped mid-pass ($f0 fences, then $f1)" \
-			"$late bytes written and $back buffer(s) given back after the reset, and no fence taken"
-	fi
+	reset_write_midpass "$f0" "$f1" "$early" "$late" "$back"
 	tap_check "reset-write: taken as a reset, not as a protocol error" \
 		sh -c "! printf '%s\n' \"\$1\" | grep -E 'pci_epf_vcon.*(Device stopped|failed|unreachable)'" _ "$log"
 	rmmod vep_hostile

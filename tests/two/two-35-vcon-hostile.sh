@@ -17,6 +17,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
 . "$top/tests/lib/rig2.sh"
 . "$top/tests/lib/two.sh"
+. "$top/tests/lib/reset-write.sh"
 
 NEEDS_RESET=64
 
@@ -176,26 +177,9 @@ if two_host_hostile attack=reset-write >"$TWO_TMP/load.out" 2>&1; then
 	tap_diag "host: $(on_host 'dmesg | grep "vep_hostile: reset-write:" | tail -n 1')"
 	two_check "reset-write: at most the buffer under way written after the reset ($late bytes, $back buffer(s) back)" \
 		test "$late" -le 64 -a "$back" -le 1
-	# The fence stops a pass under way.  A reset with none under way
-	# leaves it nothing to do: one after the device had filled the
-	# whole ring, or one between two passes (the pass that gave the
-	# first buffers back ended before the host's reset, and the next
-	# one's poll of the registers saw it).  Then the check above is
-	# the whole test, and this one says so.
 	early=$(on_host "cat $TWO_HOSTILE/early")
-	if [ "${f1:-0}" -gt "${f0:-0}" ]; then
-		tap_ok "reset-write: the function stopped mid-pass ($f0 fences, then $f1)"
-	elif [ "$early" -ge 64 ]; then
-		tap_skip "reset-write: the function stopped mid-pass" \
-			"the host reset the device only after all $early buffers were back"
-	elif [ "$late" -eq 0 ] && [ "$back" -eq 0 ]; then
-		tap_skip "reset-write: the function stopped mid-pass" \
-			"no pass was under way at the reset: $early buffers back before it, nothing written after it, no fence taken"
-	else
-		tap_fail "reset-write: the function stopped mid-pass ($f0 fences, then $f1)" \
-			"$late bytes written and $back buffer(s) given back after the reset, and no fence taken"
+	reset_write_midpass "$f0" "$f1" "$early" "$late" "$back" ||
 		two_stall_report
-	fi
 	two_check "reset-write: taken as a reset, not as a protocol error" \
 		sh -c "! printf '%s\n' \"\$1\" | grep -E 'Device stopped|failed|unreachable'" \
 		_ "$(ep_log_since reset-write)"
