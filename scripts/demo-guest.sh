@@ -16,6 +16,12 @@
 . /tests/lib/term.sh
 . /tests/lib/host.sh
 
+# The whole kernel log on the second serial port, for a test driving the
+# demo (scripts/demo.sh connects that port only then)
+if grep -qw vep.klog /proc/cmdline; then
+	cat /dev/kmsg >/dev/ttyS1 2>/dev/null &
+fi
+
 # say LINE...: a message of the demo's own, set apart from the rest
 say() {
 	printf '\n*** %s\n' "$1"

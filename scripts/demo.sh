@@ -39,6 +39,13 @@ while read -r m; do mods+=(-m "$m"); done < <(find "$top/drivers" -name '*.ko')
 	-f "$top/scripts/demo-guest.sh:/demo/demo.sh"
 echo "demo: booting the rig (QEMU, software emulation: about a minute);" \
      "Ctrl-A X quits QEMU at any time" >&2
-# loglevel=3: kernel messages below errors stay off the terminal.
+# loglevel=3: kernel messages below errors stay off the terminal.  With
+# VEP_DEMO_KLOG=FILE (tests/local/02-demo.sh), the whole kernel log goes to
+# FILE too, over a second serial port.
+klog=()
+if [ -n "${VEP_DEMO_KLOG:-}" ]; then
+	: >"$VEP_DEMO_KLOG"
+	klog=(-a vep.klog -- -serial "file:$VEP_DEMO_KLOG")
+fi
 "$top/scripts/qemu.sh" -I -a loglevel=3 -k "$kdir/arch/x86/boot/bzImage" \
-	-i "$tmp/initramfs.cpio.gz"
+	-i "$tmp/initramfs.cpio.gz" "${klog[@]}"

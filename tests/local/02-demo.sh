@@ -32,7 +32,7 @@ trap 'tmux -S "$sock" kill-server 2>/dev/null; rm -rf "$tmp"' EXIT
 # server's configuration, before the session
 echo 'set-option -g history-limit 20000' >"$tmp/tmux.conf"
 tmux -S "$sock" -f "$tmp/tmux.conf" new-session -d -x 120 -y 50 \
-	"cd '$top' && make -s demo KVER=$kver; echo DEMO-EXIT \$?; sleep 3600"
+	"cd '$top' && VEP_DEMO_KLOG='$tmp/klog' make -s demo KVER=$kver; echo DEMO-EXIT \$?; sleep 3600"
 
 # screen: everything the terminal showed so far
 screen() {
@@ -59,6 +59,15 @@ keys() {
 	tmux -S "$sock" send-keys -t 0 "$@"
 }
 
+# klog_tail: the end of the demo machine's whole kernel log (the terminal
+# shows only errors), records as /dev/kmsg gives them (time in us), without
+# their key=value lines
+klog_tail() {
+	echo "# the kernel log's last lines (all levels):"
+	tr -d '\r' <"$tmp/klog" 2>/dev/null | grep -v '^ ' | tail -n 40 |
+		sed 's/^[0-9]*,[0-9]*,\([0-9]*\),[^;]*;/[\1] /; s/^/#   k| /'
+}
+
 # step NAME SECONDS TEXT [COUNT]: one case, passed when TEXT shows in time;
 # a failure shows the end of the terminal and ends the group
 step() {
@@ -68,6 +77,7 @@ step() {
 	fi
 	tap_fail "$1" "'$3' not shown within $2 s; the terminal's last lines:"
 	screen | grep -v '^$' | tail -n 25 | sed 's/^/#   | /'
+	klog_tail
 	tap_end
 	exit 1
 }
