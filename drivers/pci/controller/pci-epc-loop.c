@@ -40,6 +40,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitmap.h>
+#include <linux/delay.h>
 #include <linux/io.h>
 #include <linux/irq.h>
 #include <linux/irq_work.h>
@@ -70,6 +71,9 @@
 
 /* Bit of pci_epc_loop::irq_flags: the cross-CPU delivery call is queued */
 #define EPC_LOOP_IRQ_IPI	0
+
+/* From link up to the first configuration request (PCIe r6.0 sec 6.6.1) */
+#define EPC_LOOP_LINK_DELAY_MS	100
 
 static int nr_controllers = 2;
 module_param(nr_controllers, int, 0444);
@@ -620,6 +624,8 @@ static void pci_epc_loop_link_up(struct pci_epc_loop *loop)
 
 	dev_info(&loop->epc->dev, "link up\n");
 	pci_epc_linkup(loop->epc);
+	/* As a root port: no configuration request before the link settled */
+	msleep(EPC_LOOP_LINK_DELAY_MS);
 	pci_epc_emul_bus_scan(&loop->ebus);
 }
 

@@ -182,10 +182,11 @@ static void epf_virtio_epc_deinit(struct pci_epf *epf)
 }
 
 /*
- * Link up: tell the poll thread, which watches closely for the host's
- * driver from now on.  Never wait here: the controller may hold its locks,
- * and a link up may even lead to host drivers probing this device
- * synchronously.  The register file is already in its power-on state: the
+ * Link up: tell the poll thread, which polls at the hot rate from now on
+ * and spins for the host's driver from EPF_VIRTIO_LINK_QUIET_MS on, when a
+ * host may first touch the device.  Never wait here: the controller may
+ * hold its locks, and a link up may even lead to host drivers probing this
+ * device synchronously.  The register file is already in its power-on state: the
  * link down before it saw to that.
  */
 static int epf_virtio_link_up(struct pci_epf *epf)

@@ -48,8 +48,12 @@
  * queue microseconds after writing it for the previous one, so while the
  * host may be setting the device up the thread spins without sleeping, for
  * at most EPF_VIRTIO_SETUP_SPIN_MS after the last sign of host activity,
- * and from link up or bus master enable until the host's first status
- * write, for at most EPF_VIRTIO_ARMED_MS.
+ * and from bus master enable, or EPF_VIRTIO_LINK_QUIET_MS after link up,
+ * until the host's first status write, for at most EPF_VIRTIO_ARMED_MS.
+ * Not from link up itself: no host driver can come before then (PCIe r6.0
+ * sec 6.6.1 has the host wait 100 ms before its first configuration
+ * request), and a spin would only hold up, on a CPU the thread shares,
+ * the work that the link up brought there, until the host's set-up.
  * With traffic it re-polls at once while work is found and keeps spinning
  * EPF_VIRTIO_BUSY_SPIN_US more (a host console writer spins until its
  * buffer is used); then it sleeps EPF_VIRTIO_HOT_POLL_US between polls for
@@ -63,6 +67,7 @@
 #define EPF_VIRTIO_HOT_MS		100
 #define EPF_VIRTIO_IDLE_POLL_US		5000
 #define EPF_VIRTIO_ARMED_MS		10000
+#define EPF_VIRTIO_LINK_QUIET_MS	100
 
 /*
  * A set-up spin that stopped this long tells, should the host's set-up fail,
@@ -477,6 +482,8 @@ struct epf_virtio_gap {
  * @setup_mask: queues given a QUEUE_PFN in this setup round
  * @vec_queue: queue whose MSI-X vector write is awaited, or -1
  * @spin_until: spin without sleeping until then while the host sets up
+ * @armed_from: spin for the host's driver from then on (link up plus
+ *	EPF_VIRTIO_LINK_QUIET_MS; 0: no link up waits for it)
  * @setup_seen: set-up registers at the last poll, for the set-up tracepoint
  * @setup_polled: time of the last poll spent spinning for a host set-up (0:
  *	the last poll was not)
@@ -561,6 +568,7 @@ struct epf_virtio {
 	unsigned long *setup_mask;
 	int vec_queue;
 	ktime_t spin_until;
+	ktime_t armed_from;
 	struct epf_virtio_setup_regs setup_seen;
 	ktime_t setup_polled;
 	u32 setup_gap_us;

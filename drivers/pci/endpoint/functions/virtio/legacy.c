@@ -373,10 +373,11 @@ void epf_virtio_watch(struct epf_virtio *evd, ktime_t now)
 }
 
 /*
- * Link up or bus master enable: a host driver may start its set-up at any
- * time from now on, and the first status it writes is the first sign of it
- * the thread can see.  Spin until that write, for at most
- * EPF_VIRTIO_ARMED_MS; the write hands over to epf_virtio_watch()'s rule.
+ * Bus master enable, or link up plus EPF_VIRTIO_LINK_QUIET_MS: a host
+ * driver may start its set-up at any time from now on, and the first
+ * status it writes is the first sign of it the thread can see.  Spin until
+ * that write, for at most EPF_VIRTIO_ARMED_MS; the write hands over to
+ * epf_virtio_watch()'s rule.
  */
 void epf_virtio_await_driver(struct epf_virtio *evd, ktime_t now)
 {

@@ -36,9 +36,12 @@ static bool epf_virtio_handle_events(struct epf_virtio *evd, ktime_t now)
 		return false;
 
 	if (test_and_clear_bit(EPF_VIRTIO_EV_LINK, &evd->events)) {
-		/* No message: the host may be probing right now */
-		if (READ_ONCE(evd->link_want))
-			epf_virtio_await_driver(evd, now);
+		/* No message: the host may be probing soon */
+		if (READ_ONCE(evd->link_want)) {
+			epf_virtio_keep_hot(evd, now);
+			evd->armed_from = ktime_add_ms(now,
+						       EPF_VIRTIO_LINK_QUIET_MS);
+		}
 		work = true;
 	}
 
@@ -70,6 +73,13 @@ enum {
 static int epf_virtio_pace(struct epf_virtio *evd, bool work, ktime_t now)
 {
 	int pace;
+
+	/* A host may come from now on, unless its driver already did */
+	if (evd->armed_from && !ktime_before(now, evd->armed_from)) {
+		evd->armed_from = 0;
+		if (!evd->status && READ_ONCE(evd->link_want))
+			epf_virtio_await_driver(evd, now);
+	}
 
 	if (work) {
 		evd->busy_until = ktime_add_us(now, EPF_VIRTIO_BUSY_SPIN_US);
@@ -222,10 +232,11 @@ int epf_virtio_start_polling(struct epf_virtio *evd)
 
 	mutex_lock(&p->lock);
 	/*
-	 * A controller that reports link up has the thread spin for the
-	 * host's set-up from then on; until then the device has no host, and
-	 * a spin now would only take the CPU that bringing the link up needs.
-	 * Without that report a host may be probing already.
+	 * A controller that reports link up has the thread wait for the
+	 * host's set-up from then on (epf_virtio_link_up()); until then the
+	 * device has no host, and a spin now would only take the CPU that
+	 * bringing the link up needs.  Without that report a host may be
+	 * probing already.
 	 */
 	if (evd->epc_features->linkup_notifier)
 		epf_virtio_keep_hot(evd, ktime_get());
