@@ -30,8 +30,9 @@
  *    handler in hard interrupt context, as a real interrupt would, never
  *    inside the caller of pci_epc_raise_irq() with its locks held.
  *
- * start() brings the link up: functions get a link_up event and the device
- * is scanned on the virtual bus, so host drivers probe it. stop() brings the
+ * start() brings the link up: functions get a link_up event and, 100 ms
+ * later as from a root port, the device is scanned on the virtual bus, so
+ * host drivers probe it. stop() brings the
  * link down: the device is removed from the virtual bus. Both run from a
  * work item, because host drivers may wait for the endpoint side while they
  * probe or go away.

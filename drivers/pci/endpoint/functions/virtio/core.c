@@ -184,15 +184,16 @@ static void epf_virtio_epc_deinit(struct pci_epf *epf)
 /*
  * Link up: tell the poll thread, which polls at the hot rate from now on
  * and spins for the host's driver from EPF_VIRTIO_LINK_QUIET_MS on, when a
- * host may first touch the device.  Never wait here: the controller may
- * hold its locks, and a link up may even lead to host drivers probing this
- * device synchronously.  The register file is already in its power-on state: the
- * link down before it saw to that.
+ * host may first touch the device, counted from now.  Never wait here: the
+ * controller may hold its locks, and a link up may even lead to host
+ * drivers probing this device synchronously.  The register file is already
+ * in its power-on state: the link down before it saw to that.
  */
 static int epf_virtio_link_up(struct pci_epf *epf)
 {
 	struct epf_virtio *evd = epf_get_drvdata(epf);
 
+	WRITE_ONCE(evd->link_up_at, ktime_get());
 	WRITE_ONCE(evd->link_want, true);
 	epf_virtio_signal(evd, EPF_VIRTIO_EV_LINK);
 

@@ -461,6 +461,7 @@ struct epf_virtio_gap {
  * @poll_node: in the poller's device list
  * @events: EPF_VIRTIO_EV_* bits for the poll thread
  * @link_want: link state from the last EPC event
+ * @link_up_at: when the last link up event came
  * @cfg_lock: protects @cfg and @cfg_dirty / @cfg_notify
  * @cfg: device configuration as the device driver wants it
  * @cfg_dirty: @cfg changed since it was last written to the BAR
@@ -482,7 +483,7 @@ struct epf_virtio_gap {
  * @setup_mask: queues given a QUEUE_PFN in this setup round
  * @vec_queue: queue whose MSI-X vector write is awaited, or -1
  * @spin_until: spin without sleeping until then while the host sets up
- * @armed_from: spin for the host's driver from then on (link up plus
+ * @armed_from: spin for the host's driver from then on (@link_up_at plus
  *	EPF_VIRTIO_LINK_QUIET_MS; 0: no link up waits for it)
  * @setup_seen: set-up registers at the last poll, for the set-up tracepoint
  * @setup_polled: time of the last poll spent spinning for a host set-up (0:
@@ -545,6 +546,7 @@ struct epf_virtio {
 	struct list_head poll_node;
 	unsigned long events;
 	bool link_want;
+	ktime_t link_up_at;
 
 	/* Device configuration: the device driver writes, the thread reads */
 	spinlock_t cfg_lock;

@@ -352,6 +352,9 @@ void epf_virtio_arm(struct epf_virtio *evd)
 	evd->drv_features = 0;
 	evd->msix_on = 0;
 	evd->isr_clear_at = 0;
+	/* No host to spin for until the next link up or bind says so */
+	evd->spin_until = 0;
+	evd->armed_from = 0;
 	memset(&evd->setup_seen, 0, sizeof(evd->setup_seen));
 	evd->setup_gap_us = 0;
 	memset(&evd->setup_gap, 0, sizeof(evd->setup_gap));

@@ -38,14 +38,17 @@ static bool epf_virtio_handle_events(struct epf_virtio *evd, ktime_t now)
 	if (test_and_clear_bit(EPF_VIRTIO_EV_LINK, &evd->events)) {
 		/* No message: the host may be probing soon */
 		if (READ_ONCE(evd->link_want)) {
+			ktime_t up = READ_ONCE(evd->link_up_at);
+
 			epf_virtio_keep_hot(evd, now);
-			evd->armed_from = ktime_add_ms(now,
+			evd->armed_from = ktime_add_ms(up,
 						       EPF_VIRTIO_LINK_QUIET_MS);
 		}
 		work = true;
 	}
 
 	if (test_and_clear_bit(EPF_VIRTIO_EV_BME, &evd->events)) {
+		evd->armed_from = 0;
 		epf_virtio_await_driver(evd, now);
 		work = true;
 	}
@@ -119,7 +122,8 @@ static bool epf_virtio_poller_wake(struct epf_virtio_poller *p)
  * A device is polled from controller initialization on, whatever the link
  * state: a function may be bound while the link is already up, and BAR
  * memory nobody writes costs nothing to read.  Link events only reset the
- * device (down) and start a close watch (up).
+ * device (down) and start the wait for a host driver (up: hot polling,
+ * then a spin from EPF_VIRTIO_LINK_QUIET_MS on).
  */
 static int epf_virtio_poller_thread(void *data)
 {
