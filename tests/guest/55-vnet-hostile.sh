@@ -9,7 +9,8 @@
 # receive error, give the chain back, keep the device running, and then
 # serve the stock driver again.  In between, a set-up that fails after
 # writing MSI-X vectors over the configuration must leave the next driver
-# the right MAC.  First of all, before any driver, every MSI-X table entry
+# the right MAC, and a set-up that falls back from a vector per queue to
+# one shared vector (as virtio_pci does) must be taken.  First of all, before any driver, every MSI-X table entry
 # must be masked, as the PCIe specification has it at reset.
 #
 # vep-timeout: 600
@@ -104,6 +105,24 @@ if insmod /lib/modules/vep/vep-hostile.ko dev="$bdf" attack=msix-fail; then
 	rmmod vep_hostile
 else
 	tap_fail "msix-fail: host test driver loads"
+fi
+
+# --- a set-up that falls back to one MSI-X vector for the queues ------------
+# virtio_pci's second attempt, MSI-X off and on again in between: the
+# device must take it, its configuration where a driver with MSI-X reads.
+rig_mark msix-retry
+if insmod /lib/modules/vep/vep-hostile.ko dev="$bdf" attack=msix-retry; then
+	tap_check "msix-retry: the device takes the second attempt (status $(cat $HOSTILE/status))" \
+		test "$(cat $HOSTILE/status)" = 7
+	tap_check "msix-retry: the endpoint took the shared vector" \
+		sh -c "dmesg | sed -n '/vep-mark msix-retry\$/,\$p' |
+		       grep -q 'MSI-X vectors: configuration 0x0, queues 0x1 0x1'"
+	tap_check "msix-retry: configuration at 24 starts with the MAC ($(cat $HOSTILE/config))" \
+		test "$(cut -c1-12 $HOSTILE/config)" = "$mac_hex"
+	rmmod vep_hostile
+else
+	tap_fail "msix-retry: host test driver loads" \
+		"$(dmesg | grep -E 'vep_hostile|refused' | tail -n 3)"
 fi
 
 # --- the stock driver again -------------------------------------------------------

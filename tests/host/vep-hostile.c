@@ -70,6 +70,17 @@
  * took (-1: it never did within two seconds).
  *   msix-fail
  *
+ * Set-up fallback, as virtio_pci's vp_find_vqs() falls back when a queue
+ * cannot be set up with a vector of its own (its QUEUE_PFN read back not
+ * 0, when the device was late to take the last one): MSI-X on, queue 0
+ * given its ring and vector 1, queue 1 given up, queue 0 torn down, MSI-X
+ * off for VEP_HOSTILE_RETRY_MS (a slow host), then MSI-X on again with
+ * vector 1 shared by both queues, and DRIVER_OK.  The device must take
+ * the second attempt: "status" is its status after DRIVER_OK, "config"
+ * the first configuration bytes at offset 24, where a driver with MSI-X
+ * reads them.
+ *   msix-retry
+ *
  * Reset under writes: a whole ring of small receive buffers on queue 0
  * (a console's receiveq), which the endpoint test fills from its side.
  * Once the device gave the first one back, the driver resets the device as
@@ -161,6 +172,9 @@
 #define VEP_HOSTILE_NOW		12
 #define VEP_HOSTILE_POKE	8
 #define VEP_HOSTILE_RESTORE_MS	2000
+
+/* msix-retry: how long MSI-X stays off between the two attempts */
+#define VEP_HOSTILE_RETRY_MS	50
 
 /* ISR bit for used buffers (the configuration bit has a name) */
 #define VEP_HOSTILE_ISR_QUEUE	0x1
@@ -267,7 +281,7 @@ MODULE_PARM_DESC(used_later, "vsock-flood: chains of queue 1 given back half a s
 
 static char config[2 * VEP_HOSTILE_CFG + 1];
 module_param_string(config, config, sizeof(config), 0444);
-MODULE_PARM_DESC(config, "msix-fail: first configuration bytes at offset 20, in hex");
+MODULE_PARM_DESC(config, "msix-fail, msix-retry: first configuration bytes (offset 20, 24), in hex");
 
 /**
  * struct vep_hostile_vq - one queue set up by this driver
@@ -378,10 +392,14 @@ static int vep_hostile_setup_vq(struct vep_hostile *h, u16 q, u32 pfn)
 		usleep_range(100, 200);
 	}
 
-	vq->size = vring_size(h->num, VEP_HOSTILE_ALIGN);
-	vq->ring = dma_alloc_coherent(d, vq->size, &vq->ring_dma, GFP_KERNEL);
-	if (!vq->ring)
-		return -ENOMEM;
+	/* A queue set up again keeps its ring */
+	if (!vq->ring) {
+		vq->size = vring_size(h->num, VEP_HOSTILE_ALIGN);
+		vq->ring = dma_alloc_coherent(d, vq->size, &vq->ring_dma,
+					      GFP_KERNEL);
+		if (!vq->ring)
+			return -ENOMEM;
+	}
 	vring_init(&vq->vr, h->num, vq->ring, VEP_HOSTILE_ALIGN);
 
 	if (!pfn)
@@ -942,6 +960,91 @@ static int vep_hostile_msix_fail(struct vep_hostile *h)
 	return 0;
 }
 
+/* MSI-X on with every vector masked (@on), or back to @ctrl */
+static void vep_hostile_msix(struct vep_hostile *h, u16 ctrl, bool on)
+{
+	if (on)
+		ctrl |= PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL;
+	pci_write_config_word(h->pdev, h->pdev->msix_cap + PCI_MSIX_FLAGS,
+			      ctrl);
+}
+
+/* Give queue @q its ring and MSI-X vector @vec, as setup_vq() does */
+static int vep_hostile_msix_vq(struct vep_hostile *h, u16 q, u16 vec)
+{
+	int ret;
+
+	ret = vep_hostile_setup_vq(h, q, 0);
+	if (ret)
+		return ret;
+	iowrite16(vec, h->regs + VIRTIO_MSI_QUEUE_VECTOR);
+	if (ioread16(h->regs + VIRTIO_MSI_QUEUE_VECTOR) != vec)
+		return -EBUSY;
+
+	return 0;
+}
+
+/*
+ * A first attempt with a vector per queue that gives up at queue 1, then
+ * a second one with a vector shared by the queues.  Called after the
+ * ACKNOWLEDGE | DRIVER handshake.
+ */
+static int vep_hostile_msix_retry(struct vep_hostile *h)
+{
+	void __iomem *r = h->regs;
+	u8 now[VEP_HOSTILE_CFG];
+	int i, ret;
+	u16 ctrl;
+
+	if (!h->pdev->msix_cap)
+		return -ENODEV;
+	pci_read_config_word(h->pdev, h->pdev->msix_cap + PCI_MSIX_FLAGS,
+			     &ctrl);
+	ctrl &= ~(PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+	iowrite16(0, r + VIRTIO_PCI_QUEUE_SEL);
+	h->num = ioread16(r + VIRTIO_PCI_QUEUE_NUM);
+	if (!h->num || h->num & (h->num - 1))
+		return -EINVAL;
+
+	vep_hostile_msix(h, ctrl, true);
+	iowrite16(0, r + VIRTIO_MSI_CONFIG_VECTOR);
+	ret = vep_hostile_msix_vq(h, 0, 1);
+	if (ret)
+		goto out_msix_off;
+	/* Queue 1 "read a QUEUE_PFN not 0": queue 0 goes, as in vp_del_vqs() */
+	iowrite16(1, r + VIRTIO_PCI_QUEUE_SEL);
+	iowrite16(0, r + VIRTIO_PCI_QUEUE_SEL);
+	iowrite16(VIRTIO_MSI_NO_VECTOR, r + VIRTIO_MSI_QUEUE_VECTOR);
+	ioread8(r + VIRTIO_PCI_ISR);
+	iowrite32(0, r + VIRTIO_PCI_QUEUE_PFN);
+	iowrite16(VIRTIO_MSI_NO_VECTOR, r + VIRTIO_MSI_CONFIG_VECTOR);
+	vep_hostile_msix(h, ctrl, false);
+	msleep(VEP_HOSTILE_RETRY_MS);
+
+	vep_hostile_msix(h, ctrl, true);
+	iowrite16(0, r + VIRTIO_MSI_CONFIG_VECTOR);
+	for (i = 0; i < 2; i++) {
+		ret = vep_hostile_msix_vq(h, i, 1);
+		if (ret)
+			goto out_msix_off;
+	}
+	iowrite8(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+		 VIRTIO_CONFIG_S_DRIVER_OK, r + VIRTIO_PCI_STATUS);
+
+	/* Time for the device to take DRIVER_OK, or to give up */
+	msleep(VEP_HOSTILE_MIRROR_MS);
+	status = ioread8(r + VIRTIO_PCI_STATUS);
+	for (i = 0; i < VEP_HOSTILE_CFG; i++)
+		now[i] = ioread8(r + VIRTIO_PCI_CONFIG_OFF(true) + i);
+	snprintf(config, sizeof(config), "%*phN", (int)sizeof(now), now);
+	pr_info("%s: device status %#x, configuration at 24 %s\n", attack,
+		status, config);
+
+out_msix_off:
+	vep_hostile_msix(h, ctrl, false);
+	return ret;
+}
+
 /* Count the MSI-X table's entries and the masked ones; writes nothing */
 static int vep_hostile_msix_table(struct vep_hostile *h)
 {
@@ -1049,6 +1152,8 @@ static int vep_hostile_run(struct vep_hostile *h)
 
 	if (!strcmp(attack, "msix-fail"))
 		return vep_hostile_msix_fail(h);
+	if (!strcmp(attack, "msix-retry"))
+		return vep_hostile_msix_retry(h);
 
 	iowrite16(0, h->regs + VIRTIO_PCI_QUEUE_SEL);
 	h->num = ioread16(h->regs + VIRTIO_PCI_QUEUE_NUM);

@@ -11,7 +11,9 @@
 # the MTU): the function must drop and count each as a receive error, give
 # the chain back and keep the device running.  A set-up that fails after
 # writing MSI-X vectors over the configuration must leave the next driver
-# the right MAC.  Last, the stock virtio_net works again.
+# the right MAC, and a set-up that falls back from a vector per queue to
+# one shared vector (as virtio_pci does) must be taken.  Last, the stock
+# virtio_net works again.
 #
 # vep-timeout: 900
 
@@ -118,6 +120,25 @@ if two_host_hostile attack=msix-fail >"$TWO_TMP/load.out" 2>&1; then
 	on_host 'rmmod vep_hostile' >/dev/null
 else
 	tap_fail "msix-fail: host test driver loads" "$(cat "$TWO_TMP/load.out")"
+fi
+
+# --- a set-up that falls back to one MSI-X vector for the queues --------------
+# virtio_pci's second attempt, MSI-X off and on again in between: the
+# device must take it, its configuration where a driver with MSI-X reads.
+on_ep "echo vep-mark msix-retry >/dev/kmsg"
+if two_host_hostile attack=msix-retry >"$TWO_TMP/load.out" 2>&1; then
+	s=$(on_host "cat $TWO_HOSTILE/status") c=$(on_host "cat $TWO_HOSTILE/config")
+	two_check "msix-retry: the device takes the second attempt (status $s)" \
+		test "$s" = 7
+	two_check "msix-retry: the endpoint took the shared vector" \
+		on_ep "dmesg | sed -n '/vep-mark msix-retry\$/,\$p' |
+		       grep -q 'MSI-X vectors: configuration 0x0, queues 0x1 0x1'"
+	two_check "msix-retry: configuration at 24 starts with the MAC ($c)" \
+		test "${c:0:12}" = "$mac_hex"
+	on_host 'rmmod vep_hostile' >/dev/null
+else
+	tap_fail "msix-retry: host test driver loads" \
+		"$(cat "$TWO_TMP/load.out"; on_ep "dmesg | grep refused | tail -n 2")"
 fi
 
 # --- the stock driver again ----------------------------------------------------

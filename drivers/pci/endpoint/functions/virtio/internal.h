@@ -479,6 +479,8 @@ struct epf_virtio_gap {
  * @msix_on: number of MSI-X vectors the host enabled (0: none)
  * @cfg_vector: MSI-X vector for configuration changes
  * @layout_msix: device configuration at the MSI-X offset (24, not 20)
+ * @layout_round: @layout_msix was taken at the first queue of the host
+ *	driver's current set-up, after that driver read the configuration
  * @sel_seen: QUEUE_SEL as last sampled while QUEUE_PFN was 0
  * @setup_mask: queues given a QUEUE_PFN in this setup round
  * @vec_queue: queue whose MSI-X vector write is awaited, or -1
@@ -566,6 +568,7 @@ struct epf_virtio {
 	int msix_on;
 	u16 cfg_vector;
 	bool layout_msix;
+	bool layout_round;
 	u16 sel_seen;
 	unsigned long *setup_mask;
 	int vec_queue;

@@ -344,6 +344,7 @@ void epf_virtio_arm(struct epf_virtio *evd)
 	epf_virtio_wr16(evd, VIRTIO_PCI_QUEUE_NOTIFY, EPF_VIRTIO_NOTIFY_IDLE);
 
 	evd->layout_msix = false;
+	evd->layout_round = false;
 	epf_virtio_cfg_write_bar(evd, true);
 	evd->setup_refused = false;
 
@@ -400,6 +401,8 @@ static void epf_virtio_host_reset(struct epf_virtio *evd, ktime_t now)
 	evd->broken = false;
 	evd->drv_features = 0;
 	evd->isr_clear_at = 0;
+	/* An MSI-X layout now is for the next driver to find moved back */
+	evd->layout_round = false;
 	epf_virtio_forget_queues(evd);
 
 	/*
@@ -577,6 +580,8 @@ static void epf_virtio_status_changed(struct epf_virtio *evd, u8 status,
 	if ((status & VIRTIO_CONFIG_S_DRIVER) && !(old & VIRTIO_CONFIG_S_DRIVER)) {
 		bitmap_zero(evd->setup_mask, evd->info->nvqs);
 		evd->sel_seen = 0;
+		/* An MSI-X layout now is an earlier driver's */
+		evd->layout_round = false;
 	}
 
 	/* The last queue's vector: nothing comes after it */
@@ -821,15 +826,19 @@ static bool epf_virtio_poll_regs(struct epf_virtio *evd, ktime_t now)
 		activity = true;
 		/*
 		 * By its first queue the host has turned MSI-X on or not for
-		 * good, and some drivers (virtio_vsock) read the configuration
-		 * before DRIVER_OK: it goes where they read it now.  A move to
-		 * offset 24 leaves the vectors at 20-23 alone.
+		 * this attempt (virtio_pci falls back to fewer vectors, then
+		 * INTx, starting again from queue 0), and some drivers
+		 * (virtio_vsock) read the configuration before DRIVER_OK: it
+		 * goes where they read it now.  A move to offset 24 leaves
+		 * the vectors at 20-23 alone.
 		 */
-		if (!sel && epf_virtio_in_setup(evd))
+		if (!sel && epf_virtio_in_setup(evd)) {
 			epf_virtio_set_layout(evd,
 					      pci_epc_get_msix(evd->epf->epc,
 							       evd->epf->func_no,
 							       evd->epf->vfunc_no) > 0);
+			evd->layout_round = evd->layout_msix;
+		}
 	} else {
 		/* QUEUE_SEL going back: the host starts over */
 		if (sel < evd->sel_seen)
@@ -1043,6 +1052,13 @@ static void epf_virtio_refuse_setup(struct epf_virtio *evd)
  * MSI-X vectors over its first bytes.  A driver reads the configuration
  * right after it sets DRIVER, before it enables MSI-X: if one is already
  * there when the configuration has to move, it may have read garbage.
+ * Left alone while the driver whose own first queue moved it to 24 sets
+ * the device up: MSI-X off again before DRIVER_OK is virtio_pci freeing
+ * its vectors to try another interrupt scheme after a failed queue set-up
+ * (it read the configuration before, at 20), and the first queue of its
+ * next attempt puts the configuration where that attempt reads it.  A
+ * move now could also land over the configuration vector that attempt
+ * writes at 20.
  */
 static void epf_virtio_check_placement(struct epf_virtio *evd, ktime_t now)
 {
@@ -1052,6 +1068,8 @@ static void epf_virtio_check_placement(struct epf_virtio *evd, ktime_t now)
 	u8 status = evd->status;
 
 	if (evd->active || !n)
+		return;
+	if (evd->layout_round && epf_virtio_in_setup(evd))
 		return;
 	if (!moved && !memcmp(evd->bar + VIRTIO_PCI_CONFIG_OFF(false),
 			      evd->cfg_bar, n))
@@ -1071,6 +1089,7 @@ static void epf_virtio_check_placement(struct epf_virtio *evd, ktime_t now)
 	evd->layout_msix = false;
 	epf_virtio_cfg_write_bar(evd, true);
 
+	evd->layout_round = false;
 	if (moved && (status & (VIRTIO_CONFIG_S_DRIVER |
 				VIRTIO_CONFIG_S_DRIVER_OK |
 				VIRTIO_CONFIG_S_FAILED)) == VIRTIO_CONFIG_S_DRIVER)
