@@ -467,10 +467,11 @@ two_console_suite() {
 		"h2e_mibps=host->endpoint MiB/s|e2h_mibps=endpoint->host MiB/s|rtt=1-byte echo round trip, us|h2e_ep=endpoint CPU ms/MiB, host->endpoint|e2h_ep=endpoint CPU ms/MiB, endpoint->host|h2e_host=host CPU ms/MiB, host->endpoint|e2h_host=host CPU ms/MiB, endpoint->host"
 }
 
-# two_net_suite: the network across two machines, dedicated vs mediated
+# two_net_suite: the network across two machines: the dedicated function
+# as it ships (tso) and with the mediated one's features, and mediated
 two_net_suite() {
 	two_suite two-net net_rows \
-		"dedicated mediated" "ded/med" \
+		"tso dedicated mediated" "tso/ded tso/med" \
 		"tcp_h2e=TCP host->endpoint Mbit/s|tcp_e2h=TCP endpoint->host Mbit/s|udp_h2e=UDP host->endpoint Mbit/s|udp_e2h=UDP endpoint->host Mbit/s|udp_h2e_loss=UDP host->endpoint loss %|udp_e2h_loss=UDP endpoint->host loss %|ping_us=ping round trip, us"
 }
 

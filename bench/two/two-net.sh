@@ -2,16 +2,20 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Network benchmark across the two machines, run by scripts/bench.sh -s
-# two-net as a two-machine group of scripts/test.sh: the stock Debian host's virtio_net against
-# the dedicated function (pci-epf-vnet: the host's rings straight into the
-# endpoint's epvnet interface) and the mediated one (pci-epf-vmed device
-# "net": a local virtio_net on the endpoint, data copied between the two
-# sets of rings), in one boot of the rig.  For each: TCP and UDP both
-# ways and the ping round trip.  The paths take turns in every repetition,
-# each function bound for its own turn only.  Both links run at MTU 1500
-# with the same features (checksum offload, no mergeable buffers, no
-# segmentation offload: what the mediator supports).  Prints TAP for the
-# rig's set-up, and for the measurements
+# two-net as a two-machine group of scripts/test.sh: the stock Debian
+# host's virtio_net against the dedicated function (pci-epf-vnet: the
+# host's rings straight into the endpoint's epvnet interface) with the
+# features it offers by default ("tso": segmentation offload both ways,
+# mergeable receive buffers, event indices) and with the mediated
+# function's ("dedicated"), and against the mediated one (pci-epf-vmed
+# device "net": a local virtio_net on the endpoint, data copied between
+# the two sets of rings), in one boot of the rig.  For each: TCP and UDP
+# both ways and the ping round trip.  The paths take turns in every
+# repetition, each function bound for its own turn only.  All links run
+# at MTU 1500; "dedicated" and "mediated" have the same features
+# (checksum offload, no mergeable buffers, no segmentation offload: what
+# the mediator supports), so that the two designs are compared on equal
+# terms.  Prints TAP for the rig's set-up, and for the measurements
 #
 #   BENCH-PLACEMENT TEXT...
 #   BENCH PATH METRIC REP VALUE
@@ -157,10 +161,12 @@ ep_ifup() {
 }
 
 # up: the controller started, the host's virtio_net bound, its interface
-# up, then the endpoint's (commands that set n to it: FIND)
+# up, then the endpoint's (commands that set n to it: FIND).  The
+# endpoint is left alone until the host's driver is bound, as in the
+# tests (tests/lib/two.sh, two_ep_start).
 up() {
-	on_ep "echo 1 >$TWO_EPC/start" && two_ep_link up &&
-		two_host_bound virtio_net && two_host_ifup $HOST_MAC $HOST_IP &&
+	two_ep_start && two_host_bound virtio_net && two_ep_link up &&
+		two_host_ifup $HOST_MAC $HOST_IP &&
 		ep_ifup "$1" &&
 		on_host "n=100; until ping -c 1 -W 1 $EP_IP; do
 			[ \$n -gt 0 ] || exit 1; n=\$((n - 1)); done"
@@ -176,9 +182,11 @@ down() {
 
 # run_path PATH: one repetition of PATH, its function bound for it alone
 run_path() {
+	local feat=
 	case $1 in
-	dedicated)
-		if on_ep "mkdir $NET && echo $NET_FEATURES >$NET/vnet/features &&
+	dedicated | tso)
+		[ "$1" = tso ] || feat="echo $NET_FEATURES >$NET/vnet/features &&"
+		if on_ep "mkdir $NET && $feat
 			echo $TWO_POLL_CPU >$NET/vnet/poll_cpu &&
 			echo $HOST_MAC >$NET/vnet/mac && echo 3 >$NET/msix_interrupts &&
 			ln -s $NET $TWO_EPC/" >/dev/null 2>&1 &&
@@ -186,9 +194,9 @@ run_path() {
 			    for d in /sys/class/net/*; do
 				[ \"\$(cat \$d/ifindex)\" = \"\$i\" ] && n=\${d##*/}
 			    done" >/dev/null 2>&1; then
-			measure dedicated
+			measure "$1"
 		else
-			fail_all dedicated "set-up failed"
+			fail_all "$1" "set-up failed"
 		fi
 		down "$NET"
 		;;
@@ -225,7 +233,7 @@ echo "# net benchmark across two machines: ${SECS} s per iperf3 run (iperf3 on t
 echo "BENCH-PLACEMENT host VM and endpoint VM on host CPUs of their own; the host runs the clients, the endpoint the servers; poll thread on endpoint CPU $TWO_POLL_CPU (isolated), unbound work off it"
 rep=1
 while [ "$rep" -le "$REPS" ]; do
-	for path in dedicated mediated; do
+	for path in tso dedicated mediated; do
 		run_path $path
 	done
 	rep=$((rep + 1))
