@@ -153,6 +153,7 @@ ep_ethstat() {
 xfer_seg() {
 	xs_b0=$(if_stat "$6" "$7" rx_bytes)
 	xs_p0=$(if_stat "$6" "$7" rx_packets)
+	xs_r0=$(tcp_retrans "$3")
 	xfer_tcp "$1" "$2" "$3" "$4" "$5"
 	xs_b=$(($(if_stat "$6" "$7" rx_bytes) - xs_b0))
 	xs_p=$(($(if_stat "$6" "$7" rx_packets) - xs_p0))
@@ -165,8 +166,15 @@ xfer_seg() {
 			test "$xs_avg" -gt "$xs_max"
 	else
 		tap_check "$1: no segmentation offload ($xs_p frames, $xs_avg bytes each on average)" \
-			test "$xs_avg" -le "$xs_max"
+			test "$xs_avg" -le "$xs_max" ||
+			tap_diag "sender's TCP RetransSegs $xs_r0 -> $(tcp_retrans "$3"); receiver's $7 now: $($6 cat /proc/net/dev | grep "$7:" | tr -s ' ')"
 	fi
+}
+
+# tcp_retrans SIDE: TCP segments retransmitted in SIDE's (in_host or in_ep)
+# namespace so far
+tcp_retrans() {
+	$1 cat /proc/net/snmp | awk '$1 == "Tcp:" && $13 ~ /^[0-9]+$/ { print $13 }'
 }
 
 # xfer_tcp NAME BYTES FROM TO ADDR: a checked TCP transfer of BYTES from
