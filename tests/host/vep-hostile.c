@@ -896,13 +896,22 @@ static void vep_hostile_free_irq(struct vep_hostile *h)
 		pci_free_irq_vectors(h->pdev);
 }
 
-/* Read the first configuration bytes as a driver without MSI-X sees them */
-static void vep_hostile_read_cfg(struct vep_hostile *h, u8 *cfg)
+/* The first configuration bytes, where a driver with @msix or not reads them */
+static void vep_hostile_read_cfg(struct vep_hostile *h, u8 *cfg, bool msix)
 {
 	int i;
 
 	for (i = 0; i < VEP_HOSTILE_CFG; i++)
-		cfg[i] = ioread8(h->regs + VIRTIO_PCI_CONFIG_OFF(false) + i);
+		cfg[i] = ioread8(h->regs + VIRTIO_PCI_CONFIG_OFF(msix) + i);
+}
+
+/* MSI-X on with every vector masked (@on), or back to @ctrl */
+static void vep_hostile_msix(struct vep_hostile *h, u16 ctrl, bool on)
+{
+	if (on)
+		ctrl |= PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL;
+	pci_write_config_word(h->pdev, h->pdev->msix_cap + PCI_MSIX_FLAGS,
+			      ctrl);
 }
 
 /*
@@ -920,7 +929,7 @@ static int vep_hostile_msix_fail(struct vep_hostile *h)
 
 	if (!msix)
 		return -ENODEV;
-	vep_hostile_read_cfg(h, before);
+	vep_hostile_read_cfg(h, before, false);
 
 	/*
 	 * MSI-X on, every vector masked: the device sees what it would see
@@ -928,8 +937,7 @@ static int vep_hostile_msix_fail(struct vep_hostile *h)
 	 * would keep (its MSI data is released only by a driver's unbind)
 	 */
 	pci_read_config_word(h->pdev, msix + PCI_MSIX_FLAGS, &ctrl);
-	pci_write_config_word(h->pdev, msix + PCI_MSIX_FLAGS, ctrl |
-			      PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+	vep_hostile_msix(h, ctrl, true);
 	iowrite16(0, r + VIRTIO_MSI_CONFIG_VECTOR);
 	iowrite16(0, r + VIRTIO_PCI_QUEUE_SEL);
 	iowrite16(1, r + VIRTIO_MSI_QUEUE_VECTOR);
@@ -937,13 +945,13 @@ static int vep_hostile_msix_fail(struct vep_hostile *h)
 	/* Queue 0 gave up: vectors off, MSI-X off, the device failed */
 	iowrite16(VIRTIO_MSI_NO_VECTOR, r + VIRTIO_MSI_QUEUE_VECTOR);
 	iowrite16(VIRTIO_MSI_NO_VECTOR, r + VIRTIO_MSI_CONFIG_VECTOR);
-	pci_write_config_word(h->pdev, msix + PCI_MSIX_FLAGS, ctrl);
+	vep_hostile_msix(h, ctrl, false);
 	iowrite8(ioread8(r + VIRTIO_PCI_STATUS) | VIRTIO_CONFIG_S_FAILED,
 		 r + VIRTIO_PCI_STATUS);
 
 	start = jiffies;
 	do {
-		vep_hostile_read_cfg(h, now);
+		vep_hostile_read_cfg(h, now, false);
 		if (!memcmp(now, before, sizeof(now))) {
 			restored = jiffies_to_msecs(jiffies - start);
 			break;
@@ -958,15 +966,6 @@ static int vep_hostile_msix_fail(struct vep_hostile *h)
 		restored);
 
 	return 0;
-}
-
-/* MSI-X on with every vector masked (@on), or back to @ctrl */
-static void vep_hostile_msix(struct vep_hostile *h, u16 ctrl, bool on)
-{
-	if (on)
-		ctrl |= PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL;
-	pci_write_config_word(h->pdev, h->pdev->msix_cap + PCI_MSIX_FLAGS,
-			      ctrl);
 }
 
 /* Give queue @q its ring and MSI-X vector @vec, as setup_vq() does */
@@ -1034,8 +1033,7 @@ static int vep_hostile_msix_retry(struct vep_hostile *h)
 	/* Time for the device to take DRIVER_OK, or to give up */
 	msleep(VEP_HOSTILE_MIRROR_MS);
 	status = ioread8(r + VIRTIO_PCI_STATUS);
-	for (i = 0; i < VEP_HOSTILE_CFG; i++)
-		now[i] = ioread8(r + VIRTIO_PCI_CONFIG_OFF(true) + i);
+	vep_hostile_read_cfg(h, now, true);
 	snprintf(config, sizeof(config), "%*phN", (int)sizeof(now), now);
 	pr_info("%s: device status %#x, configuration at 24 %s\n", attack,
 		status, config);
