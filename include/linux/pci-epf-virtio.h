@@ -35,17 +35,20 @@ struct epf_virtio_flight;
 
 /**
  * typedef epf_virtio_done_t - a chain given to epf_virtio_complete_async()
- *	is back with the host, or dropped
+ *	(or the chains given to epf_virtio_complete_group()) are back with the
+ *	host, or dropped
  * @evd: the device
- * @ctx: what the device driver gave epf_virtio_complete_async()
- * @err: 0 once every copy into or out of the chain ended and its used entry
- *	went out; a negative error code if the chain was dropped instead (the
- *	device is being reset: -ECANCELED, or a copy failed: -EIO)
+ * @ctx: what the device driver gave with the chain
+ * @err: 0 once every copy into or out of the chains ended and their used
+ *	entries went out; a negative error code if they were dropped instead
+ *	(the device is being reset: -ECANCELED, -ESHUTDOWN or -ENODEV; a copy
+ *	failed: -EIO; a group of no chain: -ENOENT)
  *
  * The buffers given to epf_virtio_pull_async() and epf_virtio_push_async()
- * for the chain are the device driver's again.  Called from the poll
+ * for the chains are the device driver's again.  Called from the poll
  * thread, or from wherever the device is reset (see struct epf_virtio_ops),
- * before the reset callback.
+ * before the reset callback.  It must not complete chains: it may run while
+ * a group is being completed.
  */
 typedef void (*epf_virtio_done_t)(struct epf_virtio *evd, void *ctx, int err);
 
@@ -69,6 +72,9 @@ typedef void (*epf_virtio_done_t)(struct epf_virtio *evd, void *ctx, int err);
  * (virtio_legacy_is_little_endian()), for the rest.
  */
 #define EPF_VIRTIO_HOST_LE		true
+
+/* Most chains epf_virtio_complete_group() gives back as one */
+#define EPF_VIRTIO_GROUP_MAX		64
 
 /* Segments of a buffer chain held inline before vringh allocates more */
 #define EPF_VIRTIO_BUF_INLINE		4
@@ -245,6 +251,10 @@ ssize_t epf_virtio_push_async(struct epf_virtio *evd,
 int epf_virtio_complete_async(struct epf_virtio_queue *vq,
 			      struct epf_virtio_buf *buf, u32 len,
 			      epf_virtio_done_t done, void *ctx);
+int epf_virtio_complete_group(struct epf_virtio_queue *vq,
+			      struct epf_virtio_buf *bufs, const u32 *lens,
+			      unsigned int n, epf_virtio_done_t done,
+			      void *ctx);
 
 /**
  * epf_virtio_buf_readable() - bytes left to read in a buffer chain

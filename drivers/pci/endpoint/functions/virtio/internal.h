@@ -316,6 +316,8 @@ struct epf_virtio_flight_map {
  *	and @ctx are set
  * @dropped: the device driver dropped the chain instead: it is not given
  *	back
+ * @more: the chain is one of a group, not its last: its used entry waits
+ *	for the rest of the group (epf_virtio_complete_group())
  * @head: the chain's head descriptor index
  * @len: bytes written into the chain
  * @done: called once the chain is published or dropped, or NULL
@@ -337,6 +339,7 @@ struct epf_virtio_flight {
 	int err;
 	bool completed;
 	bool dropped;
+	bool more;
 	u16 head;
 	u32 len;
 	epf_virtio_done_t done;
@@ -376,6 +379,11 @@ struct epf_virtio_flight {
  *	they were completed, a ring of queue size
  * @fl_head: free-running index of the oldest entry of @fl_order
  * @fl_tail: free-running index after the newest
+ * @grp: used entries (head, length) of a group's chains that went back
+ *	before its last one, held until then: the host sees a group at once
+ * @grp_n: entries in @grp
+ * @grp_broken: a chain of the group being completed was dropped: none of
+ *	the group goes back
  * @cost: what the queue cost the link so far
  *
  * Owned by the poll thread; the other fields are set at bind time.
@@ -405,6 +413,12 @@ struct epf_virtio_queue {
 	u16 *fl_order;
 	unsigned int fl_head;
 	unsigned int fl_tail;
+	struct {
+		u16 head;
+		u32 len;
+	} grp[EPF_VIRTIO_GROUP_MAX];
+	unsigned int grp_n;
+	bool grp_broken;
 	struct epf_virtio_cost cost;
 };
 

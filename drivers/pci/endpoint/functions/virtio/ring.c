@@ -77,6 +77,8 @@ int epf_virtio_map_queue(struct epf_virtio_queue *vq)
 
 	vq->avail_idx = 0;
 	vq->used_idx = 0;
+	vq->grp_n = 0;
+	vq->grp_broken = false;
 	vq->completed = false;
 	vq->irq_owed = false;
 	vq->live = true;
@@ -607,11 +609,72 @@ struct epf_virtio_flight *epf_virtio_flight_new(struct epf_virtio_queue *vq,
 	fl->err = 0;
 	fl->completed = false;
 	fl->dropped = false;
+	fl->more = false;
 	fl->done = NULL;
 	fl->ctx = NULL;
 	fl->nmaps = 0;
 
 	return fl;
+}
+
+/*
+ * A chain goes back: its used entry waits in @grp if more of its group are
+ * to come, else it goes into the shadow after those of its group, and out
+ * to the host with them.  Returns 0 or a negative error code.
+ */
+static int epf_virtio_used_add(struct epf_virtio_queue *vq, u16 head,
+			       u32 len, bool more)
+{
+	unsigned int i, n = vq->grp_n;
+	int ret = 0;
+
+	if (vq->grp_broken)
+		return -ECANCELED;
+	if (more) {
+		/* Cannot be: epf_virtio_complete_group() checks its size */
+		if (WARN_ON_ONCE(n == EPF_VIRTIO_GROUP_MAX))
+			return -E2BIG;
+		vq->grp[n].head = head;
+		vq->grp[n].len = len;
+		vq->grp_n++;
+		return 0;
+	}
+
+	vq->grp_n = 0;
+	for (i = 0; i < n && !ret; i++)
+		ret = vringh_complete_kern(&vq->vrh, vq->grp[i].head,
+					   vq->grp[i].len);
+	if (!ret)
+		ret = vringh_complete_kern(&vq->vrh, head, len);
+	if (ret) {
+		/* The shadow is endpoint memory: a broken vringh state */
+		vq->evd->want_reset = true;
+		return ret;
+	}
+
+	/* The whole group at once, and the notify check after it */
+	epf_virtio_publish_used(vq);
+	vq->completed = true;
+	vq->cost.chains += n + 1;
+
+	return 0;
+}
+
+/*
+ * A chain does not go back.  Neither does the rest of its group, if it is
+ * one of a group (@more: not its last): the host would read a frame with a
+ * piece missing.  The last chain of a group ends it either way.  Chains of
+ * a group are dropped only when the device resets (the host reset it, the
+ * queue is gone, a transfer failed), which gives the host its buffers back.
+ */
+static void epf_virtio_used_drop(struct epf_virtio_queue *vq, bool more)
+{
+	if (more) {
+		vq->grp_broken = true;
+		return;
+	}
+	vq->grp_n = 0;
+	vq->grp_broken = false;
 }
 
 /* The oldest chains whose copies all ended go back, in order */
@@ -656,14 +719,13 @@ static bool epf_virtio_retire_queue(struct epf_virtio_queue *vq)
 		} else if (fl->dropped) {
 			err = -ECANCELED;
 		} else {
-			err = vringh_complete_kern(&vq->vrh, fl->head, fl->len);
-			if (!err) {
-				epf_virtio_publish_used(vq);
-				vq->completed = true;
-				vq->cost.chains++;
+			err = epf_virtio_used_add(vq, fl->head, fl->len,
+						  fl->more);
+			if (!err)
 				vq->cost.held++;
-			}
 		}
+		if (err)
+			epf_virtio_used_drop(vq, fl->more);
 
 		done = fl->done;
 		ctx = fl->ctx;
@@ -736,6 +798,9 @@ void epf_virtio_flights_drop(struct epf_virtio *evd)
 		}
 		vq->fl_head = 0;
 		vq->fl_tail = 0;
+		vq->cost.dropped += vq->grp_n;
+		vq->grp_n = 0;
+		vq->grp_broken = false;
 
 		/* Chains the device driver still holds */
 		for (j = 0; j < size; j++) {
@@ -753,27 +818,13 @@ void epf_virtio_flights_drop(struct epf_virtio *evd)
 	}
 }
 
-/**
- * epf_virtio_complete_async() - give a buffer chain back once its copies end
- * @vq: the queue it came from
- * @buf: the chain; its holder can be reused afterwards
- * @len: number of bytes written into the chain
- * @done: called once the chain went back or was dropped, or NULL
- * @ctx: for @done
- *
- * The chain's used entry goes out once the copies epf_virtio_pull_async()
- * and epf_virtio_push_async() left in flight for it have ended, and after
- * those of the chains completed before it on the queue: the host sees them
- * in the order they were completed.  @done is called exactly once, maybe
- * before this returns, and never before the chain's copies ended.
- *
- * Context: the device driver's process callback.
- * Return: 0 or a negative error code (the chain is dropped: @done gets an
- * error code too).
+/*
+ * Give one chain back once its copies end: @more if it is one of a group
+ * but its last, whose used entry then waits for the rest of the group
  */
-int epf_virtio_complete_async(struct epf_virtio_queue *vq,
-			      struct epf_virtio_buf *buf, u32 len,
-			      epf_virtio_done_t done, void *ctx)
+static int epf_virtio_complete_one(struct epf_virtio_queue *vq,
+				   struct epf_virtio_buf *buf, u32 len,
+				   epf_virtio_done_t done, void *ctx, bool more)
 {
 	struct epf_virtio *evd = vq->evd;
 	struct epf_virtio_flight *fl = buf->flight;
@@ -805,6 +856,7 @@ int epf_virtio_complete_async(struct epf_virtio_queue *vq,
 	if (fl) {
 		fl->head = buf->head;
 		fl->len = len;
+		fl->more = more;
 		epf_virtio_flight_order(vq, fl, done, ctx);
 		buf->flight = NULL;
 		buf->vq = NULL;
@@ -812,14 +864,11 @@ int epf_virtio_complete_async(struct epf_virtio_queue *vq,
 		return 0;
 	}
 
-	ret = vringh_complete_kern(&vq->vrh, buf->head, len);
+	ret = epf_virtio_used_add(vq, buf->head, len, more);
 	if (ret)
 		goto err;
 	buf->vq = NULL;
 
-	epf_virtio_publish_used(vq);
-	vq->completed = true;
-	vq->cost.chains++;
 	if (done)
 		done(evd, ctx, 0);
 	return 0;
@@ -828,14 +877,104 @@ err:
 	if (fl) {
 		/* @done once its copies ended, whatever happens next */
 		fl->dropped = true;
+		fl->more = more;
 		epf_virtio_flight_order(vq, fl, done, ctx);
 		buf->flight = NULL;
-	} else if (done) {
-		done(evd, ctx, ret);
+	} else {
+		epf_virtio_used_drop(vq, more);
+		if (done)
+			done(evd, ctx, ret);
 	}
 	return ret;
 }
+
+/**
+ * epf_virtio_complete_async() - give a buffer chain back once its copies end
+ * @vq: the queue it came from
+ * @buf: the chain; its holder can be reused afterwards
+ * @len: number of bytes written into the chain
+ * @done: called once the chain went back or was dropped, or NULL
+ * @ctx: for @done
+ *
+ * The chain's used entry goes out once the copies epf_virtio_pull_async()
+ * and epf_virtio_push_async() left in flight for it have ended, and after
+ * those of the chains completed before it on the queue: the host sees them
+ * in the order they were completed.  @done is called exactly once, maybe
+ * before this returns, and never before the chain's copies ended.
+ *
+ * Context: the device driver's process callback.
+ * Return: 0 or a negative error code (the chain is dropped: @done gets an
+ * error code too).
+ */
+int epf_virtio_complete_async(struct epf_virtio_queue *vq,
+			      struct epf_virtio_buf *buf, u32 len,
+			      epf_virtio_done_t done, void *ctx)
+{
+	return epf_virtio_complete_one(vq, buf, len, done, ctx, false);
+}
 EXPORT_SYMBOL_GPL(epf_virtio_complete_async);
+
+/**
+ * epf_virtio_complete_group() - give back chains that hold one item together
+ * @vq: the queue they came from
+ * @bufs: the chains, in the order the item fills them
+ * @lens: number of bytes written into each chain
+ * @n: number of chains, at most EPF_VIRTIO_GROUP_MAX
+ * @done: called once the last chain went back, or the group was dropped,
+ *	or NULL
+ * @ctx: for @done
+ *
+ * As epf_virtio_complete_async() for each chain in turn, but the host sees
+ * the used entries of all of them at once: none of them before the copies
+ * of every one ended.  This is for a frame in mergeable receive buffers,
+ * which a host driver reads whole as soon as it finds its first buffer
+ * used (Linux's virtio_net drops a frame whose buffers are not all there
+ * yet, as a length error).  If one chain is dropped, none of the group goes
+ * back.  The holders can be reused afterwards.
+ *
+ * Context: the device driver's process callback.
+ * Return: 0 or the first negative error code (@done then gets one too,
+ * -ECANCELED if an earlier chain failed); -ENOENT if @n is 0, -E2BIG if it
+ * is too large (the chains are then dropped, and the device reset).
+ */
+int epf_virtio_complete_group(struct epf_virtio_queue *vq,
+			      struct epf_virtio_buf *bufs, const u32 *lens,
+			      unsigned int n, epf_virtio_done_t done,
+			      void *ctx)
+{
+	unsigned int i;
+	int ret = 0;
+
+	if (!n) {
+		if (done)
+			done(vq->evd, ctx, -ENOENT);
+		return -ENOENT;
+	}
+	if (WARN_ON_ONCE(n > EPF_VIRTIO_GROUP_MAX)) {
+		/*
+		 * Dropped as a broken group, @done once their copies ended;
+		 * the host gets its buffers back with the reset
+		 */
+		vq->grp_broken = true;
+		vq->evd->want_reset = true;
+		ret = -E2BIG;
+	}
+
+	/* Each one, even after an error: those with copies are dropped */
+	for (i = 0; i < n; i++) {
+		bool last = i + 1 == n;
+		int err;
+
+		err = epf_virtio_complete_one(vq, &bufs[i], lens[i],
+					      last ? done : NULL,
+					      last ? ctx : NULL, !last);
+		if (!ret)
+			ret = err;
+	}
+
+	return ret;
+}
+EXPORT_SYMBOL_GPL(epf_virtio_complete_group);
 
 /**
  * epf_virtio_complete() - give a buffer chain back to the host
