@@ -313,12 +313,27 @@ two_tcp() {
 
 # two_traffic WHEN HOST_ADDR EP_ADDR: pings each way (every reply) and
 # 4 MiB of checked TCP each way between the host's address HOST_ADDR and
-# the endpoint's EP_ADDR; four cases named after WHEN
+# the endpoint's EP_ADDR, then the host's receive errors; five cases named
+# after WHEN
 two_traffic() {
 	two_check "host pings the endpoint, 3 of 3 ($1)" two_ping3 host "$3"
 	two_check "endpoint pings the host, 3 of 3 ($1)" two_ping3 ep "$2"
 	two_tcp "host to endpoint: 4 MiB over TCP ($1)" 4194304 host ep "$3"
 	two_tcp "endpoint to host: 4 MiB over TCP ($1)" 4194304 ep host "$2"
+	two_check "host's interface took every frame whole ($1)" two_host_rx_whole
+}
+
+# two_host_rx_whole: the host's interface on the endpoint's device counted
+# no frame or length error since it appeared (a frame split or cut on the
+# way: virtio_net counts a frame whose buffers are not all there, or whose
+# header it refuses)
+two_host_rx_whole() {
+	on_host "for d in /sys/bus/pci/devices/$TWO_BDF/virtio*/net/*; do
+			s=\$d/statistics
+			echo \${d##*/}: length \$(cat \$s/rx_length_errors) frame \$(cat \$s/rx_frame_errors)
+			[ \$(cat \$s/rx_length_errors) -eq 0 ] &&
+				[ \$(cat \$s/rx_frame_errors) -eq 0 ] || exit 1
+		done"
 }
 
 # The host test driver's parameters, and two_host_hostile ARGS...: the host

@@ -149,14 +149,20 @@ ep_ethstat() {
 # xfer_seg NAME BYTES FROM TO ADDR RXSIDE RXIF MTU BIG: xfer_tcp, then one
 # case on the frames the receiving interface took meanwhile: BIG "yes",
 # larger on average than a frame of MTU can be (segmentation offload in
-# use); "no", no larger (none)
+# use); "no", no larger (none).  And one case that the receiving interface
+# counted no frame or length error meanwhile: a frame split or cut on the
+# way (the /proc/net/dev "frame" column, which has both)
 xfer_seg() {
 	xs_b0=$(if_stat "$6" "$7" rx_bytes)
 	xs_p0=$(if_stat "$6" "$7" rx_packets)
+	xs_f0=$(if_stat "$6" "$7" rx_frame)
 	xs_r0=$(tcp_retrans "$3")
 	xfer_tcp "$1" "$2" "$3" "$4" "$5"
 	xs_b=$(($(if_stat "$6" "$7" rx_bytes) - xs_b0))
 	xs_p=$(($(if_stat "$6" "$7" rx_packets) - xs_p0))
+	xs_f=$(($(if_stat "$6" "$7" rx_frame) - xs_f0))
+	tap_check "$1: receiver took every frame whole ($xs_f frame or length errors)" \
+		test "$xs_f" -eq 0
 	xs_avg=$((xs_b / (xs_p ? xs_p : 1)))
 	# A frame of MTU: payload, ethernet header and VLAN tag, and the 12
 	# bytes of virtio header that virtio_net counts with it

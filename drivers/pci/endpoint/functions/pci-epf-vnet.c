@@ -105,7 +105,7 @@
  * stock host posts buffers of at least a full ethernet frame, so even a
  * 64 KiB frame needs far fewer; a host that posts tiny ones loses frames.
  */
-#define EPF_VNET_TX_BUFS		64
+#define EPF_VNET_TX_BUFS		EPF_VIRTIO_GROUP_MAX
 
 /* Offloads of the endpoint interface that the host must take */
 #define EPF_VNET_OFFLOADS		(NETIF_F_HW_CSUM | NETIF_F_SG |	\
@@ -568,30 +568,19 @@ static void epf_vnet_tx_failed(struct epf_virtio *evd, void *ctx, int err)
 }
 
 /*
- * Give back the chains of @tx_bufs with what was written into them; @done
- * (if any) gets @skb once the last of them went back, its copies ended
+ * Give back the chains of @tx_bufs with what was written into them, as one
+ * frame; @done (if any) gets @skb once the last of them went back, its
+ * copies ended
  */
 static int epf_vnet_tx_complete(struct epf_vnet *vnet,
 				struct epf_virtio_queue *vq,
 				epf_virtio_done_t done, struct sk_buff *skb)
 {
-	unsigned int i;
-	int ret = 0;
+	int ret;
 
-	/* Each one, even after an error: it drops those with copies */
-	for (i = 0; i < vnet->tx_nbufs; i++) {
-		bool last = i + 1 == vnet->tx_nbufs;
-		int err;
-
-		err = epf_virtio_complete_async(vq, &vnet->tx_bufs[i],
-						vnet->tx_len[i],
-						last ? done : NULL, skb);
-		if (!ret)
-			ret = err;
-		vnet->tx_len[i] = 0;
-	}
-	if (!vnet->tx_nbufs && done)
-		done(vnet->evd, skb, -ENOENT);
+	ret = epf_virtio_complete_group(vq, vnet->tx_bufs, vnet->tx_len,
+					vnet->tx_nbufs, done, skb);
+	memset(vnet->tx_len, 0, vnet->tx_nbufs * sizeof(*vnet->tx_len));
 	vnet->tx_nbufs = 0;
 	vnet->tx_cur = 0;
 	vnet->tx_room = 0;
@@ -827,6 +816,9 @@ static bool epf_vnet_ep_to_host(struct epf_vnet *vnet)
 		vnet->tx_skb = NULL;
 		progress = true;
 		if (vnet->tx_pos < vnet->tx_total) {
+			/* Not a cut frame to the host: the chains go back empty */
+			memset(vnet->tx_len, 0,
+			       vnet->tx_nbufs * sizeof(*vnet->tx_len));
 			epf_vnet_tx_complete(vnet, vq, epf_vnet_tx_failed, skb);
 			continue;
 		}
@@ -893,7 +885,7 @@ static int epf_vnet_activate(struct epf_virtio *evd)
 	vnet->tx_nbufs = 0;
 	vnet->tx_cur = 0;
 	vnet->tx_room = 0;
-	memset(vnet->tx_len, 0, sizeof(vnet->tx_len));
+	memset(vnet->tx_len, 0, vnet->tx_nbufs * sizeof(*vnet->tx_len));
 
 	WRITE_ONCE(vnet->host_offloads, epf_vnet_host_takes(evd));
 	schedule_work(&vnet->features_work);
