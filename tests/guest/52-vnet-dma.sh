@@ -91,8 +91,8 @@ done
 # --- copies in flight ----------------------------------------------------------
 # The poll thread leaves each DMA copy in flight and takes the next chain;
 # a chain's used entry waits for its copies.  Nearly every DMA copy went
-# so (the rest waited: more than 4 segments to a chain), and chains did
-# wait at once
+# so (the rest waited: every mapping entry of the queue in use), and
+# chains did wait at once
 for q in 1 0; do
 	a=$(rig_cost $q dma_async)
 	d=$(rig_cost $q dma)
@@ -183,6 +183,8 @@ g_rx=$(ep_ethstat rx0_gso_packets)
 g_tx=$(ep_ethstat tx0_gso_packets)
 d1=$(rig_cost 1 dma_bytes)
 d0=$(rig_cost 0 dma_bytes)
+s1=$(rig_cost 1 map_short)
+s0=$(rig_cost 0 map_short)
 xfer_tcp "TCP 16 MiB host -> endpoint, checked (TSO)" 16777216 \
 	in_host in_ep "$EP_IP"
 xfer_tcp "TCP 16 MiB endpoint -> host, checked (TSO)" 16777216 \
@@ -195,6 +197,13 @@ tap_check "with TSO, queue 1 moved at least 15 MiB by DMA" \
 	test $(( $(rig_cost 1 dma_bytes) - d1 )) -ge 15728640
 tap_check "with TSO, queue 0 moved at least 15 MiB by DMA" \
 	test $(( $(rig_cost 0 dma_bytes) - d0 )) -ge 15728640
+# A host segment of 64 KiB is a chain of about 18 buffers: each of their
+# copies stays in flight, none waits for a mapping entry
+for q in 1 0; do
+	eval "s=\$s$q"
+	tap_check "with TSO, queue $q left every DMA copy in flight (waits for a mapping: $s -> $(rig_cost $q map_short))" \
+		test "$(rig_cost $q map_short)" -eq "${s:-0}"
+done
 
 tap_check "stop the link" sh -c "echo 0 > $epc/start"
 tap_check "link down complete" rig_link 0 down

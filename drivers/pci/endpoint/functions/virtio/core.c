@@ -47,13 +47,13 @@ static int epf_virtio_cost_show(struct seq_file *m, void *unused)
 		/* A racy read: the poll thread counts on meanwhile */
 		const struct epf_virtio_cost c = data_race(evd->vqs[i].cost);
 
-		seq_printf(m, "queue %u ring_rd %llu ring_rd_bytes %llu ring_wr %llu ring_wr_bytes %llu data_rd %llu data_rd_bytes %llu data_wr %llu data_wr_bytes %llu dma %llu dma_bytes %llu chains %llu irqs %llu idle_rd %llu dma_async %llu held %llu flight_max %llu dropped %llu ring_dma %llu ring_dma_bytes %llu kicks %llu\n",
+		seq_printf(m, "queue %u ring_rd %llu ring_rd_bytes %llu ring_wr %llu ring_wr_bytes %llu data_rd %llu data_rd_bytes %llu data_wr %llu data_wr_bytes %llu dma %llu dma_bytes %llu chains %llu irqs %llu idle_rd %llu dma_async %llu held %llu flight_max %llu dropped %llu ring_dma %llu ring_dma_bytes %llu kicks %llu map_short %llu\n",
 			   i, c.ring_rd, c.ring_rd_bytes, c.ring_wr,
 			   c.ring_wr_bytes, c.data_rd, c.data_rd_bytes,
 			   c.data_wr, c.data_wr_bytes, c.dma, c.dma_bytes,
 			   c.chains, c.irqs, c.idle_rd, c.dma_async, c.held,
 			   c.flight_max, c.dropped, c.ring_dma,
-			   c.ring_dma_bytes, c.kicks);
+			   c.ring_dma_bytes, c.kicks, c.map_short);
 	}
 	/* Host resets that stopped the device's writes (epf_virtio_fence()) */
 	seq_printf(m, "fences %llu\n", data_race(evd->fences));
@@ -262,6 +262,7 @@ static void epf_virtio_free_queues(struct epf_virtio *evd)
 		kvfree(evd->vqs[i].flights);
 		kvfree(evd->vqs[i].fl_free);
 		kvfree(evd->vqs[i].fl_order);
+		kvfree(evd->vqs[i].maps);
 	}
 	kfree(evd->vqs);
 	evd->vqs = NULL;
@@ -270,7 +271,7 @@ static void epf_virtio_free_queues(struct epf_virtio *evd)
 static int epf_virtio_alloc_queues(struct epf_virtio *evd)
 {
 	unsigned int nvqs = evd->info->nvqs;
-	unsigned int i, j;
+	unsigned int i, j, nmaps;
 
 	evd->vqs = kcalloc(nvqs, sizeof(*evd->vqs), GFP_KERNEL);
 	if (!evd->vqs)
@@ -291,16 +292,23 @@ static int epf_virtio_alloc_queues(struct epf_virtio *evd)
 				       GFP_KERNEL);
 		vq->fl_order = kvcalloc(evd->queue_size, sizeof(u16),
 					GFP_KERNEL);
+		nmaps = evd->queue_size * EPF_VIRTIO_FLIGHT_MAPS;
+		vq->maps = kvcalloc(nmaps, sizeof(*vq->maps), GFP_KERNEL);
 		if (!vq->shadow || !vq->pending || !vq->flights ||
-		    !vq->fl_free || !vq->fl_order) {
+		    !vq->fl_free || !vq->fl_order || !vq->maps) {
 			epf_virtio_free_queues(evd);
 			return -ENOMEM;
 		}
 		for (j = 0; j < evd->queue_size; j++) {
 			vq->flights[j].vq = vq;
+			vq->flights[j].maps = EPF_VIRTIO_MAP_NONE;
 			vq->fl_free[j] = j;
 		}
 		vq->fl_nfree = evd->queue_size;
+		for (j = 0; j < nmaps; j++)
+			vq->maps[j].next = j + 1 < nmaps ? j + 1 :
+					   EPF_VIRTIO_MAP_NONE;
+		vq->map_free = 0;
 	}
 
 	return 0;

@@ -235,6 +235,9 @@ struct epf_virtio_poller {
  *	an earlier chain's)
  * @flight_max: most chains waiting so at once
  * @dropped: chains dropped at a reset while they waited so
+ * @map_short: DMA copies that could not be left in flight for want of a
+ *	free mapping entry (@maps of the queue): each was waited for, or
+ *	waited for its chain's copies first
  * @ring_dma: DMA transfers of ring state (descriptor table and avail
  *	ring in one)
  * @ring_dma_bytes: bytes they read
@@ -270,6 +273,7 @@ struct epf_virtio_cost {
 	u64 held;
 	u64 flight_max;
 	u64 dropped;
+	u64 map_short;
 	u64 ring_dma;
 	u64 ring_dma_bytes;
 	u64 chains;
@@ -289,18 +293,27 @@ static inline u64 epf_virtio_io_accesses(const void __iomem *va, size_t len)
 	return head + len / 8 + len % 8;
 }
 
-/* DMA transfers one chain may have in flight; more are waited for */
+/*
+ * Entries for the buffer mappings of DMA copies in flight, per slot of a
+ * queue, shared by the queue's chains: one chain may take many (a GSO
+ * frame's), and further copies are waited for only once all are in use
+ */
 #define EPF_VIRTIO_FLIGHT_MAPS		4
+
+/* No entry of epf_virtio_queue::maps: the end of a list of them */
+#define EPF_VIRTIO_MAP_NONE		U32_MAX
 
 /**
  * struct epf_virtio_flight_map - a DMA transfer of a chain in flight
  * @addr: the endpoint buffer, mapped for the DMA channel
  * @len: its length
+ * @next: the next entry of the same chain's, or of the queue's free ones
  * @to_host: the transfer writes host memory (else it reads it)
  */
 struct epf_virtio_flight_map {
 	dma_addr_t addr;
 	u32 len;
+	u32 next;
 	bool to_host;
 };
 
@@ -323,9 +336,10 @@ struct epf_virtio_flight_map {
  * @done: called once the chain is published or dropped, or NULL
  * @ctx: for @done
  * @since: jiffies when the chain was completed
- * @nmaps: entries of @maps in use
- * @maps: the transfers' buffer mappings, undone when the chain retires, or
- *	earlier once all its transfers landed and it has more to make
+ * @nmaps: entries in @maps
+ * @maps: first of the transfers' buffer mappings, a list in the queue's
+ *	@maps (EPF_VIRTIO_MAP_NONE if none); undone when the chain retires,
+ *	or earlier once all its transfers landed and it needs the entries
  * Entries of epf_virtio_queue::flights: taken at a chain's first transfer
  * left in flight, or when a chain is completed behind such chains; put in
  * the queue's order when completed, in which order used entries go out.
@@ -346,7 +360,7 @@ struct epf_virtio_flight {
 	void *ctx;
 	unsigned long since;
 	unsigned int nmaps;
-	struct epf_virtio_flight_map maps[EPF_VIRTIO_FLIGHT_MAPS];
+	u32 maps;
 };
 
 /**
@@ -379,6 +393,9 @@ struct epf_virtio_flight {
  *	they were completed, a ring of queue size
  * @fl_head: free-running index of the oldest entry of @fl_order
  * @fl_tail: free-running index after the newest
+ * @maps: mapping entries of the chains' DMA copies in flight (queue size
+ *	times EPF_VIRTIO_FLIGHT_MAPS of them)
+ * @map_free: first of the free entries of @maps, a list
  * @grp: used entries (head, length) of a group's chains that went back
  *	before its last one, held until then: the host sees a group at once
  * @grp_n: entries in @grp
@@ -413,6 +430,8 @@ struct epf_virtio_queue {
 	u16 *fl_order;
 	unsigned int fl_head;
 	unsigned int fl_tail;
+	struct epf_virtio_flight_map *maps;
+	u32 map_free;
 	struct {
 		u16 head;
 		u32 len;

@@ -475,10 +475,12 @@ static int epf_virtio_dma_submit(struct epf_virtio *evd,
 		.direction = dir,
 	};
 	struct dma_async_tx_descriptor *desc;
+	struct epf_virtio_queue *vq = buf->vq;
 	struct epf_virtio_flight_map *m;
 	struct epf_virtio_flight *fl;
 	struct device *dma_dev;
 	dma_addr_t addr;
+	u32 idx;
 
 	if (evd->xfer != &epf_virtio_dma_ops ||
 	    (!any_len && !epf_virtio_dma_wants(evd, len)) ||
@@ -486,15 +488,20 @@ static int epf_virtio_dma_submit(struct epf_virtio *evd,
 	    !virt_addr_valid(data + len - 1))
 		return -EAGAIN;
 
+	/* Every entry is some chain's: this copy will be waited for */
+	idx = vq->map_free;
+	if (idx == EPF_VIRTIO_MAP_NONE) {
+		vq->cost.map_short++;
+		return -EAGAIN;
+	}
+
 	fl = buf->flight;
 	if (!fl) {
-		fl = epf_virtio_flight_new(buf->vq, buf);
+		fl = epf_virtio_flight_new(vq, buf);
 		if (!fl)
 			return -EAGAIN;
 		buf->flight = fl;
 	}
-	if (fl->nmaps == EPF_VIRTIO_FLIGHT_MAPS)
-		return -EAGAIN;
 
 	dma_dev = dmaengine_get_dma_device(chan);
 	addr = dma_map_single(dma_dev, data, len, ddir);
@@ -514,16 +521,20 @@ static int epf_virtio_dma_submit(struct epf_virtio *evd,
 	desc->callback_result = epf_virtio_dma_landed;
 	desc->callback_param = fl;
 
-	m = &fl->maps[fl->nmaps];
-	m->addr = addr;
-	m->len = len;
-	m->to_host = to_host;
-
 	atomic_inc(&fl->copies);
 	if (dma_submit_error(dmaengine_submit(desc))) {
 		atomic_dec(&fl->copies);
 		goto err_unmap;
 	}
+
+	/* The entry goes from the queue's free ones to the chain's */
+	m = &vq->maps[idx];
+	vq->map_free = m->next;
+	m->addr = addr;
+	m->len = len;
+	m->to_host = to_host;
+	m->next = fl->maps;
+	fl->maps = idx;
 	fl->nmaps++;
 	dma_async_issue_pending(chan);
 
@@ -544,15 +555,20 @@ err_unmap:
 void epf_virtio_flight_unmap(struct epf_virtio *evd,
 			     struct epf_virtio_flight *fl)
 {
-	unsigned int i;
+	struct epf_virtio_queue *vq = fl->vq;
 
-	for (i = 0; i < fl->nmaps; i++) {
-		struct epf_virtio_flight_map *m = &fl->maps[i];
+	while (fl->maps != EPF_VIRTIO_MAP_NONE) {
+		u32 idx = fl->maps;
+		struct epf_virtio_flight_map *m = &vq->maps[idx];
 		struct dma_chan *chan = m->to_host ? evd->dma_tx : evd->dma_rx;
 
 		dma_unmap_single(dmaengine_get_dma_device(chan), m->addr,
 				 m->len, m->to_host ? DMA_TO_DEVICE :
 						      DMA_FROM_DEVICE);
+		/* Back to the queue's free entries */
+		fl->maps = m->next;
+		m->next = vq->map_free;
+		vq->map_free = idx;
 	}
 	fl->nmaps = 0;
 }
@@ -734,9 +750,9 @@ static ssize_t epf_virtio_copy(struct epf_virtio *evd,
 			if (ret)
 				return done ? done : ret;
 			/*
-			 * Every copy of the chain landed: its mappings are
-			 * free for the rest of it (a chain of many segments,
-			 * a GSO frame's, has more than a flight holds)
+			 * Every copy of the chain landed: its mapping entries
+			 * are free for the rest of it (the queue's were all
+			 * in use)
 			 */
 			epf_virtio_flight_unmap(evd, buf->flight);
 			ret = -EAGAIN;
