@@ -400,18 +400,18 @@ console_suite() {
 # net_suite: iperf3, ping and link cost, dedicated (MMIO) vs dedicated on
 # DMA vs mediated vs veth
 net_suite() {
-	# Boot and set-up, then per repetition 5 function set-ups and
-	# teardowns (60 s each at most) and 6 paths x (6 iperf3 runs of SECS
+	# Boot and set-up, then per repetition 6 function set-ups and
+	# teardowns (60 s each at most) and 7 paths x (6 iperf3 runs of SECS
 	# s, with margin, and a ping round)
-	local limit=$((180 + reps * (5 * 60 + 6 * (6 * (secs + 20) + 10))))
+	local limit=$((180 + reps * (6 * 60 + 7 * (6 * (secs + 20) + 10))))
 
 	echo "bench.sh: net benchmark, $reps x $secs s, kernel $kver" >&2
 	run_suite net /bench/net.sh "$limit" \
 		"vep.bench_secs=$secs vep.bench_reps=$reps"
 
 	tr -d '\r' <"$out/net.log" | net_rows |
-		table "$out/net.csv" "tso noidx dedicated dma mediated veth" \
-		"tso/noidx tso/ded tso/dma tso/med tso/veth" \
+		table "$out/net.csv" "tso noidx tsodma dedicated dma mediated veth" \
+		"tso/noidx tso/tsodma tso/ded tso/dma tso/med tso/veth" \
 		"tcp_h2e=TCP host->endpoint Mbit/s|tcp_e2h=TCP endpoint->host Mbit/s|udp_h2e=UDP host->endpoint Mbit/s|udp_e2h=UDP endpoint->host Mbit/s|udp_h2e_loss=UDP host->endpoint loss %|udp_e2h_loss=UDP endpoint->host loss %|udp150_h2e_loss=UDP at 150 Mbit/s host->endpoint loss %|udp150_e2h_loss=UDP at 150 Mbit/s endpoint->host loss %|ping_us=ping round trip, us$net_cost_metrics"
 	echo "bench.sh: board model of the estimates: $board_model" >&2
 	echo "bench.sh: table written to $out/net.csv" >&2

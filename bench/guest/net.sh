@@ -9,12 +9,14 @@
 # mediated function's
 # features, moving its packets by MMIO ("dedicated") and by the controller's DMA
 # channels ("dma": dma_threshold 256, copies left in flight, and ring
-# state read in bulk on a third channel, dma_rings 1), the
+# state read in bulk on a third channel, dma_rings 1), its default
+# features on those DMA channels ("tsodma": 64 KiB segments, each chain of
+# many copies in flight), the
 # mediated one (pci-epf-vmed device "net": a local virtio_net on the
 # endpoint) and a veth pair, in one boot.  Each link joins a host network
 # namespace and an endpoint one.  For each: iperf3 TCP and UDP both ways
 # and a ping round trip.  The paths take turns in every repetition
-# (tso, noidx, dedicated, dma, mediated, veth; tso, noidx, ...), and each
+# (tso, noidx, tsodma, dedicated, dma, mediated, veth; tso, ...), and each
 # function is bound for its own turn only: set up, measured, unlinked and
 # removed again, so that every measurement runs with exactly one function
 # linked (the veth pair with none).  Prints one line per measurement and
@@ -259,18 +261,19 @@ ded_up() {
 			"$(ifname_of "$(cat "$f/vnet/ifindex")")"
 }
 
-# dma_up: the dedicated function with a DMA threshold of 256 bytes,
-# holding a DMA channel each way and one for ring state, both interfaces up
+# dma_up PATH [FEATURES]: the dedicated function with a DMA threshold of
+# 256 bytes, holding a DMA channel each way and one for ring state, with
+# FEATURES (its defaults if none), both interfaces up
 dma_up() {
 	f=$EPCFS/functions/pci_epf_vnet/net0
-	mkdir "$f" && echo "$NET_FEATURES" >"$f/vnet/features" &&
+	mkdir "$f" && { [ -z "$2" ] || echo "$2" >"$f/vnet/features"; } &&
 		echo 256 >"$f/vnet/dma_threshold" &&
 		echo 1 >"$f/vnet/dma_rings" &&
 		vnet_fn net0 0 "$HOST_MAC" 1500 &&
 		[ "$(rig_dma_held pci-epc-loop.0)" -eq 3 ] &&
 		bdf=$(host_bdf 0) && host_wait_bound "$bdf" 30 &&
 		rig_wait 10 host_has_if "$bdf" &&
-		link_up dma "$(host_ifname "$bdf")" \
+		link_up "$1" "$(host_ifname "$bdf")" \
 			"$(ifname_of "$(cat "$f/vnet/ifindex")")"
 }
 
@@ -342,7 +345,8 @@ run_path() {
 	tso) rp_up=tso_up rp_down=ded_down ;;
 	noidx) rp_up="tso_up $((1 << 29))" rp_down=ded_down ;;
 	dedicated) rp_up=ded_up rp_down=ded_down ;;
-	dma) rp_up=dma_up rp_down=ded_down ;;
+	tsodma) rp_up="dma_up tsodma" rp_down=ded_down ;;
+	dma) rp_up="dma_up dma $NET_FEATURES" rp_down=ded_down ;;
 	mediated) rp_up=med_up rp_down=med_down ;;
 	veth) rp_up=veth_up rp_down=veth_down ;;
 	esac
@@ -367,7 +371,7 @@ term_sides
 
 rep=1
 while [ $rep -le "$REPS" ]; do
-	for path in tso noidx dedicated dma mediated veth; do
+	for path in tso noidx tsodma dedicated dma mediated veth; do
 		run_path $path
 	done
 	rep=$((rep + 1))
