@@ -292,7 +292,7 @@ static int epf_virtio_alloc_queues(struct epf_virtio *evd)
 				       GFP_KERNEL);
 		vq->fl_order = kvcalloc(evd->queue_size, sizeof(u16),
 					GFP_KERNEL);
-		nmaps = evd->queue_size * EPF_VIRTIO_FLIGHT_MAPS;
+		nmaps = evd->queue_size * EPF_VIRTIO_MAPS_PER_SLOT;
 		vq->maps = kvcalloc(nmaps, sizeof(*vq->maps), GFP_KERNEL);
 		if (!vq->shadow || !vq->pending || !vq->flights ||
 		    !vq->fl_free || !vq->fl_order || !vq->maps) {

@@ -235,9 +235,10 @@ struct epf_virtio_poller {
  *	an earlier chain's)
  * @flight_max: most chains waiting so at once
  * @dropped: chains dropped at a reset while they waited so
- * @map_short: DMA copies that could not be left in flight for want of a
- *	free mapping entry (@maps of the queue): each was waited for, or
- *	waited for its chain's copies first
+ * @map_short: DMA copies that found every mapping entry of the queue
+ *	(epf_virtio_queue::maps) in use: made while the poll thread waited,
+ *	or, for a copy from the host whose chain had copies in flight, left
+ *	in flight once those were waited for and their entries freed
  * @ring_dma: DMA transfers of ring state (descriptor table and avail
  *	ring in one)
  * @ring_dma_bytes: bytes they read
@@ -298,7 +299,7 @@ static inline u64 epf_virtio_io_accesses(const void __iomem *va, size_t len)
  * queue, shared by the queue's chains: one chain may take many (a GSO
  * frame's), and further copies are waited for only once all are in use
  */
-#define EPF_VIRTIO_FLIGHT_MAPS		4
+#define EPF_VIRTIO_MAPS_PER_SLOT		4
 
 /* No entry of epf_virtio_queue::maps: the end of a list of them */
 #define EPF_VIRTIO_MAP_NONE		U32_MAX
@@ -337,9 +338,10 @@ struct epf_virtio_flight_map {
  * @ctx: for @done
  * @since: jiffies when the chain was completed
  * @nmaps: entries in @maps
- * @maps: first of the transfers' buffer mappings, a list in the queue's
- *	@maps (EPF_VIRTIO_MAP_NONE if none); undone when the chain retires,
- *	or earlier once all its transfers landed and it needs the entries
+ * @maps: first of the transfers' buffer mappings, a list in
+ *	epf_virtio_queue::maps (EPF_VIRTIO_MAP_NONE if none); undone when the
+ *	chain retires, or earlier once all its transfers landed and it needs
+ *	the entries
  * Entries of epf_virtio_queue::flights: taken at a chain's first transfer
  * left in flight, or when a chain is completed behind such chains; put in
  * the queue's order when completed, in which order used entries go out.
@@ -394,7 +396,7 @@ struct epf_virtio_flight {
  * @fl_head: free-running index of the oldest entry of @fl_order
  * @fl_tail: free-running index after the newest
  * @maps: mapping entries of the chains' DMA copies in flight (queue size
- *	times EPF_VIRTIO_FLIGHT_MAPS of them)
+ *	times EPF_VIRTIO_MAPS_PER_SLOT of them)
  * @map_free: first of the free entries of @maps, a list
  * @grp: used entries (head, length) of a group's chains that went back
  *	before its last one, held until then: the host sees a group at once

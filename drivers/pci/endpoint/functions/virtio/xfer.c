@@ -550,6 +550,8 @@ err_unmap:
  * @evd: the device
  * @fl: the chain's entry, none of its transfers in flight any more
  *
+ * The mapping entries go back to the queue's free ones.
+ *
  * Context: the poll thread, or wherever the device is reset.
  */
 void epf_virtio_flight_unmap(struct epf_virtio *evd,
