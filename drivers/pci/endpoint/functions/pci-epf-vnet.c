@@ -885,7 +885,8 @@ static int epf_vnet_activate(struct epf_virtio *evd)
 	vnet->tx_nbufs = 0;
 	vnet->tx_cur = 0;
 	vnet->tx_room = 0;
-	memset(vnet->tx_len, 0, vnet->tx_nbufs * sizeof(*vnet->tx_len));
+	/* A reset drops chains with lengths written into them: all go */
+	memset(vnet->tx_len, 0, sizeof(vnet->tx_len));
 
 	WRITE_ONCE(vnet->host_offloads, epf_vnet_host_takes(evd));
 	schedule_work(&vnet->features_work);
