@@ -199,10 +199,10 @@ tap_check "with TSO, queue 0 moved at least 15 MiB by DMA" \
 	test $(( $(rig_cost 0 dma_bytes) - d0 )) -ge 15728640
 # A host segment of 64 KiB is a chain of about 18 buffers: each of their
 # copies stays in flight, none waits for a mapping entry
-for q in 1 0; do
-	eval "s=\$s$q"
-	tap_check "with TSO, queue $q left every DMA copy in flight (waits for a mapping: $s -> $(rig_cost $q map_short))" \
-		test "$(rig_cost $q map_short)" -eq "${s:-0}"
+for qs in "1 $s1" "0 $s0"; do
+	set -- $qs
+	tap_check "with TSO, queue $1 left every DMA copy in flight (waits for a mapping: $2 -> $(rig_cost $1 map_short))" \
+		test "$(rig_cost $1 map_short)" -eq "${2:-0}"
 done
 
 tap_check "stop the link" sh -c "echo 0 > $epc/start"

@@ -337,7 +337,6 @@ struct epf_virtio_flight_map {
  * @done: called once the chain is published or dropped, or NULL
  * @ctx: for @done
  * @since: jiffies when the chain was completed
- * @nmaps: entries in @maps
  * @maps: first of the transfers' buffer mappings, a list in
  *	epf_virtio_queue::maps (EPF_VIRTIO_MAP_NONE if none); undone when the
  *	chain retires, or earlier once all its transfers landed and it needs
@@ -361,7 +360,6 @@ struct epf_virtio_flight {
 	epf_virtio_done_t done;
 	void *ctx;
 	unsigned long since;
-	unsigned int nmaps;
 	u32 maps;
 };
 

@@ -612,7 +612,6 @@ struct epf_virtio_flight *epf_virtio_flight_new(struct epf_virtio_queue *vq,
 	fl->more = false;
 	fl->done = NULL;
 	fl->ctx = NULL;
-	fl->nmaps = 0;
 	fl->maps = EPF_VIRTIO_MAP_NONE;
 
 	return fl;

@@ -535,7 +535,6 @@ static int epf_virtio_dma_submit(struct epf_virtio *evd,
 	m->to_host = to_host;
 	m->next = fl->maps;
 	fl->maps = idx;
-	fl->nmaps++;
 	dma_async_issue_pending(chan);
 
 	return 0;
@@ -572,7 +571,6 @@ void epf_virtio_flight_unmap(struct epf_virtio *evd,
 		m->next = vq->map_free;
 		vq->map_free = idx;
 	}
-	fl->nmaps = 0;
 }
 
 /**
@@ -712,6 +710,7 @@ static ssize_t epf_virtio_copy(struct epf_virtio *evd,
 {
 	struct vringh_kiov *iov = to_host ? &buf->wiov : &buf->riov;
 	size_t done = 0;
+	bool in_flight;
 	int ret;
 
 	/* Only chains from epf_virtio_getdesc(), not yet completed */
@@ -740,14 +739,15 @@ static ssize_t epf_virtio_copy(struct epf_virtio *evd,
 		 * DMA the rest go that way too, whatever their length, or
 		 * wait for it (epf_virtio_flight_wait())
 		 */
+		in_flight = !to_host && buf->flight &&
+			    buf->flight->maps != EPF_VIRTIO_MAP_NONE;
 		ret = -EAGAIN;
 		if (async)
 			ret = epf_virtio_dma_submit(evd, buf,
 						    (u64)(uintptr_t)seg->iov_base,
 						    data, part, to_host,
-						    !to_host && buf->flight &&
-						    buf->flight->nmaps);
-		if (ret && !to_host && buf->flight && buf->flight->nmaps) {
+						    in_flight);
+		if (ret && in_flight) {
 			ret = epf_virtio_flight_wait(evd, buf->flight);
 			if (ret)
 				return done ? done : ret;
