@@ -54,9 +54,32 @@ win_wait_settled() {
 	win_settled
 }
 
+# win_bind K: the host's virtio_console takes function K's device; true
+# once the endpoint activated or refused it.  One device at a time, each
+# once the endpoint is done with the one before: every function shares
+# one poll thread, which polls no other while it activates one (see
+# tests/lib/windows.sh).  The host's bind returns once the driver has set
+# the device up, so the endpoint is asked only when no set-up runs.
+win_bind() {
+	local d=/sys/bus/pci/devices/10000:00:00.$1
+	on_ep "echo vep-mark win-bind-$1 >/dev/kmsg" &&
+	on_host "n=100; until [ -e $d/virtio* ]; do
+			[ \$n -gt 0 ] || { echo 'no virtio device at $d'; exit 1; }
+			sleep 0.1; n=\$((n - 1))
+		done
+		basename $d/virtio* >/sys/bus/virtio/drivers/virtio_console/bind" &&
+	on_ep "n=50; until dmesg | sed -n '/vep-mark win-bind-$1\$/,\$p' |
+			grep -Eq 'Host driver ready|No outbound window free'; do
+			[ \$n -gt 0 ] || { echo 'neither activated nor refused'; exit 1; }
+			sleep 0.1; n=\$((n - 1))
+		done"
+}
+
 two_start
 two_host_load virtio_console
 two_ep_load pci-epf-virtio pci-epf-vcon
+two_need "host: virtio drivers wait to be bound" \
+	on_host "echo 0 >/sys/bus/virtio/drivers_autoprobe"
 cmd=
 for ((i = 0; i < NFN; i++)); do
 	f=$TWO_EPF/pci_epf_vcon/con$i
@@ -66,6 +89,10 @@ done
 two_need "$NFN console functions on pci-epc-ivshmem ($BUDGET windows), link up" \
 	on_ep "$cmd echo 1 >$TWO_EPC/start"
 two_check "endpoint link up" two_ep_link up
+for ((i = 0; i < NFN; i++)); do
+	two_check "host binds function $i's device" win_bind $i
+done
+on_host "echo 1 >/sys/bus/virtio/drivers_autoprobe"
 two_check "$FIT function(s) run, one is refused" win_wait_settled 60
 two_check "the refused one says what it needs" on_ep "dmesg | grep -q 'No outbound window free for 1000 ms: this function needs $WIN_PER_FN (one per ring, one for data) of the controller.s $BUDGET'"
 

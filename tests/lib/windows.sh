@@ -33,8 +33,41 @@ while [ $i -lt $NFN ]; do
 		tap_fail "function con$i on controller 0"
 	i=$((i + 1))
 done
+# The host's virtio_console takes the devices one at a time, each once the
+# endpoint is done with the one before: all the functions share one poll
+# thread, and while it activates a function (maps its rings and data
+# window) it polls no other.  A function's first activation runs code that
+# TCG translates as it goes: it was seen to hold the thread for up to
+# 15 ms, longer than the host takes from one device's DRIVER_OK to the
+# next one's queue addresses, so the thread missed one and the host's
+# driver failed that device.  On a board the activation takes a small part
+# of the host's own probe (pci-epf-virtio.rst, "Polling").
+echo 0 >/sys/bus/virtio/drivers_autoprobe
 tap_check "$NFN console functions, link up, $BUDGET windows" \
 	sh -c "echo 1 > $epc/start" && rig_link 0 up
+
+# win_vdev K: the host's virtio device at function K
+win_vdev() {
+	for wv_d in /sys/devices/platform/pci-epc-loop.0/pci*/*:00.$1/virtio*; do
+		[ -e "$wv_d" ] && echo "${wv_d##*/}" && return 0
+	done
+	return 1
+}
+# win_taken K: the endpoint activated or refused the device bound last
+win_taken() {
+	rig_dmesg_since "win-bind-$1" |
+		grep -Eq 'Host driver ready|No outbound window free'
+}
+i=0
+while [ $i -lt $NFN ]; do
+	rig_wait 10 win_vdev $i >/dev/null
+	rig_mark "win-bind-$i"
+	echo "$(win_vdev $i)" >/sys/bus/virtio/drivers/virtio_console/bind
+	rig_wait 10 win_taken $i ||
+		tap_diag "function $i: the endpoint neither activated nor refused it"
+	i=$((i + 1))
+done
+echo 1 >/sys/bus/virtio/drivers_autoprobe
 
 # win_status K: the status of the host's device at function K (hex)
 win_status() {
