@@ -33,10 +33,14 @@ sparse_one() {
 		echo "sparse: skipped on $k (its rig kernel is not built)"
 		return 0
 	fi
-	if ! sp=$("$top/scripts/sparse.sh" "$("$top/scripts/kernel.sh" --src "$k")" 2>&1); then
-		echo "sparse: no sparse that $k takes: $sp"
+	# Its path on standard output; what it did (a first run fetches and
+	# builds sparse) on standard error, kept out of the path
+	if ! sp=$("$top/scripts/sparse.sh" "$("$top/scripts/kernel.sh" --src "$k")" \
+		  2>"$tmp/sparse-$k.log"); then
+		echo "sparse: no sparse that $k takes: $(cat "$tmp/sparse-$k.log")"
 		return 1
 	fi
+	cat "$tmp/sparse-$k.log"
 	"$top/scripts/kbuild-tree.sh" "$tree"
 	if ! out=$(make -s -C "$kdir" M="$tree" C=2 CHECK="$sp" modules 2>&1); then
 		printf '%s\n' "$out"
