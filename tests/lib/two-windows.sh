@@ -63,13 +63,9 @@ win_wait_settled() {
 win_bind() {
 	local d=/sys/bus/pci/devices/10000:00:00.$1
 	on_ep "echo vep-mark win-bind-$1 >/dev/kmsg" &&
-	on_host "n=100; until [ -e $d/virtio* ]; do
-			[ \$n -gt 0 ] || { echo 'no virtio device at $d'; exit 1; }
-			sleep 0.1; n=\$((n - 1))
-		done
-		basename $d/virtio* >/sys/bus/virtio/drivers/virtio_console/bind" &&
+	on_host "basename $d/virtio* >/sys/bus/virtio/drivers/virtio_console/bind" &&
 	on_ep "n=50; until dmesg | sed -n '/vep-mark win-bind-$1\$/,\$p' |
-			grep -Eq 'Host driver ready|No outbound window free'; do
+			grep -Eq 'Host driver ready|No outbound window free|Failed to activate'; do
 			[ \$n -gt 0 ] || { echo 'neither activated nor refused'; exit 1; }
 			sleep 0.1; n=\$((n - 1))
 		done"
@@ -89,6 +85,14 @@ done
 two_need "$NFN console functions on pci-epc-ivshmem ($BUDGET windows), link up" \
 	on_ep "$cmd echo 1 >$TWO_EPC/start"
 two_check "endpoint link up" two_ep_link up
+# The host's scan adds the devices one after the other: once the last one
+# has its virtio device, every one is on the virtio bus, ready to bind
+last=/sys/bus/pci/devices/10000:00:00.$((NFN - 1))
+two_check "host has a virtio device at each function" \
+	on_host "n=100; until [ -e $last/virtio* ]; do
+			[ \$n -gt 0 ] || { ls /sys/bus/virtio/devices; exit 1; }
+			sleep 0.1; n=\$((n - 1))
+		done"
 for ((i = 0; i < NFN; i++)); do
 	two_check "host binds function $i's device" win_bind $i
 done
@@ -96,7 +100,7 @@ on_host "echo 1 >/sys/bus/virtio/drivers_autoprobe"
 two_check "$FIT function(s) run, one is refused" win_wait_settled 60
 two_check "the refused one says what it needs" on_ep "dmesg | grep -q 'No outbound window free for 1000 ms: this function needs $WIN_PER_FN (one per ring, one for data) of the controller.s $BUDGET'"
 
-# The host probed the functions in order: its hvcK is function K's
+# The functions were bound in order: the host's hvcK is function K's
 for ((i = 0; i < NFN; i++)); do
 	[ "$(win_status $i)" = 0x00000007 ] || continue
 	ep=/dev/$(on_ep "cat $TWO_EPF/pci_epf_vcon/con$i/vcon/tty")
