@@ -23,10 +23,13 @@ WIN_PER_FN=3
 FIT=$((BUDGET / WIN_PER_FN))
 NFN=$((FIT + 1))
 
+# The host's PCI devices: WIN_DEV.K at function K
+WIN_DEV=/sys/bus/pci/devices/10000:00:00
+
 # win_status K: the host's status of the device at function K (hex), or
 # nothing when the host has no virtio device there
 win_status() {
-	on_host "cat /sys/bus/pci/devices/10000:00:00.$1/virtio*/status" \
+	on_host "cat $WIN_DEV.$1/virtio*/status" \
 		2>/dev/null
 }
 
@@ -61,7 +64,7 @@ win_wait_settled() {
 # tests/lib/windows.sh).  The host's bind returns once the driver has set
 # the device up, so the endpoint is asked only when no set-up runs.
 win_bind() {
-	local d=/sys/bus/pci/devices/10000:00:00.$1
+	local d=$WIN_DEV.$1
 	on_ep "echo vep-mark win-bind-$1 >/dev/kmsg" &&
 	on_host "basename $d/virtio* >/sys/bus/virtio/drivers/virtio_console/bind" &&
 	on_ep "n=50; until dmesg | sed -n '/vep-mark win-bind-$1\$/,\$p' |
@@ -87,7 +90,7 @@ two_need "$NFN console functions on pci-epc-ivshmem ($BUDGET windows), link up" 
 two_check "endpoint link up" two_ep_link up
 # The host's scan adds the devices one after the other: once the last one
 # has its virtio device, every one is on the virtio bus, ready to bind
-last=/sys/bus/pci/devices/10000:00:00.$((NFN - 1))
+last=$WIN_DEV.$((NFN - 1))
 two_check "host has a virtio device at each function" \
 	on_host "n=100; until [ -e $last/virtio* ]; do
 			[ \$n -gt 0 ] || { ls /sys/bus/virtio/devices; exit 1; }

@@ -46,9 +46,12 @@ echo 0 >/sys/bus/virtio/drivers_autoprobe
 tap_check "$NFN console functions, link up, $BUDGET windows" \
 	sh -c "echo 1 > $epc/start" && rig_link 0 up
 
+# The host's PCI devices, WIN_DEV.K at function K (a pattern, left unquoted)
+WIN_DEV='/sys/devices/platform/pci-epc-loop.0/pci*/*:00'
+
 # win_vdev K: the host's virtio device at function K
 win_vdev() {
-	for wv_d in /sys/devices/platform/pci-epc-loop.0/pci*/*:00.$1/virtio*; do
+	for wv_d in $WIN_DEV.$1/virtio*; do
 		[ -e "$wv_d" ] && echo "${wv_d##*/}" && return 0
 	done
 	return 1
@@ -77,8 +80,7 @@ echo 1 >/sys/bus/virtio/drivers_autoprobe
 
 # win_status K: the status of the host's device at function K (hex)
 win_status() {
-	cat /sys/devices/platform/pci-epc-loop.0/pci*/*:00.$1/virtio*/status \
-		2>/dev/null
+	cat $WIN_DEV.$1/virtio*/status 2>/dev/null
 }
 # win_refused: how many functions' devices the host sees stopped
 win_refused() {
